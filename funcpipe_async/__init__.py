@@ -1,0 +1,117 @@
+"""FuncPipe Async — Module 08's shared package: async work as explicit, testable descriptions.
+
+Where things live (the folders show the description / driver boundary):
+
+* describing work — ``result``, ``plan``, ``io_plan``, ``gather``, ``trace``, ``ports``,
+  ``fakes``: build and transform plans, never run them;
+* driving work — ``shell/``: ``perform_async``, ``run_sync`` and the law checker, the only
+  code that turns a description into effects (checked by ``boundary``);
+* showing work — ``plots``, ``notebook``, ``quiz``: figures, alt text and quizzes for the
+  lessons.
+
+Everything a lesson teaches is importable from here and listed in ``__all__``.  The parts
+that need matplotlib, Hypothesis or ipywidgets load on first use, so ``import
+funcpipe_async`` stays fast in scripts and in the grader's subprocesses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from funcpipe_async.boundary import Violation, check_package, scan_source
+from funcpipe_async.fakes import FakeEmbedder, FakeHttp, FakeStorage
+from funcpipe_async.gather import async_gather
+from funcpipe_async.io_plan import IOPlan, io_bind, io_delay, io_map, io_pure
+from funcpipe_async.plan import (
+    AsyncPlan,
+    PlanNode,
+    PlanTypeError,
+    ReusedCoroutineError,
+    async_bind,
+    async_fail,
+    async_lift,
+    async_map,
+    async_pure,
+)
+from funcpipe_async.ports import EmbeddingCap, HttpClientCap, StorageCap
+from funcpipe_async.result import Err, ErrInfo, Ok, Result, assert_never
+from funcpipe_async.shell.runtime import perform_async, run_sync
+from funcpipe_async.trace import (
+    DESCRIBE,
+    DONE,
+    DRIVE,
+    FINISH,
+    START,
+    Event,
+    LogicalClock,
+    Span,
+    Trace,
+    format_table,
+)
+
+if TYPE_CHECKING:
+    from funcpipe_async.notebook import environment_report, figure_png, setup, show_figure
+    from funcpipe_async.plots import course_rc, drive_timeline_summary, plot_drive_timeline
+    from funcpipe_async.quiz import Question, answer_key_html, quiz_widget
+    from funcpipe_async.shell.laws import LawReport, check_monad_laws
+    from funcpipe_async.testing import COURSE_PROFILE, int_arrows, int_plans, load_course_profile
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "environment_report": "funcpipe_async.notebook",
+    "figure_png": "funcpipe_async.notebook",
+    "setup": "funcpipe_async.notebook",
+    "show_figure": "funcpipe_async.notebook",
+    "course_rc": "funcpipe_async.plots",
+    "drive_timeline_summary": "funcpipe_async.plots",
+    "plot_drive_timeline": "funcpipe_async.plots",
+    "Question": "funcpipe_async.quiz",
+    "answer_key_html": "funcpipe_async.quiz",
+    "quiz_widget": "funcpipe_async.quiz",
+    "LawReport": "funcpipe_async.shell.laws",
+    "check_monad_laws": "funcpipe_async.shell.laws",
+    "COURSE_PROFILE": "funcpipe_async.testing",
+    "int_arrows": "funcpipe_async.testing",
+    "int_plans": "funcpipe_async.testing",
+    "load_course_profile": "funcpipe_async.testing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'funcpipe_async' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [
+    # results
+    "ErrInfo", "Ok", "Err", "Result", "assert_never",
+    # plans (descriptions)
+    "AsyncPlan", "PlanNode", "async_pure", "async_fail", "async_bind", "async_map", "async_lift",
+    "ReusedCoroutineError", "PlanTypeError",
+    "IOPlan", "io_pure", "io_bind", "io_map", "io_delay",
+    "async_gather",
+    # the shell (drivers)
+    "perform_async", "run_sync", "check_monad_laws", "LawReport",
+    # tracing and figures
+    "Trace", "Event", "Span", "LogicalClock", "format_table",
+    "DESCRIBE", "DRIVE", "START", "FINISH", "DONE",
+    "plot_drive_timeline", "drive_timeline_summary", "course_rc",
+    # ports and fakes
+    "HttpClientCap", "StorageCap", "EmbeddingCap", "FakeHttp", "FakeStorage", "FakeEmbedder",
+    # the boundary check
+    "Violation", "check_package", "scan_source",
+    # notebooks, quizzes, Hypothesis
+    "setup", "show_figure", "figure_png", "environment_report",
+    "Question", "quiz_widget", "answer_key_html",
+    "COURSE_PROFILE", "load_course_profile", "int_plans", "int_arrows",
+]

@@ -1,0 +1,123 @@
+"""The description / driver boundary, checked statically.
+
+The seed's *interpreter isolation* invariant: core code may ``await`` inside coroutine
+bodies, but never drives a plan.  This module finds every place a source file drives —
+``asyncio.run``, ``create_task``, ``ensure_future``, ``run_until_complete``,
+``run_forever``, ``TaskGroup``, ``asyncio.gather``, ``perform_async``, ``run_sync``, or an
+import from the shell — and :func:`check_package` applies it to this package:
+
+* ``funcpipe_async/shell/`` may drive (that is its job);
+* ``funcpipe_async/__init__.py`` re-exports the shell's drivers as the public namespace;
+* ``funcpipe_async/gather.py`` may call ``create_task`` — the one place that implements
+  bounded concurrency (a worker pool) — and nothing else on the list.
+
+Run it with ``python -m funcpipe_async.boundary``; the test suite runs it too.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Violation", "scan_source", "check_package"]
+
+_DRIVING_NAMES = frozenset(
+    {
+        "create_task",
+        "ensure_future",
+        "run_until_complete",
+        "run_forever",
+        "TaskGroup",
+        "perform_async",
+        "run_sync",
+    }
+)
+_DRIVING_ASYNCIO_ATTRS = frozenset({"run", "gather"})
+_ALLOWED: dict[str, frozenset[str]] = {
+    "gather.py": frozenset({"create_task"}),
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One place where a description module drives work."""
+
+    path: str
+    line: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.what}"
+
+
+def _imports_shell(module: str | None, level: int) -> bool:
+    if module is None:
+        return False
+    parts = module.split(".")
+    return "shell" in parts and (level > 0 or parts[0] == "funcpipe_async")
+
+
+def scan_source(source: str, path: str = "<source>", allowed: frozenset[str] = frozenset()) -> list[Violation]:
+    """Every driving call or shell import in ``source`` except the names in ``allowed``."""
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        return [Violation(path, exc.lineno or 0, f"cannot be parsed: {exc.msg}")]
+    found: list[Violation] = []
+
+    def flag(node: ast.AST, name: str, what: str) -> None:
+        if name not in allowed:
+            found.append(Violation(path, getattr(node, "lineno", 0), what))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            if node.attr in _DRIVING_NAMES:
+                flag(node, node.attr, f"drives work: .{node.attr}")
+            elif (
+                node.attr in _DRIVING_ASYNCIO_ATTRS
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "asyncio"
+            ):
+                flag(node, node.attr, f"drives work: asyncio.{node.attr}")
+        elif isinstance(node, ast.Name) and node.id in _DRIVING_NAMES:
+            flag(node, node.id, f"drives work: {node.id}")
+        elif isinstance(node, ast.ImportFrom):
+            if _imports_shell(node.module, node.level):
+                flag(node, "shell", f"imports the shell: from {'.' * node.level}{node.module} import ...")
+            elif node.module == "asyncio":
+                for alias in node.names:
+                    if alias.name in _DRIVING_NAMES or alias.name in _DRIVING_ASYNCIO_ATTRS:
+                        flag(node, alias.name, f"drives work: from asyncio import {alias.name}")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if _imports_shell(alias.name, 0):
+                    flag(node, "shell", f"imports the shell: import {alias.name}")
+    return sorted(found, key=lambda v: v.line)
+
+
+def check_package(root: Path | None = None) -> list[Violation]:
+    """Scan every description module of the package at ``root`` (default: this package)."""
+    package = root if root is not None else Path(__file__).resolve().parent
+    if not package.is_dir():
+        raise ValueError(f"check_package: {package} is not a directory")
+    violations: list[Violation] = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package).as_posix()
+        if relative.startswith("shell/") or relative == "__init__.py":
+            continue
+        allowed = _ALLOWED.get(relative, frozenset())
+        violations.extend(scan_source(path.read_text(encoding="utf-8"), relative, allowed))
+    return violations
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised by tests/test_boundary.py via subprocess
+    import sys
+
+    problems = check_package()
+    for problem in problems:
+        sys.stdout.write(f"{problem}\n")
+    sys.stdout.write(
+        f"boundary check: {len(problems)} violation(s) in description modules\n"
+    )
+    sys.exit(1 if problems else 0)

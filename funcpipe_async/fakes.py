@@ -1,0 +1,97 @@
+"""In-memory fakes for the capability ports, with scripted answers and a call log.
+
+Each fake records every call it receives in ``calls`` (in order), so a test or a notebook
+can see *when* effects happened — above all, that building a plan performed none.  Each
+call really suspends once (``await asyncio.sleep(0)``), as a network call would, so
+interleavings under ``async_gather`` are real.  Optionally each call is also recorded on a
+:class:`~funcpipe_async.trace.Trace`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from funcpipe_async.result import Err, ErrInfo, Ok, Result
+from funcpipe_async.trace import Trace
+
+__all__ = ["FakeHttp", "FakeStorage", "FakeEmbedder"]
+
+
+class FakeHttp:
+    """An ``HttpClientCap`` answering from a dict ``url -> JSON``; unknown urls are a 404 ``Err``.
+
+    ``failures`` maps a url to the ``ErrInfo`` to return instead (scripted faults).
+    """
+
+    def __init__(
+        self,
+        responses: Mapping[str, Mapping[str, Any]],
+        *,
+        failures: Mapping[str, ErrInfo] | None = None,
+        trace: Trace | None = None,
+    ) -> None:
+        self._responses = {url: dict(body) for url, body in responses.items()}
+        self._failures = dict(failures or {})
+        self._trace = trace
+        self.calls: list[str] = []
+
+    async def get_json(self, url: str) -> Result[Mapping[str, Any], ErrInfo]:
+        self.calls.append(f"GET {url}")
+        if self._trace is not None:
+            self._trace.record("effect", "http", call=f"GET {url}")
+        await asyncio.sleep(0)
+        if url in self._failures:
+            return Err(self._failures[url])
+        if url not in self._responses:
+            return Err(ErrInfo("HTTP_404", f"no such resource: {url}"))
+        return Ok(dict(self._responses[url]))
+
+
+class FakeStorage:
+    """A ``StorageCap`` keeping records in a dict; saving a key again overwrites (idempotent)."""
+
+    def __init__(self, *, trace: Trace | None = None) -> None:
+        self._trace = trace
+        self.records: dict[str, dict[str, Any]] = {}
+        self.calls: list[str] = []
+
+    async def save(self, key: str, record: Mapping[str, Any]) -> Result[None, ErrInfo]:
+        self.calls.append(f"SAVE {key}")
+        if self._trace is not None:
+            self._trace.record("effect", "storage", call=f"SAVE {key}")
+        await asyncio.sleep(0)
+        self.records[key] = dict(record)
+        return Ok(None)
+
+
+class FakeEmbedder:
+    """An ``EmbeddingCap`` returning a deterministic unit-free vector derived from the text."""
+
+    def __init__(self, *, dims: int = 4, model_name: str = "fake-embed-v1") -> None:
+        if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
+            raise ValueError(f"FakeEmbedder dims must be a positive int, got {dims!r}")
+        self._dims = dims
+        self._model_name = model_name
+        self.calls: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    @property
+    def model_name(self) -> str:
+        return self._model_name
+
+    async def embed(self, text: str) -> Result[tuple[float, ...], ErrInfo]:
+        self.calls.append(f"EMBED {text}")
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0)
+            if not text.strip():
+                return Err(ErrInfo("EMPTY_TEXT", "cannot embed an empty text"))
+            digest = hashlib.sha256(text.encode("utf-8")).digest()
+            return Ok(tuple(round(b / 255, 3) for b in digest[: self._dims]))
+        finally:
+            self.in_flight -= 1

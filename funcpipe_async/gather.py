@@ -1,0 +1,144 @@
+"""``async_gather``: run independent plans with an explicit bound on concurrency.
+
+This is the one description module allowed to create tasks: it returns a *plan*, and only
+when that plan is driven does it start a fixed pool of at most ``concurrency`` worker tasks
+that pull plans from the input in order.  It never creates one task per plan, so
+
+* at most ``concurrency`` plans are running, and at most ``concurrency`` tasks are alive;
+* results come back in input order, whatever order the plans finish in;
+* the first ``Err`` (in time) fails the whole gather and cancels the plans still running;
+* an exception raised by a plan (a defect) cancels the rest and propagates unchanged;
+* cancelling the gather from outside cancels every worker and waits for them, so no task
+  is left pending;
+* ``concurrency=1`` runs the plans one after another in the caller's task — exactly the
+  sequential ``async_bind`` chain, with no task created.
+
+Laws (``tests/test_gather.py``): ``gather([]) == pure([])``; ``gather(ps, concurrency=1)``
+equals sequencing ``ps`` with ``async_bind``; for plans without shared effects the result
+does not depend on ``concurrency``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
+
+from funcpipe_async.plan import AsyncPlan, PlanNode, PlanTypeError
+from funcpipe_async.result import Err, ErrInfo, Ok, Result
+
+__all__ = ["async_gather"]
+
+A = TypeVar("A")
+
+
+class _Gather(PlanNode[list[A]]):
+    __slots__ = ("plans", "concurrency")
+    plans: tuple[AsyncPlan[A], ...]
+    concurrency: int
+
+    def __init__(self, plans: tuple[AsyncPlan[A], ...], concurrency: int) -> None:
+        object.__setattr__(self, "plans", plans)
+        object.__setattr__(self, "concurrency", concurrency)
+
+    def __call__(self) -> Coroutine[Any, Any, Result[list[A], ErrInfo]]:
+        if self.concurrency == 1 or len(self.plans) <= 1:
+            return _run_sequential(self.plans)
+        return _run_pool(self.plans, self.concurrency)
+
+    def _repr(self, depth: int) -> str:
+        return f"async_gather(<{len(self.plans)} plans>, concurrency={self.concurrency})"
+
+
+def async_gather(plans: Iterable[AsyncPlan[A]], *, concurrency: int) -> AsyncPlan[list[A]]:
+    """Describe running ``plans`` with at most ``concurrency`` at a time; values in input order.
+
+    ``plans`` is read once, now, so the returned plan is replayable.  ``concurrency`` must be
+    a positive ``int``.
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise TypeError(f"async_gather: concurrency must be an int, got {type(concurrency).__name__}")
+    if concurrency < 1:
+        raise ValueError(f"async_gather: concurrency must be at least 1, got concurrency={concurrency}")
+    items = tuple(plans)
+    for index, plan in enumerate(items):
+        if not callable(plan):
+            raise PlanTypeError(
+                f"async_gather: item {index} is {type(plan).__name__}, not an AsyncPlan"
+            )
+    return _Gather(items, concurrency)
+
+
+def _check(result: object, plan: object) -> None:
+    if type(result) is not Ok and type(result) is not Err:
+        raise PlanTypeError(f"a plan given to async_gather produced {result!r}, not Ok(...) or Err(...)")
+
+
+async def _run_sequential(plans: Sequence[AsyncPlan[A]]) -> Result[list[A], ErrInfo]:
+    values: list[A] = []
+    for plan in plans:
+        result = await plan()
+        _check(result, plan)
+        if type(result) is Err:
+            return result
+        values.append(result.value)  # type: ignore[union-attr]
+    return Ok(values)
+
+
+async def _run_pool(plans: Sequence[AsyncPlan[A]], concurrency: int) -> Result[list[A], ErrInfo]:
+    count = len(plans)
+    values: list[Any] = [None] * count
+    next_index = 0
+    failure: list[Err[ErrInfo]] = []
+    defects: list[BaseException] = []
+    workers: list[asyncio.Task[None]] = []
+
+    def stop_others() -> None:
+        current = asyncio.current_task()
+        for task in workers:
+            if task is not current:
+                task.cancel()
+
+    async def worker() -> None:
+        nonlocal next_index
+        # Claiming an index and starting its plan happen with no await in between, so the
+        # workers share the input without a lock and take plans strictly in input order.
+        while next_index < count and not failure and not defects:
+            index = next_index
+            next_index += 1
+            try:
+                result = await plans[index]()
+                _check(result, plans[index])
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # a defect: stop the others, then re-raise it
+                if not failure and not defects:
+                    defects.append(exc)
+                    stop_others()
+                raise
+            if type(result) is Err:
+                if not failure and not defects:
+                    failure.append(result)
+                    stop_others()
+                return
+            values[index] = result.value  # type: ignore[union-attr]
+
+    loop = asyncio.get_running_loop()
+    workers.extend(loop.create_task(worker()) for _ in range(min(concurrency, count)))
+    try:
+        await asyncio.wait(workers)
+    except BaseException:
+        # Cancelled from outside (or interrupted): cancel every worker and wait for them.
+        for task in workers:
+            task.cancel()
+        await asyncio.wait(workers)
+        raise
+    finally:
+        for task in workers:  # mark every worker's outcome as seen (no "never retrieved" log)
+            if task.done() and not task.cancelled():
+                task.exception()
+    if defects:
+        raise defects[0]
+    if failure:
+        return failure[0]
+    return Ok(values)
