@@ -1,0 +1,38 @@
+# FuncPipe Async — Module 08.  The two commands (each sets up .venv/ on first use):
+#   make lab    open the course in JupyterLab (127.0.0.1, token-protected)
+#   make test   run every test: pytest + strict nbval + mypy --strict + the boundary check
+# and, for maintainers:
+#   make notebooks   re-execute every notebook in place after an edit (then commit them)
+#   make bench       run the benchmarks and print their figures
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# JupyterLab refuses to run as root without this flag; add it only when we are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test notebooks bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -c "import matplotlib.pyplot"   # build matplotlib's font cache once, quietly
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=. $(ROOT_FLAG) notebooks/00_module_overview.ipynb
+
+test: $(STAMP)
+	bash tools/run_tests.sh
+
+notebooks: $(STAMP)
+	$(BIN)/python tools/execute_notebooks.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_gather.py
+	$(BIN)/python benchmarks/bench_bind_depth.py
+
+clean:
+	rm -rf $(VENV)
