@@ -30,6 +30,7 @@ from funcpipe_async.plan import (
     ReusedCoroutineError,
     async_bind,
     async_fail,
+    async_from_result,
     async_lift,
     async_map,
     async_pure,
@@ -96,7 +97,7 @@ __all__ = [
     # results
     "ErrInfo", "Ok", "Err", "Result", "assert_never",
     # plans (descriptions)
-    "AsyncPlan", "PlanNode", "async_pure", "async_fail", "async_bind", "async_map", "async_lift",
+    "AsyncPlan", "PlanNode", "async_pure", "async_fail", "async_from_result", "async_bind", "async_map", "async_lift",
     "ReusedCoroutineError", "PlanTypeError",
     "IOPlan", "io_pure", "io_bind", "io_map", "io_delay",
     "async_gather",

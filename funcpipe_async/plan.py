@@ -41,6 +41,7 @@ __all__ = [
     "AsyncPlan",
     "async_pure",
     "async_fail",
+    "async_from_result",
     "async_bind",
     "async_map",
     "async_lift",
@@ -171,6 +172,16 @@ def async_fail(error: ErrInfo) -> AsyncPlan[Any]:
     if not isinstance(error, ErrInfo):
         raise PlanTypeError(f"async_fail takes an ErrInfo, got {type(error).__name__}")
     return _Pure(Err(error))
+
+
+def async_from_result(result: Result[A, ErrInfo]) -> AsyncPlan[A]:
+    """A plan that yields an already-computed ``Result`` and does nothing else.
+
+    This is how a pure, fallible step (validation, parsing) joins a chain of async steps.
+    """
+    if type(result) is not Ok and type(result) is not Err:
+        raise PlanTypeError(f"async_from_result takes Ok(...) or Err(...), got {type(result).__name__}")
+    return _Pure(result)
 
 
 def async_bind(plan: AsyncPlan[A], f: Callable[[A], AsyncPlan[B]]) -> AsyncPlan[B]:

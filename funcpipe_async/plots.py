@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from funcpipe_async.trace import DESCRIBE, DONE, DRIVE, Trace
+from funcpipe_async.trace import DESCRIBE, DONE, DRIVE, START, Trace
 
 __all__ = ["course_rc", "plot_drive_timeline", "drive_timeline_summary"]
 
@@ -70,7 +70,9 @@ def drive_timeline_summary(trace: Trace) -> str:
 
 
 def _rows(trace: Trace) -> list[str]:
-    return [n for n in trace.names() if any(e.name == n and e.kind != "effect" for e in trace.events)]
+    """The named steps: names with a describe or start event, in order of first appearance."""
+    steps = {e.name for e in trace.of_kind(DESCRIBE, START)}
+    return [n for n in trace.names() if n in steps]
 
 
 def plot_drive_timeline(
@@ -79,8 +81,9 @@ def plot_drive_timeline(
     title: str = "Described first, run only when driven",
     time_label: str = "logical time (event number)",
 ) -> Figure:
-    """One row per step: a hollow diamond where it was described, a bar while it ran,
-    an ``x`` for each effect it caused, and a dashed line where the shell drove the plan."""
+    """One row per step: a hollow diamond where it was described, a bar while it ran (hatched
+    for an ``Err``), a dashed line where the shell started driving, a dotted one where it was
+    done, and a grey band over the time before driving — when only descriptions existed."""
     rows = _rows(trace)
     with matplotlib.rc_context(course_rc()):  # type: ignore[arg-type]
         fig = Figure(figsize=(9, 1.2 + 0.55 * max(len(rows), 1)), layout="constrained")
@@ -99,10 +102,10 @@ def plot_drive_timeline(
                     ax.barh(y, max(end - s.started, 0.35), left=s.started, height=0.45,
                             color=colour, alpha=0.85, hatch="//" if s.ok is False else None,
                             edgecolor="black")
-            for e in trace.of_kind("effect"):
-                if e.name == name:
-                    ax.plot(e.time, y, marker="x", markersize=10, color="black", linestyle="none")
-        for e in trace.of_kind(DRIVE):
+        drives = trace.of_kind(DRIVE)
+        if drives and trace.events:
+            ax.axvspan(trace.events[0].time - 0.5, drives[0].time, color="0.92", zorder=0)
+        for e in drives:
             ax.axvline(e.time, color="black", linestyle="--", linewidth=1.5)
         for e in trace.of_kind(DONE):
             ax.axvline(e.time, color="black", linestyle=":", linewidth=1.5)
@@ -115,7 +118,7 @@ def plot_drive_timeline(
                    linestyle="none", markersize=9, label="described (plan built)"),
             Patch(facecolor="grey", edgecolor="black", label="ran (Ok)"),
             Patch(facecolor="grey", edgecolor="black", hatch="//", label="ran (Err)"),
-            Line2D([], [], marker="x", color="black", linestyle="none", markersize=9, label="effect"),
+            Patch(facecolor="0.92", label="before driving: descriptions only"),
             Line2D([], [], color="black", linestyle="--", label="shell starts driving"),
             Line2D([], [], color="black", linestyle=":", label="shell done"),
         ]
