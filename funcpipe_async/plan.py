@@ -229,10 +229,6 @@ def async_lift(make_coro: Callable[[], Awaitable[Result[A, ErrInfo]]]) -> AsyncP
     return _Lift(make_coro)
 
 
-_BIND = 0
-_MAP = 1
-
-
 async def _await_leaf(make: Callable[[], Awaitable[Any]]) -> Any:
     awaitable = make()
     if inspect.iscoroutine(awaitable):
@@ -251,23 +247,26 @@ async def _await_leaf(make: Callable[[], Awaitable[Any]]) -> Any:
 
 
 async def _interpret(root: PlanNode[A]) -> Result[A, ErrInfo]:
-    """Run a plan with one loop and an explicit stack of continuations (stack-safe)."""
-    stack: list[tuple[int, Callable[[Any], Any]]] = []
-    current: object = root
+    """Run a plan with one loop and an explicit stack of pending binds and maps (stack-safe).
+
+    The stack holds the ``_Bind`` / ``_Map`` nodes themselves (no per-step allocation); the
+    loop descends to the innermost plan, runs it, then unwinds the stack, switching back to
+    descending whenever a bind's function returns a new plan.
+    """
+    stack: list[Any] = []
+    current: Any = root
     while True:
-        # Descend through binds and maps, remembering what to do with each result.
-        while True:
+        # Descend through binds and maps, remembering each node to apply on the way back.
+        kind = type(current)
+        while kind is _Bind or kind is _Map:
+            stack.append(current)
+            current = current.plan
             kind = type(current)
-            if kind is _Bind or kind is _Map:
-                stack.append((_BIND if kind is _Bind else _MAP, current.f))  # type: ignore[attr-defined]
-                current = current.plan  # type: ignore[attr-defined]
-            else:
-                break
         if kind is _Pure:
-            result: Any = current.result  # type: ignore[attr-defined]
+            result: Any = current.result
         else:
             if kind is _Lift:
-                make = current.make  # type: ignore[attr-defined]
+                make = current.make
             elif callable(current):
                 make = current
             else:
@@ -280,15 +279,15 @@ async def _interpret(root: PlanNode[A]) -> Result[A, ErrInfo]:
                 raise PlanTypeError(
                     f"{_describe(make)} produced {result!r}; a plan must produce Ok(...) or Err(...)"
                 )
-        # Apply continuations until one of them returns a new plan to run.
+        # Unwind: apply maps in place; a bind's function hands back the next plan to run.
         while True:
             if not stack:
                 return result  # type: ignore[no-any-return]
-            if type(result) is Err:
-                return result  # an Err skips every remaining bind and map
-            tag, f = stack.pop()
-            if tag == _MAP:
-                result = Ok(f(result.value))
+            if type(result) is Err:  # an Err skips every remaining bind and map
+                return result
+            node = stack.pop()
+            if type(node) is _Map:
+                result = Ok(node.f(result.value))
             else:
-                current = f(result.value)
+                current = node.f(result.value)
                 break
