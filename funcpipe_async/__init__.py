@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from funcpipe_async.boundary import Violation, check_package, scan_source
 from funcpipe_async.fakes import FakeEmbedder, FakeHttp, FakeStorage
 from funcpipe_async.gather import async_gather
 from funcpipe_async.io_plan import IOPlan, io_bind, io_delay, io_map, io_pure
@@ -52,6 +51,7 @@ from funcpipe_async.trace import (
 )
 
 if TYPE_CHECKING:
+    from funcpipe_async.boundary import Violation, check_package, scan_source
     from funcpipe_async.notebook import environment_report, figure_png, setup, show_figure
     from funcpipe_async.plots import course_rc, drive_timeline_summary, plot_drive_timeline
     from funcpipe_async.quiz import Question, answer_key_html, quiz_widget
@@ -61,6 +61,9 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Violation": "funcpipe_async.boundary",
+    "check_package": "funcpipe_async.boundary",
+    "scan_source": "funcpipe_async.boundary",
     "environment_report": "funcpipe_async.notebook",
     "figure_png": "funcpipe_async.notebook",
     "setup": "funcpipe_async.notebook",

@@ -83,7 +83,10 @@ def scan_source(source: str, path: str = "<source>", allowed: frozenset[str] = f
         elif isinstance(node, ast.Name) and node.id in _DRIVING_NAMES:
             flag(node, node.id, f"drives work: {node.id}")
         elif isinstance(node, ast.ImportFrom):
-            if _imports_shell(node.module, node.level):
+            from_package = node.level > 0 or node.module == "funcpipe_async"
+            if from_package and any(alias.name == "shell" for alias in node.names):
+                flag(node, "shell", f"imports the shell: from {'.' * node.level}{node.module or ''} import shell")
+            elif _imports_shell(node.module, node.level):
                 flag(node, "shell", f"imports the shell: from {'.' * node.level}{node.module} import ...")
             elif node.module == "asyncio":
                 for alias in node.names:

@@ -109,7 +109,14 @@ async def _run_pool(plans: Sequence[AsyncPlan[A]], concurrency: int) -> Result[l
             try:
                 result = await plans[index]()
                 _check(result, plans[index])
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as exc:
+                # Cancelled without anyone cancelling this worker: the plan itself raised
+                # CancelledError (it awaited something cancelled).  That is the plan's outcome,
+                # as it would be when run sequentially, so it fails the gather like a defect.
+                this = asyncio.current_task()
+                if this is not None and this.cancelling() == 0 and not failure and not defects:
+                    defects.append(exc)
+                    stop_others()
                 raise
             except BaseException as exc:  # a defect: stop the others, then re-raise it
                 if not failure and not defects:
@@ -128,10 +135,16 @@ async def _run_pool(plans: Sequence[AsyncPlan[A]], concurrency: int) -> Result[l
     try:
         await asyncio.wait(workers)
     except BaseException:
-        # Cancelled from outside (or interrupted): cancel every worker and wait for them.
+        # Cancelled from outside (or interrupted): cancel every worker and wait until each has
+        # finished its cleanup — even if we are cancelled again meanwhile — then re-raise.
         for task in workers:
             task.cancel()
-        await asyncio.wait(workers)
+        while True:
+            try:
+                await asyncio.wait(workers)
+                break
+            except asyncio.CancelledError:
+                continue
         raise
     finally:
         for task in workers:  # mark every worker's outcome as seen (no "never retrieved" log)

@@ -270,6 +270,12 @@ async def _interpret(root: PlanNode[A]) -> Result[A, ErrInfo]:
             elif callable(current):
                 make = current
             else:
+                if inspect.iscoroutine(current):
+                    current.close()  # never awaited: close it so it does not warn later
+                    raise PlanTypeError(
+                        "a function given to async_bind returned a coroutine; it must return an "
+                        "AsyncPlan: wrap the call, async_lift(lambda: cap.method(...))"
+                    )
                 raise PlanTypeError(
                     f"a function given to async_bind returned {type(current).__name__}; "
                     "it must return an AsyncPlan (for a plain value, wrap it: async_pure(x))"

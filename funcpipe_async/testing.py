@@ -2,8 +2,8 @@
 
 * :func:`load_course_profile` — the one Hypothesis profile the course runs under:
   derandomized (the same examples every run, so notebook output is stable), no example
-  database (no ``.hypothesis/`` folder beside a notebook), no deadline (a slow CI machine
-  is not a bug), no reproduction blob in failure output.
+  database, its caches kept in the temp folder (no ``.hypothesis/`` beside a notebook), no
+  deadline (a slow CI machine is not a bug), no reproduction blob in failure output.
 * Strategies for the laws: :func:`int_plans` draws small ``AsyncPlan[int]`` values —
   pure, failed, suspending, already bound — and :func:`int_arrows` draws named Kleisli
   arrows ``int -> AsyncPlan[int]``.  Every drawn value has an address-free ``repr``, so a
@@ -13,11 +13,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis import strategies as st
 
 from funcpipe_async.plan import AsyncPlan, async_bind, async_fail, async_lift, async_map, async_pure
@@ -41,6 +44,10 @@ def load_course_profile(max_examples: int = 100) -> None:
         max_examples=max_examples,
     )
     settings.load_profile(COURSE_PROFILE)
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        # Even with database=None, Hypothesis caches constants it finds in source files under
+        # ./.hypothesis/; keep that cache out of the lesson folders.
+        set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "funcpipe-async-hypothesis"))
 
 
 @dataclass(frozen=True)

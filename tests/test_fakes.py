@@ -1,0 +1,143 @@
+"""``fakes``: scripted in-memory capabilities with call logs."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+import pytest
+
+from funcpipe_async import (
+    EmbeddingCap,
+    Err,
+    ErrInfo,
+    FakeEmbedder,
+    FakeHttp,
+    FakeStorage,
+    HttpClientCap,
+    Ok,
+    StorageCap,
+    Trace,
+    async_gather,
+    async_lift,
+    run_sync,
+)
+
+
+def test_fakes_satisfy_their_ports() -> None:
+    http: HttpClientCap = FakeHttp({})
+    storage: StorageCap = FakeStorage()
+    embedder: EmbeddingCap = FakeEmbedder()
+    assert embedder.model_name == "fake-embed-v1"
+    assert callable(http.get_json) and callable(storage.save)
+
+
+def test_fake_http_answers_known_urls_and_404s_unknown_ones() -> None:
+    http = FakeHttp({"/a": {"n": 1}})
+    assert asyncio.run(http.get_json("/a")) == Ok({"n": 1})
+    result = asyncio.run(http.get_json("/missing"))
+    assert isinstance(result, Err)
+    assert result.error.code == "HTTP_404" and "/missing" in result.error.message
+    assert http.calls == ["GET /a", "GET /missing"]
+
+
+def test_fake_http_returns_scripted_failures() -> None:
+    outage = ErrInfo("HTTP_503", "unavailable", retryable=True)
+    http = FakeHttp({"/a": {"n": 1}}, failures={"/a": outage})
+    assert asyncio.run(http.get_json("/a")) == Err(outage)
+    assert http.calls == ["GET /a"]
+
+
+def test_fake_http_answers_are_copies() -> None:
+    responses = {"/a": {"n": 1}}
+    http = FakeHttp(responses)
+    responses["/a"]["n"] = 99  # the fake copied its script
+    first = asyncio.run(http.get_json("/a"))
+    assert first == Ok({"n": 1})
+    assert isinstance(first, Ok)
+    first.value["n"] = 5  # type: ignore[index]
+    assert asyncio.run(http.get_json("/a")) == Ok({"n": 1})
+
+
+def test_fake_http_records_effects_on_a_trace() -> None:
+    trace = Trace()
+    http = FakeHttp({"/a": {}}, trace=trace)
+    asyncio.run(http.get_json("/a"))
+    assert [(e.kind, e.name, dict(e.data)) for e in trace.events] == [("effect", "http", {"call": "GET /a"})]
+
+
+def test_fake_calls_really_suspend() -> None:
+    order: list[str] = []
+
+    async def main() -> None:
+        async def other() -> None:
+            order.append("other ran")
+
+        task = asyncio.create_task(other())
+        await FakeHttp({"/a": {}}).get_json("/a")
+        order.append("get_json returned")
+        await task
+
+    asyncio.run(main())
+    assert order == ["other ran", "get_json returned"]
+
+
+def test_fake_storage_is_idempotent() -> None:
+    storage = FakeStorage()
+
+    async def main() -> list[object]:
+        return [
+            await storage.save("k", {"v": 1}),
+            await storage.save("k", {"v": 1}),
+            await storage.save("j", {"v": 2}),
+        ]
+
+    assert asyncio.run(main()) == [Ok(None)] * 3
+    assert storage.records == {"k": {"v": 1}, "j": {"v": 2}}
+    assert storage.calls == ["SAVE k", "SAVE k", "SAVE j"]
+    asyncio.run(storage.save("k", {"v": 3}))  # saving a key again overwrites
+    assert storage.records["k"] == {"v": 3} and len(storage.records) == 2
+
+
+def test_fake_storage_records_on_a_trace() -> None:
+    trace = Trace()
+    asyncio.run(FakeStorage(trace=trace).save("k", {}))
+    assert [(e.kind, e.name, dict(e.data)) for e in trace.events] == [("effect", "storage", {"call": "SAVE k"})]
+
+
+def test_fake_embedder_vectors_are_deterministic() -> None:
+    first = asyncio.run(FakeEmbedder().embed("hello"))
+    again = asyncio.run(FakeEmbedder().embed("hello"))
+    other = asyncio.run(FakeEmbedder().embed("world"))
+    assert isinstance(first, Ok) and first == again != other
+    vector = first.value
+    assert len(vector) == 4 and all(0.0 <= x <= 1.0 for x in vector)
+    wide = asyncio.run(FakeEmbedder(dims=8, model_name="m").embed("hello"))
+    assert isinstance(wide, Ok) and wide.value[:4] == vector and len(wide.value) == 8
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_fake_embedder_errs_on_empty_text(text: str) -> None:
+    embedder = FakeEmbedder()
+    result = asyncio.run(embedder.embed(text))
+    assert isinstance(result, Err) and result.error.code == "EMPTY_TEXT"
+    assert embedder.in_flight == 0
+
+
+@pytest.mark.parametrize("dims", [0, -1, True, 2.0])
+def test_fake_embedder_rejects_bad_dims(dims: object) -> None:
+    with pytest.raises(ValueError, match="dims"):
+        FakeEmbedder(dims=dims)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("concurrency", [1, 3, 8])
+def test_fake_embedder_tracks_max_in_flight_under_gather(concurrency: int) -> None:
+    embedder = FakeEmbedder()
+    texts = [f"chunk {i}" for i in range(12)]
+    plan = async_gather([async_lift(partial(embedder.embed, t)) for t in texts], concurrency=concurrency)
+    result = run_sync(plan)
+    assert isinstance(result, Ok) and len(result.value) == 12
+    assert result.value[0] == asyncio.run(FakeEmbedder().embed("chunk 0")).value  # type: ignore[union-attr]
+    assert embedder.max_in_flight == concurrency
+    assert embedder.in_flight == 0
+    assert embedder.calls == [f"EMBED {t}" for t in texts]

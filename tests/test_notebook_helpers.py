@@ -1,0 +1,65 @@
+"""``notebook``: the environment check, ``show_figure``'s guards and ``setup``."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import settings
+from matplotlib.figure import Figure
+
+from funcpipe_async import COURSE_PROFILE, environment_report, figure_png, setup, show_figure
+
+
+def test_environment_report_rows_all_pass_here() -> None:
+    rows = environment_report()
+    failing = [row for row in rows if not row[1]]
+    assert failing == []
+    checks = [check for check, _, _ in rows]
+    assert checks[0] == "Python 3.11 or newer"
+    for name in ("jupyterlab", "ipykernel", "ipywidgets", "nest-asyncio", "hypothesis", "matplotlib", "nbval", "mypy"):
+        assert f"{name} installed" in checks
+    assert checks[-2:] == ["Hypothesis course profile", "matplotlib renders PNG"]
+    assert all(isinstance(detail, str) and detail for _, _, detail in rows)
+
+
+def test_environment_report_is_deterministic() -> None:
+    assert environment_report() == environment_report()
+
+
+def test_setup_loads_the_course_profile() -> None:
+    setup()
+    current = settings.default
+    assert current is not None
+    assert current.derandomize is True
+    assert current.database is None
+    assert current.deadline is None
+    assert settings.get_profile(COURSE_PROFILE).derandomize is True
+
+
+@pytest.mark.parametrize("not_a_figure", [None, "figure", b"\x89PNG"])
+def test_show_figure_rejects_a_non_figure(not_a_figure: object) -> None:
+    with pytest.raises(TypeError, match="matplotlib Figure"):
+        show_figure(not_a_figure, alt="a figure")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("alt", ["", "   \n"])
+def test_show_figure_rejects_empty_alt_text(alt: str) -> None:
+    fig = Figure()
+    fig.add_subplot().plot([0, 1], [1, 0])
+    with pytest.raises(ValueError, match="alt text"):
+        show_figure(fig, alt=alt)
+
+
+def test_show_figure_publishes_png_with_alt_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython.display
+
+    shown: list[tuple[dict[str, str], bool]] = []
+    monkeypatch.setattr(IPython.display, "display", lambda data, raw=False: shown.append((data, raw)))
+    fig = Figure(figsize=(2, 1))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    show_figure(fig, alt="a falling line")
+    ((data, raw),) = shown
+    assert raw is True
+    assert data["text/plain"] == "[figure] a falling line"
+    import base64
+
+    assert base64.b64decode(data["image/png"]) == figure_png(fig)
