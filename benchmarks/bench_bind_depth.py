@@ -56,6 +56,7 @@ import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from _common import load_average
 from funcpipe_async import AsyncPlan, Err, ErrInfo, Ok, Result, async_bind, async_pure
 
 DEPTHS = (500, 8_000, 100_000)
@@ -266,12 +267,6 @@ def first_recursion_error(build: Builder) -> int | None:
             lo = mid
     return hi
 
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:  # not available on this platform
-        return "n/a"
 
 
 def main() -> int:

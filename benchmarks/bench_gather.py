@@ -46,6 +46,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any
 
+from _common import load_average
 from funcpipe_async import AsyncPlan, Err, ErrInfo, Ok, Result, async_gather, async_lift
 
 N_PLANS = 20_000
@@ -134,12 +135,6 @@ def peak_tasks(side: Side, stride: int) -> tuple[int, int]:
         raise SystemExit(f"probe run gave a wrong result: {str(result)[:80]}")
     return max(samples), len(samples)
 
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:  # not available on this platform
-        return "n/a"
 
 
 def main() -> int:
