@@ -69,7 +69,7 @@ def async_gather(plans: Iterable[AsyncPlan[A]], *, concurrency: int) -> AsyncPla
     return _Gather(items, concurrency)
 
 
-def _check(result: object, plan: object) -> None:
+def _check(result: object) -> None:
     if type(result) is not Ok and type(result) is not Err:
         raise PlanTypeError(f"a plan given to async_gather produced {result!r}, not Ok(...) or Err(...)")
 
@@ -78,7 +78,7 @@ async def _run_sequential(plans: Sequence[AsyncPlan[A]]) -> Result[list[A], ErrI
     values: list[A] = []
     for plan in plans:
         result = await plan()
-        _check(result, plan)
+        _check(result)
         if type(result) is Err:
             return result
         values.append(result.value)  # type: ignore[union-attr]
@@ -108,7 +108,7 @@ async def _run_pool(plans: Sequence[AsyncPlan[A]], concurrency: int) -> Result[l
             next_index += 1
             try:
                 result = await plans[index]()
-                _check(result, plans[index])
+                _check(result)
             except asyncio.CancelledError as exc:
                 # Cancelled without anyone cancelling this worker: the plan itself raised
                 # CancelledError (it awaited something cancelled).  That is the plan's outcome,

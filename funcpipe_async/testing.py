@@ -17,7 +17,7 @@ import os
 import tempfile
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -26,7 +26,10 @@ from hypothesis import strategies as st
 from funcpipe_async.plan import AsyncPlan, async_bind, async_fail, async_lift, async_map, async_pure
 from funcpipe_async.result import ErrInfo, Ok, Result
 
-__all__ = ["COURSE_PROFILE", "load_course_profile", "int_plans", "int_arrows", "Arrow"]
+__all__ = ["COURSE_PROFILE", "load_course_profile", "int_plans", "int_arrows", "Arrow", "Named"]
+
+X = TypeVar("X")
+Y = TypeVar("Y")
 
 COURSE_PROFILE = "funcpipe-course"
 
@@ -51,17 +54,22 @@ def load_course_profile(max_examples: int = 100) -> None:
 
 
 @dataclass(frozen=True)
-class Arrow:
-    """A named function ``int -> AsyncPlan[int]`` (a Kleisli arrow) with a readable repr."""
+class Named(Generic[X, Y]):
+    """A function with a name: calls through to ``fn`` and prints as ``name``, so a
+    Hypothesis counterexample reads like code instead of ``<function <lambda> at 0x…>``."""
 
     name: str
-    fn: Callable[[int], AsyncPlan[int]]
+    fn: Callable[[X], Y]
 
-    def __call__(self, x: int) -> AsyncPlan[int]:
+    def __call__(self, x: X) -> Y:
         return self.fn(x)
 
     def __repr__(self) -> str:
         return self.name
+
+
+class Arrow(Named[int, AsyncPlan[int]]):
+    """A named Kleisli arrow ``int -> AsyncPlan[int]``."""
 
 
 async def _suspend_then_ok(x: int) -> Result[int, ErrInfo]:

@@ -56,14 +56,13 @@ class Probe:
         others = {t for t in asyncio.all_tasks() if t is not self.main}
         self.max_extra_tasks = max(self.max_extra_tasks, len(others))
 
-    def plan(self, i: int, yields: int, result: Result[Any, ErrInfo] | None = None) -> AsyncPlan[Any]:
-        """Plan ``i``: yields to the loop ``yields`` times, then returns ``result`` (``Ok(i)``)."""
+    def _instrument(self, i: int, body: Callable[[], Awaitable[Result[Any, ErrInfo]]]) -> AsyncPlan[Any]:
+        """Plan ``i`` running ``body``, recording start, finish/err, cancellation and concurrency."""
 
         async def run() -> Result[Any, ErrInfo]:
             self._enter(i)
             try:
-                await _yields(yields)
-                outcome = Ok(i) if result is None else result
+                outcome = await body()
                 self.log.append(("err" if isinstance(outcome, Err) else "finish", i))
                 return outcome
             except asyncio.CancelledError:
@@ -74,22 +73,23 @@ class Probe:
 
         return async_lift(run)
 
+    def plan(self, i: int, yields: int, result: Result[Any, ErrInfo] | None = None) -> AsyncPlan[Any]:
+        """Plan ``i``: yields to the loop ``yields`` times, then returns ``result`` (``Ok(i)``)."""
+
+        async def body() -> Result[Any, ErrInfo]:
+            await _yields(yields)
+            return Ok(i) if result is None else result
+
+        return self._instrument(i, body)
+
     def blocked(self, i: int, gate: asyncio.Event) -> AsyncPlan[int]:
         """Plan ``i``: waits on ``gate`` (never set in these tests), recording cancellation."""
 
-        async def run() -> Result[int, ErrInfo]:
-            self._enter(i)
-            try:
-                await gate.wait()
-                self.log.append(("finish", i))
-                return Ok(i)
-            except asyncio.CancelledError:
-                self.log.append(("cancelled", i))
-                raise
-            finally:
-                self.running -= 1
+        async def body() -> Result[Any, ErrInfo]:
+            await gate.wait()
+            return Ok(i)
 
-        return async_lift(run)
+        return self._instrument(i, body)
 
     def kinds(self, kind: str) -> list[int]:
         return [i for k, i in self.log if k == kind]

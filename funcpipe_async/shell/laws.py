@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from funcpipe_async.plan import AsyncPlan, async_bind, async_map, async_pure
 from funcpipe_async.shell.runtime import run_sync
-from funcpipe_async.testing import int_arrows, int_plans
+from funcpipe_async.testing import Named, int_arrows, int_plans
 
 __all__ = ["LawReport", "check_monad_laws"]
 
@@ -36,20 +36,6 @@ class LawReport:
     def __str__(self) -> str:
         verdict = "holds" if self.holds else f"FAILS on {self.counterexample}"
         return f"{self.law:<16} {self.statement:<78} {self.examples:>4} examples  {verdict}"
-
-
-@dataclass(frozen=True)
-class _Fn:
-    """A named pure function (so a counterexample prints as ``inc``, not an address)."""
-
-    name: str
-    fn: Callable[[Any], Any]
-
-    def __call__(self, x: Any) -> Any:
-        return self.fn(x)
-
-    def __repr__(self) -> str:
-        return self.name
 
 
 def _check(
@@ -106,7 +92,7 @@ def check_monad_laws(
     xs = values if values is not None else st.integers(min_value=-100, max_value=100)
     ms = plans if plans is not None else int_plans()
     fs = arrows if arrows is not None else int_arrows()
-    pure_fns = st.sampled_from([_Fn("inc", lambda x: x + 1), _Fn("double", lambda x: 2 * x), _Fn("negate", lambda x: -x)])
+    pure_fns = st.sampled_from([Named("inc", lambda x: x + 1), Named("double", lambda x: 2 * x), Named("negate", lambda x: -x)])
     return [
         _check(
             "left identity", "async_bind(async_pure(x), f) == f(x)",
