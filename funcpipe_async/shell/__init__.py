@@ -9,5 +9,6 @@ concurrency, which needs a worker pool.
 
 from funcpipe_async.shell.laws import LawReport, check_monad_laws
 from funcpipe_async.shell.runtime import perform_async, run_sync
+from funcpipe_async.shell.virtual import DeadlockError, Simulation, SimulationLimitError, run_virtual
 
 __all__ = ["perform_async", "run_sync", "check_monad_laws", "LawReport"]

@@ -1,0 +1,385 @@
+"""The virtual-time driver: run a plan where time jumps whenever every task is waiting.
+
+``Simulation().run(plan)`` drives ``plan`` on a fresh event loop whose ``time()`` is a
+:class:`~funcpipe_async.VirtualClock`.  The loop runs every ready callback exactly as
+asyncio always does; the one difference is what happens when nothing is ready:
+
+* a timer is pending (``asyncio.sleep``, ``call_later``, ``wait_for``, ``asyncio.timeout``)
+  → the clock **jumps** to the earliest timer, at no wall-clock cost;
+* no timer is pending and no thread is working → nothing can ever happen again: the run
+  stops with :class:`DeadlockError`, naming every task and what it is waiting in;
+* a worker thread is busy (``asyncio.to_thread``) → the loop waits for it for real, with
+  the virtual clock standing still (a thread's work takes zero simulated time).
+
+Timers due at the same instant fire in the order they were set (asyncio's own heap leaves
+ties unordered), and, as on asyncio's real loop, timers within its clock resolution (1 ns)
+of ``now`` count as due.  This is trio's ``MockClock(autojump_threshold=0)``, done for asyncio.  Runs are
+reproducible: the same plan gives the same results, the same trace and the same simulated
+times every run.  Two guards turn runaway plans into clear errors instead of hangs:
+``limit`` (simulated seconds, default one simulated day) and ``max_idle_steps`` (loop
+iterations without time moving — a task spinning on ``await asyncio.sleep(0)``).
+
+It works from pytest (a plain sync test calls ``run``) and from a notebook cell: the
+kernel's own loop is set aside while the simulation runs in the same thread, then put back.
+Randomness is injected, never global: ``Simulation(seed=7).rng`` is a ``random.Random``
+seeded for this run only.
+
+Not simulated: sockets and other real I/O (they still work, but their wall-clock latency
+is invisible to the virtual clock), and subprocesses.  Use fakes for those in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import heapq
+import inspect
+import random
+import re
+import selectors
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar, overload
+
+from funcpipe_async.clock import VirtualClock
+from funcpipe_async.result import ErrInfo, Result
+from funcpipe_async.trace import Trace
+
+__all__ = ["Simulation", "run_virtual", "DeadlockError", "SimulationLimitError"]
+
+A = TypeVar("A")
+T = TypeVar("T")
+
+ONE_DAY = 86_400.0
+_AUTO_TASK_NAME = re.compile(r"Task-\d+")
+
+
+class DeadlockError(RuntimeError):
+    """Every task is waiting, no timer is pending and no thread is working: nothing can ever
+    happen again.  ``waiting`` lists each task and where it waits."""
+
+    def __init__(self, now: float, waiting: tuple[str, ...]) -> None:
+        self.now = now
+        self.waiting = waiting
+        lines = "\n".join(f"  - {w}" for w in waiting) or "  (no tasks)"
+        super().__init__(
+            f"deadlock at virtual time {_fmt(now)}s: every task is waiting and no timer is "
+            f"pending, so nothing can ever wake them.\n{lines}"
+        )
+
+
+class SimulationLimitError(RuntimeError):
+    """The simulation ran past its ``limit`` of simulated seconds, or spun for
+    ``max_idle_steps`` loop iterations without time moving."""
+
+    def __init__(self, reason: str, now: float, waiting: tuple[str, ...]) -> None:
+        self.now = now
+        self.waiting = waiting
+        lines = "\n".join(f"  - {w}" for w in waiting) or "  (no tasks)"
+        super().__init__(f"{reason} (virtual time {_fmt(now)}s). Still running:\n{lines}")
+
+
+def _fmt(t: float) -> str:
+    return str(int(t)) if float(t).is_integer() else f"{t:.3f}"
+
+
+def _await_chain(task: asyncio.Task[Any]) -> str:
+    """``outer → inner → …``: the coroutines a task is suspended in, innermost last, then the
+    task it waits for, if it waits for one."""
+    parts: list[str] = []
+    obj: object = task.get_coro()
+    for _ in range(64):
+        if inspect.iscoroutine(obj):
+            parts.append(obj.__qualname__)
+            obj = obj.cr_await
+        elif inspect.isgenerator(obj):
+            parts.append(obj.__qualname__)
+            obj = obj.gi_yieldfrom
+        else:
+            break
+    waiter = getattr(task, "_fut_waiter", None)  # the future the task is blocked on
+    if isinstance(waiter, asyncio.Task):
+        parts.append(f"task {_task_label(waiter)!r}")
+    names = [p.replace(".<locals>", "") for p in parts if not p.rpartition(".")[2].startswith("__")]
+    return " → ".join(names) if names else "(not started)"
+
+
+def _task_label(task: asyncio.Task[Any]) -> str:
+    name = task.get_name()
+    if _AUTO_TASK_NAME.fullmatch(name):  # "Task-17": numbered per process, so not reproducible
+        coro = task.get_coro()
+        return getattr(coro, "__qualname__", type(coro).__name__).replace(".<locals>", "")
+    return name
+
+
+class _VirtualSelector(selectors.DefaultSelector):
+    """A selector whose ``select(timeout)`` moves the virtual clock instead of sleeping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop: _VirtualLoop | None = None
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self.loop
+        assert loop is not None
+        if timeout == 0:
+            loop.idle_steps += 1
+            if loop.idle_steps > loop.max_idle_steps:
+                loop.abort(
+                    SimulationLimitError(
+                        f"{loop.max_idle_steps:,} loop steps without virtual time moving: a task is "
+                        f"busy-waiting (a loop around `await asyncio.sleep(0)`?)",
+                        loop.clock.now,
+                        loop.waiting(),
+                    )
+                )
+            return super().select(0) if loop.threads_in_flight else []
+        events = super().select(0)  # a wake-up from another thread (call_soon_threadsafe)?
+        if events:
+            return events
+        if loop.threads_in_flight:
+            return super().select(None)  # a thread is working: wait for it, clock stands still
+        if timeout is None:
+            loop.abort(DeadlockError(loop.clock.now, loop.waiting()))
+            return []
+        target = loop.next_timer()
+        if target > loop.deadline:
+            loop.abort(
+                SimulationLimitError(
+                    f"the simulation passed its limit of {_fmt(loop.limit)} simulated seconds "
+                    f"(pass a larger `limit` if that is expected)",
+                    loop.clock.now,
+                    loop.waiting(),
+                )
+            )
+            return []
+        loop.clock.advance_to(target)
+        loop.idle_steps = 0
+        return []
+
+
+class _TimerHandle(asyncio.TimerHandle):
+    """A timer that breaks ties by scheduling order: two timers due at the same virtual
+    instant fire in the order they were set (asyncio's own heap leaves ties unordered)."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, seq: int, when: float, callback: Callable[..., object], args: tuple[Any, ...],
+                 loop: asyncio.AbstractEventLoop, context: Any) -> None:
+        super().__init__(when, callback, args, loop, context)
+        self._key = (when, seq)
+
+    # Only _TimerHandles live in a virtual loop's heap, so comparisons need no type checks.
+    def __lt__(self, other: object) -> bool:
+        return bool(self._key < other._key)  # type: ignore[attr-defined]
+
+    def __le__(self, other: object) -> bool:
+        return bool(self._key <= other._key)  # type: ignore[attr-defined]
+
+    def __gt__(self, other: object) -> bool:
+        return bool(self._key > other._key)  # type: ignore[attr-defined]
+
+    def __ge__(self, other: object) -> bool:
+        return bool(self._key >= other._key)  # type: ignore[attr-defined]
+
+
+class _VirtualLoop(asyncio.SelectorEventLoop):
+    """A selector event loop whose time is a :class:`VirtualClock`."""
+
+    def __init__(self, clock: VirtualClock, limit: float, max_idle_steps: int) -> None:
+        selector = _VirtualSelector()
+        super().__init__(selector)
+        selector.loop = self
+        self.clock = clock
+        self.limit = limit
+        self.deadline = clock.now + limit
+        self.max_idle_steps = max_idle_steps
+        self.idle_steps = 0
+        self.threads_in_flight = 0
+        self.failure: BaseException | None = None
+        self._created = 0
+        self._timers_set = 0
+        self._order: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = weakref.WeakKeyDictionary()
+        self._threads: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def time(self) -> float:
+        return self.clock.now
+
+    def call_at(  # type: ignore[override]
+        self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.TimerHandle:
+        # BaseEventLoop.call_at, with a timer that keeps ties in scheduling order.
+        self._check_closed()  # type: ignore[attr-defined]
+        self._timers_set += 1
+        timer = _TimerHandle(self._timers_set, when, callback, args, self, context)
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    def next_timer(self) -> float:
+        # ``_run_once`` has just dropped cancelled timers from the head of the heap, so the
+        # head is the earliest live timer; jump to its exact deadline (not now + timeout,
+        # which can round below it).
+        return float(self._scheduled[0].when())  # type: ignore[attr-defined]
+
+    def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = super().create_task(coro, **kwargs)
+        self._created += 1
+        self._order[task] = self._created  # creation order, for stable reports
+        return task
+
+    def run_in_executor(  # type: ignore[override]
+        self, executor: concurrent.futures.Executor | None, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        if executor is None:
+            if self._threads is None:
+                self._threads = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="virtual-time")
+            executor = self._threads
+        future = super().run_in_executor(executor, func, *args)
+        self.threads_in_flight += 1
+
+        def finished(_: object) -> None:
+            self.threads_in_flight -= 1
+
+        future.add_done_callback(finished)
+        return future
+
+    def waiting(self) -> tuple[str, ...]:
+        tasks = [t for t in asyncio.all_tasks(self) if not t.done()]
+        tasks.sort(key=lambda t: self._order.get(t, 1 << 62))
+        return tuple(f"{_task_label(t)!r} waiting in {_await_chain(t)}" for t in tasks)
+
+    def abort(self, failure: BaseException) -> None:
+        if self.failure is None:
+            self.failure = failure
+        self.stop()
+
+    def close(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
+        super().close()
+
+
+class Simulation:
+    """One virtual-time world: a clock, a seeded random generator, a trace, and ``run``.
+
+    >>> import asyncio
+    >>> sim = Simulation(seed=1)
+    >>> async def nap() -> str:
+    ...     await asyncio.sleep(600)            # ten simulated minutes, no wall time
+    ...     return "rested"
+    >>> sim.run(nap()), sim.now
+    ('rested', 600.0)
+
+    ``run`` takes an ``AsyncPlan`` (returns its ``Result``) or a coroutine (returns its
+    value).  Every run continues the same clock, so a scenario can be driven in stages.
+    """
+
+    __slots__ = ("clock", "rng", "trace", "limit", "max_idle_steps")
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        start: float = 0.0,
+        limit: float = ONE_DAY,
+        max_idle_steps: int = 1_000_000,
+    ) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"Simulation seed must be an int, got {type(seed).__name__}")
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+            raise ValueError(f"Simulation limit must be a positive number of simulated seconds, got {limit!r}")
+        if isinstance(max_idle_steps, bool) or not isinstance(max_idle_steps, int) or max_idle_steps < 1:
+            raise ValueError(f"Simulation max_idle_steps must be a positive int, got {max_idle_steps!r}")
+        self.clock = VirtualClock(start)
+        self.rng = random.Random(seed)
+        self.trace = Trace(clock=self.clock)
+        self.limit = float(limit)
+        self.max_idle_steps = max_idle_steps
+
+    @property
+    def now(self) -> float:
+        """Simulated seconds since the simulation's start time."""
+        return self.clock.now
+
+    @overload
+    def run(self, main: Callable[[], Awaitable[Result[A, ErrInfo]]]) -> Result[A, ErrInfo]: ...
+
+    @overload
+    def run(self, main: Coroutine[Any, Any, T]) -> T: ...
+
+    def run(self, main: Any) -> Any:
+        """Drive ``main`` (a plan or a coroutine) to completion on virtual time and return
+        what it returns.  Raises :class:`DeadlockError` or :class:`SimulationLimitError`
+        instead of hanging; an exception raised by ``main`` propagates unchanged.  Tasks
+        ``main`` leaves behind are cancelled (and awaited) before ``run`` returns."""
+        coro = _to_coroutine(main)
+        loop = _VirtualLoop(self.clock, self.limit, self.max_idle_steps)
+        outer = asyncio._get_running_loop()  # a notebook kernel's loop, or None in a script
+        asyncio._set_running_loop(None)      # set it aside: asyncio allows one running loop per thread
+        try:
+            task = loop.create_task(coro, name="main")
+            try:
+                loop.run_until_complete(task)
+            except RuntimeError:
+                if loop.failure is None or task.done():
+                    raise
+            failure = None if task.done() else loop.failure
+            _cancel_leftovers(loop)
+            if failure is not None:
+                raise failure
+            return task.result()
+        finally:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+                asyncio._set_running_loop(outer)
+
+
+def run_virtual(main: Any, *, seed: int = 0, limit: float = ONE_DAY) -> Any:
+    """``Simulation(seed=seed, limit=limit).run(main)``: one run on a fresh virtual clock."""
+    return Simulation(seed=seed, limit=limit).run(main)
+
+
+def _to_coroutine(main: object) -> Coroutine[Any, Any, Any]:
+    if inspect.iscoroutine(main):
+        return main
+    if callable(main):
+        made = main()
+        if inspect.iscoroutine(made):
+            return made
+        if isinstance(made, Awaitable):
+            awaitable = made
+
+            async def wrap() -> Any:
+                return await awaitable
+
+            return wrap()
+        raise TypeError(
+            f"Simulation.run needs an AsyncPlan or a coroutine; calling {type(main).__name__} "
+            f"returned {type(made).__name__}, which cannot be awaited"
+        )
+    raise TypeError(
+        f"Simulation.run needs an AsyncPlan (a zero-argument function returning a coroutine) "
+        f"or a coroutine object, got {type(main).__name__}"
+    )
+
+
+def _cancel_leftovers(loop: _VirtualLoop) -> None:
+    """Cancel every task still pending and let each one finish its ``finally`` blocks."""
+    for _ in range(3):
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        if not pending:
+            return
+        for t in pending:
+            t.cancel()
+        loop.failure = None
+        try:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        except RuntimeError:
+            if loop.failure is None:
+                raise
+    for t in asyncio.all_tasks(loop):  # tasks that refuse to stop: stop the loop reporting them
+        t._log_destroy_pending = False  # type: ignore[attr-defined]
