@@ -2,10 +2,11 @@
 
 Where things live (the folders show the description / driver boundary):
 
-* describing work — ``result``, ``plan``, ``io_plan``, ``gather``, ``trace``, ``ports``,
-  ``fakes``: build and transform plans, never run them;
-* driving work — ``shell/``: ``perform_async``, ``run_sync`` and the law checker, the only
-  code that turns a description into effects (checked by ``boundary``);
+* describing work — ``result``, ``plan``, ``io_plan``, ``gather``, ``policies``, ``trace``,
+  ``clock``, ``ports``, ``fakes``: build and transform plans, never run them;
+* driving work — ``shell/``: ``perform_async``, ``run_sync``, the virtual-time driver
+  ``Simulation`` and the law checker, the only code that turns a description into effects
+  (checked by ``boundary``);
 * showing work — ``plots``, ``notebook``, ``quiz``: figures, alt text and quizzes for the
   lessons.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from funcpipe_async.clock import VirtualClock
 from funcpipe_async.fakes import FakeEmbedder, FakeHttp, FakeStorage
 from funcpipe_async.gather import async_gather
 from funcpipe_async.io_plan import IOPlan, io_bind, io_delay, io_map, io_pure
@@ -34,9 +36,31 @@ from funcpipe_async.plan import (
     async_map,
     async_pure,
 )
+from funcpipe_async.policies import (
+    ATTEMPT,
+    CANCELLED,
+    GIVE_UP,
+    OUTCOME,
+    TIMEOUT,
+    WAIT,
+    Backoff,
+    ConstantBackoff,
+    ExponentialBackoff,
+    Jitter,
+    RetryBudget,
+    RetryPolicy,
+    apply_jitter,
+    async_retry,
+    async_timeout,
+    backoff_delay,
+    delay_schedule,
+    is_retryable,
+    schedule_table,
+)
 from funcpipe_async.ports import EmbeddingCap, HttpClientCap, StorageCap
 from funcpipe_async.result import Err, ErrInfo, Ok, Result, assert_never
 from funcpipe_async.shell.runtime import perform_async, run_sync
+from funcpipe_async.shell.virtual import DeadlockError, Simulation, SimulationLimitError, run_virtual
 from funcpipe_async.trace import (
     DESCRIBE,
     DONE,
@@ -53,7 +77,15 @@ from funcpipe_async.trace import (
 if TYPE_CHECKING:
     from funcpipe_async.boundary import Violation, check_package, scan_source
     from funcpipe_async.notebook import environment_report, figure_png, setup, show_figure
-    from funcpipe_async.plots import course_rc, drive_timeline_summary, plot_drive_timeline
+    from funcpipe_async.plots import (
+        AttemptSpan,
+        attempt_spans,
+        attempt_timeline_summary,
+        course_rc,
+        drive_timeline_summary,
+        plot_attempt_timeline,
+        plot_drive_timeline,
+    )
     from funcpipe_async.quiz import Question, answer_key_html, quiz_widget
     from funcpipe_async.shell.laws import LawReport, check_monad_laws
     from funcpipe_async.testing import COURSE_PROFILE, int_arrows, int_plans, load_course_profile
@@ -71,6 +103,10 @@ _LAZY = {
     "course_rc": "funcpipe_async.plots",
     "drive_timeline_summary": "funcpipe_async.plots",
     "plot_drive_timeline": "funcpipe_async.plots",
+    "AttemptSpan": "funcpipe_async.plots",
+    "attempt_spans": "funcpipe_async.plots",
+    "attempt_timeline_summary": "funcpipe_async.plots",
+    "plot_attempt_timeline": "funcpipe_async.plots",
     "Question": "funcpipe_async.quiz",
     "answer_key_html": "funcpipe_async.quiz",
     "quiz_widget": "funcpipe_async.quiz",
@@ -104,12 +140,19 @@ __all__ = [
     "ReusedCoroutineError", "PlanTypeError",
     "IOPlan", "io_pure", "io_bind", "io_map", "io_delay",
     "async_gather",
-    # the shell (drivers)
+    # retry and timeout policies (descriptions)
+    "RetryPolicy", "ConstantBackoff", "ExponentialBackoff", "Backoff", "Jitter", "RetryBudget",
+    "backoff_delay", "apply_jitter", "delay_schedule", "schedule_table", "is_retryable",
+    "async_timeout", "async_retry",
+    "ATTEMPT", "OUTCOME", "WAIT", "TIMEOUT", "CANCELLED", "GIVE_UP",
+    # the shell (drivers), virtual time
     "perform_async", "run_sync", "check_monad_laws", "LawReport",
+    "Simulation", "run_virtual", "DeadlockError", "SimulationLimitError", "VirtualClock",
     # tracing and figures
     "Trace", "Event", "Span", "LogicalClock", "format_table",
     "DESCRIBE", "DRIVE", "START", "FINISH", "DONE",
     "plot_drive_timeline", "drive_timeline_summary", "course_rc",
+    "plot_attempt_timeline", "attempt_timeline_summary", "attempt_spans", "AttemptSpan",
     # ports and fakes
     "HttpClientCap", "StorageCap", "EmbeddingCap", "FakeHttp", "FakeStorage", "FakeEmbedder",
     # the boundary check

@@ -9,6 +9,7 @@ line styles, so no meaning rests on colour alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -17,9 +18,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from funcpipe_async.policies import ATTEMPT, CANCELLED, GIVE_UP, OUTCOME, TIMEOUT, WAIT
 from funcpipe_async.trace import DESCRIBE, DONE, DRIVE, START, Trace
 
-__all__ = ["course_rc", "plot_drive_timeline", "drive_timeline_summary"]
+__all__ = [
+    "course_rc",
+    "plot_drive_timeline",
+    "drive_timeline_summary",
+    "AttemptSpan",
+    "attempt_spans",
+    "attempt_timeline_summary",
+    "plot_attempt_timeline",
+]
 
 
 def course_rc() -> dict[str, Any]:
@@ -122,5 +132,152 @@ def plot_drive_timeline(
             Line2D([], [], color="black", linestyle="--", label="shell starts driving"),
             Line2D([], [], color="black", linestyle=":", label="shell done"),
         ]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptSpan:
+    """One retry attempt (``kind="attempt"``) or one wait between attempts (``kind="wait"``).
+
+    ``outcome`` for an attempt: ``"ok"``, the error code (``"TIMEOUT"`` when its own
+    timeout cut it short), or ``"cancelled"``; for a wait: ``"waited"`` or ``"cancelled"``.
+    """
+
+    name: str
+    kind: str
+    attempt: int
+    start: float
+    end: float
+    outcome: str
+
+
+def attempt_spans(trace: Trace) -> tuple[list[AttemptSpan], list[tuple[str, float, str]]]:
+    """The attempts and waits :func:`~funcpipe_async.async_retry` recorded, and its give-ups
+    as ``(name, time, reason)``, read from ``trace``."""
+    spans: list[AttemptSpan] = []
+    give_ups: list[tuple[str, float, str]] = []
+    open_attempt: dict[str, tuple[int, float]] = {}
+    open_wait: dict[str, tuple[int, float, float]] = {}
+
+    def close_wait(name: str, at: float, outcome: str) -> None:
+        if name in open_wait:
+            n, start, end = open_wait.pop(name)
+            spans.append(AttemptSpan(name, "wait", n, start, min(end, at), outcome))
+
+    for e in trace.events:
+        attempt = e.data.get("attempt", 0)
+        n = attempt if isinstance(attempt, int) else 0
+        if e.kind == ATTEMPT:
+            close_wait(e.name, e.time, "waited")
+            open_attempt[e.name] = (n, e.time)
+        elif e.kind == OUTCOME and e.name in open_attempt:
+            n0, start = open_attempt.pop(e.name)
+            outcome = "ok" if e.data.get("ok") else str(e.data.get("code", "error"))
+            spans.append(AttemptSpan(e.name, "attempt", n0, start, e.time, outcome))
+        elif e.kind == WAIT:
+            delay = e.data.get("delay", 0.0)
+            length = float(delay) if isinstance(delay, (int, float)) else 0.0
+            open_wait[e.name] = (n, e.time, e.time + length)
+        elif e.kind == CANCELLED:
+            if e.data.get("during") == "wait":
+                close_wait(e.name, e.time, "cancelled")
+            elif e.name in open_attempt:
+                n0, start = open_attempt.pop(e.name)
+                spans.append(AttemptSpan(e.name, "attempt", n0, start, e.time, "cancelled"))
+        elif e.kind == GIVE_UP:
+            give_ups.append((e.name, e.time, str(e.data.get("reason", ""))))
+    for name in list(open_wait):
+        close_wait(name, open_wait[name][2], "waited")
+    return spans, give_ups
+
+
+def attempt_timeline_summary(trace: Trace) -> str:
+    """The attempt timeline in words: per call, each attempt and wait with its times, then
+    how the call ended."""
+    spans, give_ups = attempt_spans(trace)
+    names = list(dict.fromkeys([s.name for s in spans] + [g[0] for g in give_ups]))
+    if not names:
+        return "no retry attempts recorded"
+    lines = []
+    for name in names:
+        parts = []
+        for s in spans:
+            if s.name != name:
+                continue
+            if s.kind == "attempt":
+                parts.append(f"#{s.attempt} {_fmt(s.start)}–{_fmt(s.end)} {s.outcome}")
+            else:
+                parts.append(f"wait {_fmt(s.end - s.start)}" + (" (cancelled)" if s.outcome == "cancelled" else ""))
+        ends = [f"gave up at t={_fmt(t)}: {reason}" for n, t, reason in give_ups if n == name]
+        lines.append(f"{name}: " + "; ".join(parts + ends))
+    return "\n".join(lines)
+
+
+_OUTCOME_STYLE = {
+    # category: (colour index in the cycle, hatch, legend label)
+    "ok": (0, None, "attempt: Ok"),
+    "error": (1, "//", "attempt: Err"),
+    "timeout": (2, "xx", "attempt: timed out (cancelled)"),
+    "cancelled": (3, "..", "attempt: cancelled (deadline / caller)"),
+}
+
+
+def _category(outcome: str) -> str:
+    if outcome in ("ok", "cancelled"):
+        return outcome
+    return "timeout" if outcome == "TIMEOUT" else "error"
+
+
+def plot_attempt_timeline(
+    trace: Trace,
+    *,
+    title: str = "Attempts and waits on virtual time",
+    deadline: float | None = None,
+    time_label: str = "virtual time (s)",
+) -> Figure:
+    """One row per call: a bar per attempt (colour *and* hatch say Ok / Err / timed out /
+    cancelled), a thin line with an arrow for each backoff wait, an ✕ where the call gave
+    up, and a dashed line at ``deadline`` if given (in trace time)."""
+    spans, give_ups = attempt_spans(trace)
+    names = list(dict.fromkeys([s.name for s in spans] + [g[0] for g in give_ups]))
+    with matplotlib.rc_context(course_rc()):  # type: ignore[arg-type]
+        fig = Figure(figsize=(9, 1.6 + 0.6 * max(len(names), 1)), layout="constrained")
+        ax = fig.add_subplot()
+        colours = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
+        ends = [s.end for s in spans] + [g[1] for g in give_ups]
+        horizon = max(ends, default=1.0) or 1.0
+        min_width = horizon / 150  # an instant attempt still shows as a sliver
+        y_of = {name: i for i, name in enumerate(names)}
+        used: set[str] = set()
+        for s in spans:
+            y = y_of[s.name]
+            if s.kind == "wait":
+                ax.annotate("", xy=(s.end, y), xytext=(s.start, y),
+                            arrowprops={"arrowstyle": "->", "color": "0.35", "linestyle": ":", "linewidth": 1.5})
+                continue
+            category = _category(s.outcome)
+            used.add(category)
+            index, hatch, _ = _OUTCOME_STYLE[category]
+            ax.barh(y, max(s.end - s.start, min_width), left=s.start, height=0.5,
+                    color=colours[index % len(colours)], hatch=hatch, edgecolor="black", alpha=0.9)
+        for name, t, _reason in give_ups:
+            ax.plot(t, y_of[name], marker="X", markersize=11, color="black", linestyle="none")
+        if deadline is not None:
+            ax.axvline(deadline, color="black", linestyle="--", linewidth=1.5)
+        ax.set_yticks(range(len(names)), names)
+        ax.invert_yaxis()
+        ax.set_xlabel(time_label)
+        ax.set_title(title)
+        handles: list[Any] = [
+            Patch(facecolor=colours[idx % len(colours)], hatch=hatch, edgecolor="black", label=label)
+            for key, (idx, hatch, label) in _OUTCOME_STYLE.items()
+            if key in used
+        ]
+        handles.append(Line2D([], [], color="0.35", linestyle=":", marker=">", label="backoff wait"))
+        if give_ups:
+            handles.append(Line2D([], [], color="black", marker="X", linestyle="none", label="gave up"))
+        if deadline is not None:
+            handles.append(Line2D([], [], color="black", linestyle="--", label="deadline"))
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
