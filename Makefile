@@ -33,6 +33,7 @@ notebooks: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_gather.py
 	$(BIN)/python benchmarks/bench_bind_depth.py
+	$(BIN)/python benchmarks/bench_virtual_time.py
 
 clean:
 	rm -rf $(VENV)
