@@ -1,7 +1,9 @@
 """In-memory fakes for the capability ports, with scripted answers and a call log.
 
 Each fake records every call it receives in ``calls`` (in order), so a test or a notebook
-can see *when* effects happened — above all, that building a plan performed none.  Each
+can see *when* effects happened — above all, that building a plan performed none.
+:class:`ScriptedService` plays a script instead — fail twice then succeed, hang, answer
+late — one entry per call, on whatever clock the loop has (virtual time in tests).  Each
 call really suspends once (``await asyncio.sleep(0)``), as a network call would, so
 interleavings under ``async_gather`` are real.  Optionally each call is also recorded on a
 :class:`~funcpipe_async.trace.Trace`.
@@ -11,13 +13,88 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Generic, NoReturn, TypeVar
 
+from funcpipe_async.plan import AsyncPlan, async_lift
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.trace import Trace
 
-__all__ = ["FakeHttp", "FakeStorage", "FakeEmbedder"]
+__all__ = ["FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG"]
+
+A = TypeVar("A")
+
+
+class _Hang:
+    """The script entry for a call that never answers (it waits until it is cancelled)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "HANG"
+
+
+HANG: Final = _Hang()
+
+
+async def _hang_forever(loop: asyncio.AbstractEventLoop) -> NoReturn:
+    await loop.create_future()  # nobody completes it: only cancellation ends the wait
+    raise AssertionError("unreachable: a future nobody completes has completed")
+
+
+class ScriptedService(Generic[A]):
+    """A dependency that answers call *n* with ``script[n-1]`` (the last entry repeats),
+    after ``latency`` seconds of the running loop's clock.
+
+    Script entries: an ``Ok``/``Err`` is returned as it is; an ``ErrInfo`` becomes ``Err``;
+    :data:`HANG` never answers (the call waits until something cancels it — a timeout); any
+    other value ``v`` becomes ``Ok(v)``.  ``calls`` holds the loop time of every call, so on
+    virtual time a test can assert *when* each attempt happened.
+
+    >>> service = ScriptedService([ErrInfo("HTTP_503", "down", retryable=True), "payload"])
+    >>> plan = service.plan()          # describing calls nothing: service.calls == []
+    """
+
+    def __init__(
+        self,
+        script: Sequence[Result[A, ErrInfo] | ErrInfo | _Hang | A],
+        *,
+        latency: float = 0.0,
+        trace: Trace | None = None,
+        name: str = "service",
+    ) -> None:
+        if isinstance(script, (str, bytes)) or not isinstance(script, Sequence) or len(script) == 0:
+            raise ValueError("ScriptedService needs a non-empty list of script entries")
+        if isinstance(latency, bool) or not isinstance(latency, (int, float)) or not 0 <= latency < float("inf"):
+            raise ValueError(f"ScriptedService latency must be a finite number of seconds >= 0, got {latency!r}")
+        self.script = list(script)
+        self.latency = float(latency)
+        self.calls: list[float] = []
+        self._trace = trace
+        self._name = name
+
+    async def call(self) -> Result[A, ErrInfo]:
+        """One call: wait ``latency`` (or forever, for ``HANG``), then answer from the script."""
+        loop = asyncio.get_running_loop()
+        self.calls.append(loop.time())
+        entry = self.script[min(len(self.calls), len(self.script)) - 1]
+        if self._trace is not None:
+            self._trace.record("effect", self._name, call=len(self.calls))
+        if isinstance(entry, _Hang):
+            await _hang_forever(loop)
+        await asyncio.sleep(self.latency)
+        if isinstance(entry, (Ok, Err)):
+            return entry
+        if isinstance(entry, ErrInfo):
+            return Err(entry)
+        return Ok(entry)
+
+    def plan(self) -> AsyncPlan[A]:
+        """The plan of one call (each drive is a new call)."""
+        return async_lift(self.call)
+
+    def __repr__(self) -> str:
+        return f"ScriptedService({self.script!r}, latency={self.latency!r}, calls={len(self.calls)})"
 
 
 class FakeHttp:

@@ -139,6 +139,17 @@ class RetryPolicy:
     attempt_timeout: float | None = None
     deadline: float | None = None
 
+    def __repr__(self) -> str:
+        # Written out so ``retry_on`` prints sorted: a frozenset's own order changes with
+        # PYTHONHASHSEED, and notebook outputs must not.
+        codes = "None" if self.retry_on is None else "frozenset({" + ", ".join(repr(c) for c in sorted(self.retry_on)) + "})"
+        if self.retry_on == frozenset():
+            codes = "frozenset()"
+        return (
+            f"RetryPolicy(max_attempts={self.max_attempts!r}, backoff={self.backoff!r}, jitter={self.jitter!r}, "
+            f"retry_on={codes}, attempt_timeout={self.attempt_timeout!r}, deadline={self.deadline!r})"
+        )
+
     def __post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
             raise ValueError(f"RetryPolicy.max_attempts must be an int >= 1, got {self.max_attempts!r}")

@@ -141,3 +141,48 @@ def test_fake_embedder_tracks_max_in_flight_under_gather(concurrency: int) -> No
     assert embedder.max_in_flight == concurrency
     assert embedder.in_flight == 0
     assert embedder.calls == [f"EMBED {t}" for t in texts]
+
+
+# --- ScriptedService: one script entry per call, on the loop's clock -----------------------
+
+
+def test_scripted_service_plays_its_script_and_repeats_the_last_entry() -> None:
+    from funcpipe_async import ScriptedService, Simulation
+
+    down = ErrInfo("HTTP_503", "down", retryable=True)
+    service: ScriptedService[str] = ScriptedService([down, Err(ErrInfo("X", "x")), Ok("a"), "b"], latency=2)
+    plan = service.plan()
+    assert service.calls == []  # describing calls nothing
+    sim = Simulation()
+    results = [sim.run(plan) for _ in range(5)]
+    assert results == [Err(down), Err(ErrInfo("X", "x")), Ok("a"), Ok("b"), Ok("b")]
+    assert service.calls == [0.0, 2.0, 4.0, 6.0, 8.0]
+
+
+def test_scripted_service_hang_waits_until_cancelled() -> None:
+    from funcpipe_async import HANG, ScriptedService, Simulation, async_timeout
+
+    service: ScriptedService[str] = ScriptedService([HANG, "late"], latency=1)
+    sim = Simulation()
+    first = sim.run(async_timeout(service.plan(), 30, name="call"))
+    assert first == Err(ErrInfo("TIMEOUT", "call gave no result within 30s", retryable=True))
+    assert sim.now == 30.0
+    assert sim.run(service.plan()) == Ok("late")
+    assert repr(service) == "ScriptedService([HANG, 'late'], latency=1.0, calls=2)"
+
+
+def test_scripted_service_records_calls_on_a_trace() -> None:
+    from funcpipe_async import ScriptedService, Simulation
+
+    sim = Simulation()
+    service: ScriptedService[int] = ScriptedService([1], trace=sim.trace, name="db")
+    sim.run(service.plan())
+    assert [(e.kind, e.name, dict(e.data)) for e in sim.trace.events] == [("effect", "db", {"call": 1})]
+
+
+@pytest.mark.parametrize(("script", "latency"), [([], 0), ("abc", 0), ([1], -1), ([1], float("inf"))])
+def test_scripted_service_rejects_bad_arguments(script: Any, latency: Any) -> None:
+    from funcpipe_async import ScriptedService
+
+    with pytest.raises(ValueError, match="ScriptedService"):
+        ScriptedService(script, latency=latency)

@@ -403,3 +403,27 @@ def test_retry_trace_is_identical_across_runs() -> None:
     first = run_once()
     assert first == run_once()
     assert len(first) > 8 * 2
+
+
+def test_policy_repr_is_the_same_under_any_hash_seed() -> None:
+    """``retry_on`` prints sorted: a frozenset's own order depends on PYTHONHASHSEED."""
+    import subprocess
+    import sys
+
+    code = (
+        "from funcpipe_async import RetryPolicy;"
+        "print(RetryPolicy(retry_on=frozenset({'TIMEOUT', 'HTTP_503', 'HTTP_429', 'RESET'})))"
+    )
+    outputs = {
+        subprocess.run([sys.executable, "-c", code], env={"PYTHONHASHSEED": seed}, capture_output=True,
+                       text=True, check=True).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert outputs == {
+        "RetryPolicy(max_attempts=3, backoff=ExponentialBackoff(initial=1.0, factor=2.0, cap=30.0), "
+        "jitter='none', retry_on=frozenset({'HTTP_429', 'HTTP_503', 'RESET', 'TIMEOUT'}), "
+        "attempt_timeout=None, deadline=None)\n"
+    }
+    assert eval(repr(RetryPolicy(retry_on=frozenset({"A", "B"}))), vars(__import__("funcpipe_async"))) == RetryPolicy(
+        retry_on=frozenset({"A", "B"})
+    )
