@@ -9,7 +9,9 @@ import from the shell — and :func:`check_package` applies it to this package:
 * ``funcpipe_async/shell/`` may drive (that is its job);
 * ``funcpipe_async/__init__.py`` re-exports the shell's drivers as the public namespace;
 * ``funcpipe_async/gather.py`` may call ``create_task`` — the one place that implements
-  bounded concurrency (a worker pool) — and nothing else on the list.
+  bounded concurrency (a worker pool) — and nothing else on the list;
+* ``funcpipe_async/grading/kit.py`` may call ``run_sync``: the grader's child process is a
+  shell for a student's code, and ``kit`` is the one place its checks drive plans.
 
 Run it with ``python -m funcpipe_async.boundary``; the test suite runs it too.
 """
@@ -36,6 +38,7 @@ _DRIVING_NAMES = frozenset(
 _DRIVING_ASYNCIO_ATTRS = frozenset({"run", "gather"})
 _ALLOWED: dict[str, frozenset[str]] = {
     "gather.py": frozenset({"create_task"}),
+    "grading/kit.py": frozenset({"run_sync"}),
 }
 
 

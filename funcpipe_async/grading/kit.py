@@ -1,0 +1,176 @@
+"""What a check module needs: verdicts, safe calls into student code, driving, properties.
+
+A check never lets a student's exception escape as a traceback.  It calls student code
+through :func:`call`, drives plans through :func:`drive`, and states what must hold for
+every generated input with :func:`for_all` (Hypothesis under the course's deterministic
+settings, so the same submission always gets the same feedback).  A failed expectation is
+``raise CheckFailed("…")`` with a message in the lesson's words — what was expected, what
+happened, and the idea that explains the difference::
+
+    doing = f"fetch_email({user_id!r}, http)"
+    plan = kit.as_plan(kit.call(fetch_email, user_id, http, doing=doing), doing=doing)
+    if http.calls:
+        raise kit.CheckFailed(f"describing runs nothing, but building {doing} already called {http.calls}")
+    result = kit.drive(plan, doing=f"driving {doing}")
+
+This is the one module of the grader that drives plans (:func:`drive`): checks run in the
+grader's child process, which is a shell for the student's code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import FlakyFailure
+
+from funcpipe_async import run_sync
+from funcpipe_async.plan import AsyncPlan, ReusedCoroutineError, async_lift
+from funcpipe_async.result import Err, ErrInfo, Ok, Result
+
+__all__ = [
+    "CheckFailed", "NotDone", "function", "call", "as_plan", "drive", "run_awaitable", "for_all", "show",
+    "describe_exception",
+]
+
+X = TypeVar("X")
+
+EXAMPLES = 60
+"""Generated examples per property: enough to find the usual mistakes, fast enough to grade."""
+
+
+class CheckFailed(AssertionError):
+    """The submission fails this task; ``str(error)`` is the feedback the student reads."""
+
+
+class NotDone(CheckFailed):
+    """The task's stub is still in place (its function raises ``NotImplementedError``)."""
+
+
+def show(value: object, limit: int = 120) -> str:
+    """``repr(value)``, shortened to ``limit`` characters for feedback."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_exception(error: BaseException, limit: int = 200) -> str:
+    """``KeyError: 'email'`` — an exception's type and message, without a traceback."""
+    message = str(error).strip()
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _not_done(name: str) -> NotDone:
+    return NotDone(
+        f"not done yet: {name} still raises NotImplementedError — replace the stub "
+        "(the `raise NotImplementedError(...)` line) with your code, run the cell, and check again"
+    )
+
+
+def function(namespace: Mapping[str, Any], name: str) -> Callable[..., Any]:
+    """The student's function ``name``, or a verdict saying why it cannot be used."""
+    if name not in namespace:
+        raise CheckFailed(f"{name} is not defined: the task's cell must define a function named {name}")
+    value = namespace[name]
+    if not callable(value):
+        raise CheckFailed(f"{name} must be a function, but it is a {type(value).__name__}")
+    return value  # type: ignore[no-any-return]
+
+
+def call(fn: Callable[..., X], *args: Any, doing: str) -> X:
+    """Call student code; its exceptions become verdicts that say what was being done."""
+    try:
+        return fn(*args)
+    except CheckFailed:
+        raise
+    except NotImplementedError:
+        raise _not_done(getattr(fn, "__name__", "the function")) from None
+    except Exception as error:  # noqa: BLE001 - any defect in student code is a verdict
+        raise CheckFailed(f"{doing} raised {describe_exception(error)}") from None
+
+
+def as_plan(value: object, *, doing: str) -> AsyncPlan[Any]:
+    """Check that ``value`` (what ``doing`` returned) is an ``AsyncPlan``, not a coroutine or a result."""
+    if inspect.iscoroutine(value):
+        value.close()  # never awaited: close it so it does not warn
+        raise CheckFailed(
+            f"{doing} returned a coroutine — it is an `async def`. A coroutine runs once and is then "
+            "spent; return an AsyncPlan instead: a plain `def` returning async_lift(...), async_bind(...) …"
+        )
+    if isinstance(value, (Ok, Err)):
+        raise CheckFailed(
+            f"{doing} returned {show(value)}, a result: the work already ran while describing it. "
+            "Return an AsyncPlan that produces the result when a shell drives it"
+        )
+    if not callable(value):
+        raise CheckFailed(f"{doing} returned {show(value)}, not an AsyncPlan (a plan is built with async_lift, async_bind …)")
+    return value
+
+
+def drive(plan: AsyncPlan[X], *, doing: str) -> Result[X, ErrInfo]:
+    """Drive ``plan`` once, as a shell would; a defect becomes a verdict naming ``doing``."""
+    try:
+        result = run_sync(plan)
+    except CheckFailed:
+        raise
+    except NotImplementedError:
+        raise _not_done("the plan") from None
+    except ReusedCoroutineError:
+        raise CheckFailed(
+            f"{doing} raised ReusedCoroutineError: the plan handed back a coroutine that had already run. "
+            "A plan is replayable only if every drive makes a fresh coroutine: "
+            "async_lift(lambda: http.get_json(url)), not one coroutine created in advance"
+        ) from None
+    except Exception as error:  # noqa: BLE001 - any defect in student code is a verdict
+        raise CheckFailed(f"{doing} raised {describe_exception(error)}") from None
+    if not isinstance(result, (Ok, Err)):  # pragma: no cover - the interpreter already rejects these
+        raise CheckFailed(f"{doing} produced {show(result)}; a plan must produce Ok(...) or Err(...)")
+    return result
+
+
+def run_awaitable(awaitable: Awaitable[object]) -> None:
+    """Wait for ``awaitable`` to finish, from synchronous code (a cell with top-level ``await``)."""
+
+    async def wait() -> Result[None, ErrInfo]:
+        await awaitable
+        return Ok(None)
+
+    run_sync(async_lift(wait))
+
+
+def for_all(strategy: st.SearchStrategy[X], prop: Callable[[X], None], *, examples: int = EXAMPLES) -> None:
+    """Run ``prop`` on generated examples; the first failing example's verdict is raised.
+
+    Derandomized, no example database, no deadline, quiet: the same submission always
+    gets the same examples and the same feedback.  Examples come simplest first, and there
+    is no shrinking: shrinking a failure costs seconds per task, and a check's message
+    should explain its example in words (the part of it that matters) anyway.
+    """
+
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=False,
+        verbosity=Verbosity.quiet,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.explicit, Phase.reuse, Phase.generate),
+        report_multiple_bugs=False,
+    )
+    @given(strategy)
+    def run(example: X) -> None:
+        prop(example)
+
+    try:
+        run()
+    except FlakyFailure as error:
+        inner = next((e for e in error.exceptions if isinstance(e, CheckFailed)), None)
+        detail = f" (one of those runs: {inner})" if inner is not None else ""
+        raise CheckFailed(
+            "the same example passed on one run and failed on another: does your code keep state "
+            f"between calls, or depend on time or randomness?{detail}"
+        ) from None

@@ -1,0 +1,98 @@
+"""An exercise as data: its tasks, their points, the names they define and their checks.
+
+One module per exercise under :mod:`funcpipe_async.grading.checks` declares an
+:class:`Exercise` named ``EXERCISE``; the grader finds it by the notebook's slug.  A check
+is a plain function ``check(namespace) -> str``: it receives the names the submission's
+setup and task cells defined, returns the feedback for a pass, and raises
+:class:`~funcpipe_async.grading.kit.CheckFailed` with feedback in the lesson's words for a
+fail.  Checks run in a child process (see :mod:`funcpipe_async.grading.runner`), never in
+the student's kernel.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Check", "Task", "Exercise", "task_number"]
+
+Check = Callable[[Mapping[str, Any]], str]
+"""``check(namespace) -> feedback``: raise ``CheckFailed`` to fail, return text to pass."""
+
+_TASK_ID = re.compile(r"t([1-9][0-9]?)")
+_SLUG = re.compile(r"[0-9]{2}_[a-z0-9_]+")
+
+
+def task_number(task_id: str) -> int:
+    """``"t2"`` -> ``2``: task ids are ``t1``, ``t2`` …, matching the cells' ``# Task N`` lines."""
+    match = _TASK_ID.fullmatch(task_id)
+    if match is None:
+        raise ValueError(f"a task id is 't' and a number from 1, like 't1'; got {task_id!r}")
+    return int(match.group(1))
+
+
+@dataclass(frozen=True)
+class Task:
+    """One graded task.
+
+    ``id`` is the stable id in the cell's tag (``task:t1``) and in the gradebook's column;
+    ``defines`` are the names the task's cell must define (the grader reports a missing
+    one by name); ``check`` decides the task, all or nothing, worth ``points``.
+    """
+
+    id: str
+    title: str
+    points: int
+    defines: tuple[str, ...]
+    check: Check
+
+    def __post_init__(self) -> None:
+        task_number(self.id)
+        if not self.title.strip():
+            raise ValueError(f"task {self.id} needs a title")
+        if isinstance(self.points, bool) or not isinstance(self.points, int) or self.points < 1:
+            raise ValueError(f"task {self.id}: points must be a positive int, got {self.points!r}")
+        if not self.defines or not all(isinstance(n, str) and n.isidentifier() for n in self.defines):
+            raise ValueError(f"task {self.id}: defines must name at least one identifier, got {self.defines!r}")
+        if not callable(self.check):
+            raise ValueError(f"task {self.id}: check must be a function")
+
+    @property
+    def number(self) -> int:
+        """The task's number as the notebook shows it (``Task 2``)."""
+        return task_number(self.id)
+
+    @property
+    def label(self) -> str:
+        """``Task 2 · Chain three dependent steps``."""
+        return f"Task {self.number} · {self.title}"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """A graded exercise: ``slug`` names its notebooks (``exercises/<slug>.ipynb``)."""
+
+    slug: str
+    title: str
+    tasks: tuple[Task, ...]
+
+    def __post_init__(self) -> None:
+        if _SLUG.fullmatch(self.slug) is None:
+            raise ValueError(f"an exercise slug looks like '01_async_await_as_descriptions', got {self.slug!r}")
+        if not 2 <= len(self.tasks) <= 4:
+            raise ValueError(f"exercise {self.slug} has {len(self.tasks)} tasks; the course asks for 2 to 4")
+        expected = [f"t{n}" for n in range(1, len(self.tasks) + 1)]
+        if [t.id for t in self.tasks] != expected:
+            raise ValueError(f"exercise {self.slug}: task ids must be {expected} in order, got {[t.id for t in self.tasks]}")
+
+    @property
+    def max_points(self) -> int:
+        return sum(t.points for t in self.tasks)
+
+    def task(self, task_id: str) -> Task:
+        for t in self.tasks:
+            if t.id == task_id:
+                return t
+        raise KeyError(f"exercise {self.slug} has no task {task_id!r}")
