@@ -1,0 +1,1 @@
+"""Submissions for the grader's tests: plausible wrong answers (mutants) and hostile code."""
