@@ -3,6 +3,7 @@
 #   make test   run every test: pytest + strict nbval + mypy --strict + the boundary check
 # and, for maintainers:
 #   make notebooks   re-execute every notebook in place after an edit (then commit them)
+#   make exercises   regenerate exercises/ from solutions/ (then make notebooks)
 #   make bench       run the benchmarks and print their figures
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ STAMP  := $(VENV)/.installed
 # JupyterLab refuses to run as root without this flag; add it only when we are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test notebooks bench clean
+.PHONY: lab test notebooks exercises bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
@@ -29,6 +30,9 @@ test: $(STAMP)
 
 notebooks: $(STAMP)
 	$(BIN)/python tools/execute_notebooks.py
+
+exercises: $(STAMP)
+	$(BIN)/python tools/make_exercises.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_gather.py
