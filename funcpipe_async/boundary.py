@@ -3,15 +3,17 @@
 The seed's *interpreter isolation* invariant: core code may ``await`` inside coroutine
 bodies, but never drives a plan.  This module finds every place a source file drives —
 ``asyncio.run``, ``create_task``, ``ensure_future``, ``run_until_complete``,
-``run_forever``, ``TaskGroup``, ``asyncio.gather``, ``perform_async``, ``run_sync``, or an
-import from the shell — and :func:`check_package` applies it to this package:
+``run_forever``, ``TaskGroup``, ``asyncio.gather``, ``perform_async``, ``run_sync``, the
+virtual-time driver (``Simulation``, ``run_virtual``), or an import from the shell — and
+:func:`check_package` applies it to this package:
 
 * ``funcpipe_async/shell/`` may drive (that is its job);
 * ``funcpipe_async/__init__.py`` re-exports the shell's drivers as the public namespace;
 * ``funcpipe_async/gather.py`` may call ``create_task`` — the one place that implements
   bounded concurrency (a worker pool) — and nothing else on the list;
-* ``funcpipe_async/grading/kit.py`` may call ``run_sync``: the grader's child process is a
-  shell for a student's code, and ``kit`` is the one place its checks drive plans.
+* ``funcpipe_async/grading/kit.py`` may call ``run_sync`` and ``Simulation`` (and import
+  the shell's errors): the grader's child process is a shell for a student's code, and
+  ``kit`` is the one place its checks drive plans.
 
 Run it with ``python -m funcpipe_async.boundary``; the test suite runs it too.
 """
@@ -33,12 +35,14 @@ _DRIVING_NAMES = frozenset(
         "TaskGroup",
         "perform_async",
         "run_sync",
+        "Simulation",
+        "run_virtual",
     }
 )
 _DRIVING_ASYNCIO_ATTRS = frozenset({"run", "gather"})
 _ALLOWED: dict[str, frozenset[str]] = {
     "gather.py": frozenset({"create_task"}),
-    "grading/kit.py": frozenset({"run_sync"}),
+    "grading/kit.py": frozenset({"run_sync", "Simulation", "shell"}),
 }
 
 

@@ -202,3 +202,49 @@ def test_kit_for_all_calls_state_between_runs_flaky() -> None:
 
     with pytest.raises(CheckFailed, match="passed on one run and failed on another"):
         kit.for_all(st.integers(0, 10), prop)
+
+
+# --- kit.simulate: virtual time for checks where timing matters ----------------------------
+
+
+def test_kit_simulate_returns_the_value_and_keeps_the_clock() -> None:
+    import asyncio
+
+    from funcpipe_async import Simulation
+
+    async def nap() -> str:
+        await asyncio.sleep(90)
+        return "rested"
+
+    sim = Simulation()
+    assert kit.simulate(nap(), doing="nap()", sim=sim) == "rested"
+    assert sim.now == 90.0
+
+
+def test_kit_simulate_turns_a_deadlock_into_a_verdict() -> None:
+    import asyncio
+
+    async def stuck() -> None:
+        await asyncio.Event().wait()
+
+    with pytest.raises(kit.CheckFailed, match=r"stuck\(\) can never finish: every task is waiting .*'main' waiting in"):
+        kit.simulate(stuck(), doing="stuck()")
+
+
+def test_kit_simulate_turns_an_endless_plan_into_a_verdict() -> None:
+    import asyncio
+
+    async def forever() -> None:
+        while True:
+            await asyncio.sleep(60)
+
+    with pytest.raises(kit.CheckFailed, match="was still running after 600 simulated seconds"):
+        kit.simulate(forever(), doing="forever()", limit=600)
+
+
+def test_kit_simulate_turns_a_defect_into_a_verdict() -> None:
+    async def broken() -> None:
+        raise KeyError("email")
+
+    with pytest.raises(kit.CheckFailed, match="broken\\(\\) raised KeyError: 'email'"):
+        kit.simulate(broken(), doing="broken()")

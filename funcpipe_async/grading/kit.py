@@ -27,13 +27,14 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FlakyFailure
 
-from funcpipe_async import run_sync
+from funcpipe_async import Simulation, run_sync
+from funcpipe_async.shell.virtual import DeadlockError, SimulationLimitError
 from funcpipe_async.plan import AsyncPlan, ReusedCoroutineError, async_lift
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
 __all__ = [
-    "CheckFailed", "NotDone", "function", "call", "as_plan", "drive", "run_awaitable", "for_all", "show",
-    "describe_exception",
+    "CheckFailed", "NotDone", "function", "call", "as_plan", "drive", "simulate", "run_awaitable", "for_all",
+    "show", "describe_exception",
 ]
 
 X = TypeVar("X")
@@ -129,6 +130,39 @@ def drive(plan: AsyncPlan[X], *, doing: str) -> Result[X, ErrInfo]:
     if not isinstance(result, (Ok, Err)):  # pragma: no cover - the interpreter already rejects these
         raise CheckFailed(f"{doing} produced {show(result)}; a plan must produce Ok(...) or Err(...)")
     return result
+
+
+def simulate(main: Any, *, doing: str, sim: Simulation | None = None, limit: float = 86_400.0) -> Any:
+    """Drive ``main`` (a plan or a coroutine) on virtual time and return what it returns.
+
+    Use it wherever timing matters: sleeps, timeouts and backoff cost no wall time, and the
+    same submission sees the same instants every run.  ``sim`` (default: a fresh
+    ``Simulation(limit=limit)``) gives the check its clock (``sim.now``) and trace.  A
+    deadlock, a plan that never ends, or a defect becomes a verdict naming ``doing``.
+    """
+    world = sim if sim is not None else Simulation(limit=limit)
+    try:
+        return world.run(main)
+    except CheckFailed:
+        raise
+    except NotImplementedError:
+        raise _not_done("the plan") from None
+    except DeadlockError as error:
+        waiting = "; ".join(error.waiting)
+        raise CheckFailed(
+            f"{doing} can never finish: every task is waiting and no timer is pending ({waiting})"
+        ) from None
+    except SimulationLimitError:
+        raise CheckFailed(
+            f"{doing} was still running after {world.limit:g} simulated seconds, or busy-waited without "
+            "letting time pass: is there a loop that never ends?"
+        ) from None
+    except ReusedCoroutineError:
+        raise CheckFailed(
+            f"{doing} raised ReusedCoroutineError: every drive of a plan must make a fresh coroutine"
+        ) from None
+    except Exception as error:  # noqa: BLE001 - any defect in student code is a verdict
+        raise CheckFailed(f"{doing} raised {describe_exception(error)}") from None
 
 
 def run_awaitable(awaitable: Awaitable[object]) -> None:
