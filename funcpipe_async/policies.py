@@ -288,6 +288,20 @@ def _timeout_err(what: str, seconds: float) -> Err[ErrInfo]:
     return Err(ErrInfo("TIMEOUT", f"{what} gave no result within {_fmt(seconds)}s", retryable=True))
 
 
+async def _within(plan: AsyncPlan[A], seconds: float) -> Result[A, ErrInfo] | None:
+    """``await plan()``, or ``None`` when ``seconds`` pass first — then the plan has been
+    cancelled and has finished cancelling.  Only this timeout counts: a ``TimeoutError``
+    the plan raises itself, or a cancellation from outside, propagates."""
+    scope = asyncio.timeout(seconds)
+    try:
+        async with scope:
+            return await plan()
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        return None
+
+
 def async_timeout(
     plan: AsyncPlan[A], seconds: float, *, trace: Trace | None = None, name: str = "timeout"
 ) -> AsyncPlan[A]:
@@ -303,16 +317,12 @@ def async_timeout(
     _check_seconds("async_timeout", "seconds", seconds, positive=True)
 
     async def timed() -> Result[A, ErrInfo]:
-        scope = asyncio.timeout(seconds)
-        try:
-            async with scope:
-                return await plan()
-        except TimeoutError:
-            if not scope.expired():
-                raise
-            if trace is not None:
-                trace.record(TIMEOUT, name, after=seconds, scope="call")
-            return _timeout_err(name, seconds)
+        result = await _within(plan, seconds)
+        if result is not None:
+            return result
+        if trace is not None:
+            trace.record(TIMEOUT, name, after=seconds, scope="call")
+        return _timeout_err(name, seconds)
 
     timed.__qualname__ = f"timeout[{name}, {_fmt(seconds)}s]"
     return async_lift(timed)
@@ -362,15 +372,11 @@ def async_retry(
     async def attempt_once(state: _State) -> Result[A, ErrInfo]:
         if policy.attempt_timeout is None:
             return await plan()
-        scope = asyncio.timeout(policy.attempt_timeout)
-        try:
-            async with scope:
-                return await plan()
-        except TimeoutError:
-            if not scope.expired():
-                raise
-            record(TIMEOUT, attempt=state.attempt, after=policy.attempt_timeout, scope="attempt")
-            return _timeout_err(f"attempt {state.attempt}", policy.attempt_timeout)
+        result = await _within(plan, policy.attempt_timeout)
+        if result is not None:
+            return result
+        record(TIMEOUT, attempt=state.attempt, after=policy.attempt_timeout, scope="attempt")
+        return _timeout_err(f"attempt {state.attempt}", policy.attempt_timeout)
 
     async def attempts(state: _State, deadline_at: float | None) -> Result[A, ErrInfo]:
         loop = asyncio.get_running_loop()
