@@ -370,6 +370,30 @@ def test_works_after_nest_asyncio_patched_the_loop() -> None:
     assert asyncio.run(cell()) == (Ok("sync"), 5.0)
 
 
+def test_deadlock_and_limits_still_work_after_nest_asyncio_patched_the_loop_class() -> None:
+    """nest_asyncio patches the kernel loop's *class* (our base class) for the whole process;
+    the virtual loop must keep asyncio's own run methods, or the clean-up after a stop breaks."""
+
+    async def stuck() -> None:
+        await asyncio.Event().wait()
+
+    async def cell() -> tuple[str, str, float]:
+        run_sync(async_pure("patch the running loop"))
+        with pytest.raises(DeadlockError) as deadlock:
+            run_virtual(stuck())
+        with pytest.raises(SimulationLimitError) as limit:
+            Simulation(limit=100).run(_forever())
+        return deadlock.value.waiting[0], type(limit.value).__name__, Simulation().run(_sleep_then_now(3))
+
+    assert asyncio.run(cell()) == ("'main' waiting in test_deadlock_and_limits_still_work_after_nest_asyncio_"
+                                   "patched_the_loop_class.stuck → Event.wait", "SimulationLimitError", 3.0)
+
+
+async def _forever() -> None:
+    while True:
+        await asyncio.sleep(10)
+
+
 def test_a_worker_thread_takes_no_virtual_time() -> None:
     async def scenario() -> tuple[float, float]:
         await asyncio.to_thread(time.sleep, 0.02)

@@ -186,6 +186,15 @@ class _TimerHandle(asyncio.TimerHandle):
 class _VirtualLoop(asyncio.SelectorEventLoop):
     """A selector event loop whose time is a :class:`VirtualClock`."""
 
+    # ``nest_asyncio.apply(loop)`` — what ``run_sync`` does in a notebook — replaces these
+    # methods on the class of the kernel's loop, which is this class's base, for the whole
+    # process.  Its versions never reset ``_stopping`` after a stop, which would break the
+    # clean-up after a deadlock; keep asyncio's own.
+    run_forever = asyncio.BaseEventLoop.run_forever
+    run_until_complete = asyncio.BaseEventLoop.run_until_complete
+    _run_once = asyncio.BaseEventLoop._run_once  # type: ignore[attr-defined]
+    _check_running = asyncio.BaseEventLoop._check_running  # type: ignore[attr-defined]
+
     def __init__(self, clock: VirtualClock, limit: float, max_idle_steps: int) -> None:
         selector = _VirtualSelector()
         super().__init__(selector)
