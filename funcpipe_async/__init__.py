@@ -21,7 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from funcpipe_async.clock import VirtualClock
-from funcpipe_async.fakes import HANG, FakeEmbedder, FakeHttp, FakeStorage, ScriptedService
+from funcpipe_async.fakes import HANG, FakeEmbedder, FakeHttp, FakePayments, FakeStorage, ScriptedService
 from funcpipe_async.gather import async_gather
 from funcpipe_async.io_plan import IOPlan, io_bind, io_delay, io_map, io_pure
 from funcpipe_async.plan import (
@@ -154,7 +154,7 @@ __all__ = [
     "plot_drive_timeline", "drive_timeline_summary", "course_rc",
     "plot_attempt_timeline", "attempt_timeline_summary", "attempt_spans", "AttemptSpan",
     # ports and fakes
-    "HttpClientCap", "StorageCap", "EmbeddingCap", "FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG",
+    "HttpClientCap", "StorageCap", "EmbeddingCap", "FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments",
     # the boundary check
     "Violation", "check_package", "scan_source",
     # notebooks, quizzes, Hypothesis

@@ -20,7 +20,7 @@ from funcpipe_async.plan import AsyncPlan, async_lift
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.trace import Trace
 
-__all__ = ["FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG"]
+__all__ = ["FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments"]
 
 A = TypeVar("A")
 
@@ -172,3 +172,39 @@ class FakeEmbedder:
             return Ok(tuple(round(b / 255, 3) for b in digest[: self._dims]))
         finally:
             self.in_flight -= 1
+
+
+class FakePayments:
+    """A payment service whose replies can be slow, for lesson 04's non-idempotent write.
+
+    A charge **lands 0.1 s into a call** (the write), and the reply follows after the next
+    delay from ``reply_delays`` (``default_delay`` once the list runs out).  So a caller whose
+    timeout is shorter than a slow reply gives up *after the money moved* — and a retry
+    charges again, unless it carries an idempotency ``key``: a charge with a key already
+    seen returns the first charge's id instead of charging again.
+
+    ``charges`` lists the amounts actually charged; ``calls`` counts calls.
+    """
+
+    def __init__(self, reply_delays: Sequence[float] = (), *, default_delay: float = 0.2) -> None:
+        self.reply_delays = [float(d) for d in reply_delays]
+        self.default_delay = float(default_delay)
+        if any(not 0 <= d < float("inf") for d in [*self.reply_delays, self.default_delay]):
+            raise ValueError("FakePayments delays must be finite numbers of seconds >= 0")
+        self.charges: list[int] = []
+        self.by_key: dict[str, str] = {}
+        self.calls = 0
+
+    async def charge(self, amount: int, key: str | None = None) -> Result[str, ErrInfo]:
+        """Charge ``amount`` (once per ``key``, if given) and reply with the charge's id."""
+        self.calls += 1
+        await asyncio.sleep(0.1)
+        if key is not None and key in self.by_key:
+            charge_id = self.by_key[key]  # a retry of an operation already done: no second charge
+        else:
+            self.charges.append(amount)
+            charge_id = f"ch_{len(self.charges)}"
+            if key is not None:
+                self.by_key[key] = charge_id
+        await asyncio.sleep(self.reply_delays.pop(0) if self.reply_delays else self.default_delay)
+        return Ok(charge_id)

@@ -186,3 +186,23 @@ def test_scripted_service_rejects_bad_arguments(script: Any, latency: Any) -> No
 
     with pytest.raises(ValueError, match="ScriptedService"):
         ScriptedService(script, latency=latency)
+
+
+def test_fake_payments_charges_once_per_key_and_lands_before_the_reply() -> None:
+    from funcpipe_async import FakePayments, Simulation, async_lift, async_timeout
+
+    payments = FakePayments([5])
+    sim = Simulation()
+    late = sim.run(async_timeout(async_lift(lambda: payments.charge(42, key="order-1")), 2, name="charge"))
+    assert late == Err(ErrInfo("TIMEOUT", "charge gave no result within 2s", retryable=True))
+    assert payments.charges == [42]  # the write landed before the caller gave up
+    assert sim.run(async_lift(lambda: payments.charge(42, key="order-1"))) == Ok("ch_1")  # deduplicated
+    assert sim.run(async_lift(lambda: payments.charge(7))) == Ok("ch_2")
+    assert (payments.charges, payments.calls) == ([42, 7], 3)
+
+
+def test_fake_payments_rejects_bad_delays() -> None:
+    from funcpipe_async import FakePayments
+
+    with pytest.raises(ValueError, match="FakePayments delays"):
+        FakePayments([-1])
