@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_gather.py
 	$(BIN)/python benchmarks/bench_bind_depth.py
 	$(BIN)/python benchmarks/bench_virtual_time.py
+	$(BIN)/python benchmarks/bench_grading.py
 
 clean:
 	rm -rf $(VENV)
