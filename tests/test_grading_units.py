@@ -248,3 +248,28 @@ def test_kit_simulate_turns_a_defect_into_a_verdict() -> None:
 
     with pytest.raises(kit.CheckFailed, match="broken\\(\\) raised KeyError: 'email'"):
         kit.simulate(broken(), doing="broken()")
+
+
+def test_the_runner_kills_a_childs_group_before_reaping_it() -> None:
+    """The exited child stays an unreaped zombie until its group has been killed, so its pid
+    (= its process group id) cannot be reused by a stranger — a Jupyter kernel, say — that
+    ``killpg`` would then hit."""
+    import os
+    import subprocess
+    import sys
+
+    from funcpipe_async.grading.runner import _exited_unreaped
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    try:
+        assert _exited_unreaped(child.pid, timeout=30)
+        still_reserved = os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+        assert still_reserved is not None and still_reserved.si_pid == child.pid  # a zombie, not yet reaped
+    finally:
+        child.wait()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        assert not _exited_unreaped(sleeper.pid, timeout=0.05)
+    finally:
+        sleeper.kill()
+        sleeper.wait()

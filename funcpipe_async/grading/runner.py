@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -87,6 +88,24 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _exited_unreaped(pid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for the child to exit, **without reaping it**.
+
+    While the exited child is an unreaped zombie its pid stays reserved, so killing its
+    process group afterwards can only reach what it started.  Reaping first (``wait``) would
+    free the pid for reuse, and ``killpg`` could then hit a stranger that became a session
+    leader under the same number — a Jupyter kernel, say (pid_max is often only 32,768).
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
+    return True
 
 
 def _child_env() -> dict[str, str]:
@@ -151,14 +170,11 @@ def run_task(exercise: Exercise, task: Task, submission: Submission, limits: Lim
                 stderr=err,
                 start_new_session=True,
             )
-            timed_out = False
             try:
-                process.wait(timeout=limits.seconds + limits.grace)
-            except subprocess.TimeoutExpired:
-                timed_out = True
+                timed_out = not _exited_unreaped(process.pid, limits.seconds + limits.grace)
             finally:
-                _kill_group(process)  # whatever it started dies with it
-                process.wait()
+                _kill_group(process)  # whatever it started dies with it; its pid is still reserved
+                process.wait()  # only now reap it
         reported = _read_verdict(result_path, token, task.id)
         if reported is not None:
             return verdict(*reported)
