@@ -19,19 +19,34 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from hypothesis import settings
+from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis import strategies as st
 
 from funcpipe_async.plan import AsyncPlan, async_bind, async_fail, async_lift, async_map, async_pure
 from funcpipe_async.result import ErrInfo, Ok, Result
 
-__all__ = ["COURSE_PROFILE", "load_course_profile", "int_plans", "int_arrows", "Arrow", "Named"]
+__all__ = ["COURSE_PROFILE", "load_course_profile", "quiet_course_settings", "int_plans", "int_arrows", "Arrow", "Named"]
 
 X = TypeVar("X")
 Y = TypeVar("Y")
 
 COURSE_PROFILE = "funcpipe-course"
+
+
+def quiet_course_settings(max_examples: int) -> settings:
+    """The course profile's rules for a property run *inside* a program — the law checker,
+    the grader — rather than a test: derandomized (same examples, same verdict every run), no
+    example database, no deadline, nothing printed, no health-check refusals."""
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=False,
+        verbosity=Verbosity.quiet,
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 def load_course_profile(max_examples: int = 100) -> None:

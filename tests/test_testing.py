@@ -78,3 +78,14 @@ def test_course_profile_writes_no_hypothesis_folder(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lesson.py"]
+
+
+def test_quiet_course_settings_are_deterministic_and_silent() -> None:
+    from hypothesis import HealthCheck, Verbosity
+
+    from funcpipe_async.testing import quiet_course_settings
+
+    chosen = quiet_course_settings(17)
+    assert (chosen.max_examples, chosen.derandomize, chosen.database, chosen.deadline) == (17, True, None, None)
+    assert (chosen.print_blob, chosen.verbosity) == (False, Verbosity.quiet)
+    assert set(chosen.suppress_health_check) == set(HealthCheck)

@@ -23,7 +23,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FlakyFailure
 
@@ -31,9 +31,10 @@ from funcpipe_async import Simulation, run_sync
 from funcpipe_async.shell.virtual import DeadlockError, SimulationLimitError
 from funcpipe_async.plan import AsyncPlan, ReusedCoroutineError, async_lift
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
+from funcpipe_async.testing import quiet_course_settings
 
 __all__ = [
-    "CheckFailed", "NotDone", "function", "call", "as_plan", "drive", "simulate", "run_awaitable", "for_all",
+    "CheckFailed", "NotDone", "not_done", "refuse_async", "function", "call", "as_plan", "drive", "simulate", "run_awaitable", "for_all",
     "show", "describe_exception",
 ]
 
@@ -64,11 +65,22 @@ def describe_exception(error: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _not_done(name: str) -> NotDone:
+def not_done(name: str) -> NotDone:
+    """The verdict for a task whose function ``name`` still raises its stub's NotImplementedError."""
     return NotDone(
         f"not done yet: {name} still raises NotImplementedError — replace the stub "
         "(the `raise NotImplementedError(...)` line) with your code, run the cell, and check again"
     )
+
+
+def refuse_async(fn: Callable[..., Any], name: str, *, drive: str) -> None:
+    """Fail at once when a test helper is an ``async def``: calling it only builds a coroutine
+    and checks nothing.  ``drive`` says how the helper should drive instead."""
+    if inspect.iscoroutinefunction(fn):
+        raise CheckFailed(
+            f"{name} is an `async def`, so calling it only builds a coroutine and checks nothing. "
+            f"Write a plain `def` that {drive}"
+        )
 
 
 def function(namespace: Mapping[str, Any], name: str) -> Callable[..., Any]:
@@ -88,7 +100,7 @@ def call(fn: Callable[..., X], *args: Any, doing: str) -> X:
     except CheckFailed:
         raise
     except NotImplementedError:
-        raise _not_done(getattr(fn, "__name__", "the function")) from None
+        raise not_done(getattr(fn, "__name__", "the function")) from None
     except Exception as error:  # noqa: BLE001 - any defect in student code is a verdict
         raise CheckFailed(f"{doing} raised {describe_exception(error)}") from None
 
@@ -118,7 +130,7 @@ def drive(plan: AsyncPlan[X], *, doing: str) -> Result[X, ErrInfo]:
     except CheckFailed:
         raise
     except NotImplementedError:
-        raise _not_done("the plan") from None
+        raise not_done("the plan") from None
     except ReusedCoroutineError:
         raise CheckFailed(
             f"{doing} raised ReusedCoroutineError: the plan handed back a coroutine that had already run. "
@@ -146,7 +158,7 @@ def simulate(main: Any, *, doing: str, sim: Simulation | None = None, limit: flo
     except CheckFailed:
         raise
     except NotImplementedError:
-        raise _not_done("the plan") from None
+        raise not_done("the plan") from None
     except DeadlockError as error:
         waiting = "; ".join(error.waiting)
         raise CheckFailed(
@@ -185,13 +197,7 @@ def for_all(strategy: st.SearchStrategy[X], prop: Callable[[X], None], *, exampl
     """
 
     @settings(
-        max_examples=examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        print_blob=False,
-        verbosity=Verbosity.quiet,
-        suppress_health_check=list(HealthCheck),
+        quiet_course_settings(examples),
         phases=(Phase.explicit, Phase.reuse, Phase.generate),
         report_multiple_bugs=False,
     )

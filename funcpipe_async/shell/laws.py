@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import given
 from hypothesis.errors import FlakyFailure
 from hypothesis import strategies as st
 
 from funcpipe_async.plan import AsyncPlan, async_bind, async_map, async_pure
 from funcpipe_async.shell.runtime import run_sync
-from funcpipe_async.testing import Named, int_arrows, int_plans
+from funcpipe_async.testing import Named, int_arrows, int_plans, quiet_course_settings
 
 __all__ = ["LawReport", "check_monad_laws"]
 
@@ -48,15 +48,7 @@ def _check(
     count = 0
     failing: list[str] = []
 
-    @settings(
-        max_examples=max_examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        print_blob=False,
-        verbosity=Verbosity.quiet,
-        suppress_health_check=list(HealthCheck),
-    )
+    @quiet_course_settings(max_examples)
     @given(strategy)
     def prop(args: tuple[Any, ...]) -> None:
         nonlocal count

@@ -15,7 +15,6 @@ generates (users, teams, missing entries, scripted faults), so no hard-coded ans
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -340,11 +339,10 @@ _REPLAY_CASES = st.one_of(
 
 def check_assert_replayable(ns: Mapping[str, Any]) -> str:
     assert_replayable = kit.function(ns, "assert_replayable")
-    if inspect.iscoroutinefunction(assert_replayable):
-        raise kit.CheckFailed(
-            "assert_replayable is an `async def`, so calling it only builds a coroutine and checks nothing. "
-            "Write a plain `def` that drives the plan with run_sync — a Hypothesis property cannot be async"
-        )
+    kit.refuse_async(
+        assert_replayable, "assert_replayable",
+        drive="drives the plan with run_sync — a Hypothesis property cannot be async",
+    )
 
     def prop(case: _Case) -> None:
         plan, cleanup = case.make()

@@ -144,9 +144,15 @@ def check_fit_to_deadline(ns: Mapping[str, Any]) -> str:
         except ValueError as error:
             if expected is None:
                 return
+            # A count that starts at 0 (retries, not attempts) builds RetryPolicy(max_attempts=0)
+            # exactly when one attempt fits: say so, whichever example Hypothesis tries first.
+            hint = (
+                ". Hint: one attempt short — count attempts (the first one included), not retries"
+                if "max_attempts must be" in str(error) else ""
+            )
             raise kit.CheckFailed(
                 f"{doing} raised ValueError ({error}), but {expected.max_attempts} attempt(s) fit: "
-                f"their worst case is {_s(_worst_case(policy, expected.max_attempts))}s, below the deadline"
+                f"their worst case is {_s(_worst_case(policy, expected.max_attempts))}s, below the deadline{hint}"
             ) from None
         except NotImplementedError:
             raise kit.NotDone(

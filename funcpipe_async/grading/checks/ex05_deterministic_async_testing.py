@@ -52,24 +52,11 @@ __all__ = ["EXERCISE", "retry_end", "retry_story"]
 UNAVAILABLE = ErrInfo("HTTP_503", "service unavailable", retryable=True)
 
 
+_SYNC = "with Simulation().run(...) — a Hypothesis property and a pytest test call it synchronously"
+
+
 def _fmt(t: float) -> str:
     return f"{t:g}"
-
-
-def _not_done(name: str) -> kit.NotDone:
-    return kit.NotDone(
-        f"not done yet: {name} still raises NotImplementedError — replace the stub "
-        "(the `raise NotImplementedError(...)` line) with your code, run the cell, and check again"
-    )
-
-
-def _refuse_async(fn: Callable[..., Any], name: str, drive: str) -> None:
-    if inspect.iscoroutinefunction(fn):
-        raise kit.CheckFailed(
-            f"{name} is an `async def`, so calling it only builds a coroutine and checks nothing. "
-            f"Write a plain `def` that drives {drive} with Simulation().run(...) — a Hypothesis property "
-            "and a pytest test call it synchronously"
-        )
 
 
 def _defect(doing: str, error: BaseException) -> kit.CheckFailed:
@@ -198,7 +185,7 @@ def _ask_timeout(helper: Callable[..., Any], case: _TimeoutCase) -> tuple[bool, 
     except kit.CheckFailed:
         raise
     except NotImplementedError:
-        raise _not_done("assert_times_out_at") from None
+        raise kit.not_done("assert_times_out_at") from None
     except Exception as error:  # noqa: BLE001 - a defect in student code is a verdict
         raise _defect(doing, error) from None
     return True, returned, time.perf_counter() - started
@@ -231,7 +218,7 @@ def _judge_timeout(helper: Callable[..., Any], case: _TimeoutCase) -> None:
 
 def check_assert_times_out_at(ns: Mapping[str, Any]) -> str:
     helper = kit.function(ns, "assert_times_out_at")
-    _refuse_async(helper, "assert_times_out_at", "the plan")
+    kit.refuse_async(helper, "assert_times_out_at", drive=f"drives the plan {_SYNC}")
     _judge_timeout(helper, _PROBE)
     for kind in _GOOD_KINDS + _BAD_KINDS:  # every kind once, then generated limits
         _judge_timeout(helper, _TimeoutCase(kind, 30.0, 15.0))
@@ -348,7 +335,7 @@ def _judge_trace(helper: Callable[..., Any], scenario: _Scenario) -> None:
     except kit.CheckFailed:
         raise
     except NotImplementedError:
-        raise _not_done("assert_same_trace") from None
+        raise kit.not_done("assert_same_trace") from None
     except Exception as error:  # noqa: BLE001 - a defect in student code is a verdict
         raise _defect(doing, error) from None
     if len(seen) < 2:
@@ -380,7 +367,7 @@ def _judge_trace(helper: Callable[..., Any], scenario: _Scenario) -> None:
 
 def check_assert_same_trace(ns: Mapping[str, Any]) -> str:
     helper = kit.function(ns, "assert_same_trace")
-    _refuse_async(helper, "assert_same_trace", "each run")
+    kit.refuse_async(helper, "assert_same_trace", drive=f"drives each run {_SYNC}")
     for kind in _REPLAYS + _DIVERGES:  # every kind once, then generated scenarios
         _judge_trace(helper, _Scenario(kind, 3, 2, 7))
     kit.for_all(_SCENARIOS, lambda scenario: _judge_trace(helper, scenario))
