@@ -74,6 +74,13 @@ from funcpipe_async.trace import (
     format_table,
 )
 
+# --- streams (lesson 02): eager imports here; add the names to __all__ below -----------------
+# --- end streams ---
+# --- backpressure (lesson 03): eager imports here ----------------------------------------------
+# --- end backpressure ---
+# --- rate limiting and fairness (lesson 06): eager imports here --------------------------------
+# --- end rate limiting and fairness ---
+
 if TYPE_CHECKING:
     from funcpipe_async.boundary import Violation, check_package, scan_source
     from funcpipe_async.notebook import environment_report, figure_png, setup, show_figure
@@ -89,6 +96,8 @@ if TYPE_CHECKING:
     from funcpipe_async.quiz import Question, answer_key_html, quiz_widget
     from funcpipe_async.shell.laws import LawReport, check_monad_laws
     from funcpipe_async.testing import COURSE_PROFILE, int_arrows, int_plans, load_course_profile
+    # --- lazy (matplotlib / ipywidgets) names for lessons 02, 03, 06: import them here too ---
+    # --- end lazy lessons 02, 03, 06 ---
 
 __version__ = "0.1.0"
 
@@ -116,6 +125,9 @@ _LAZY = {
     "int_arrows": "funcpipe_async.testing",
     "int_plans": "funcpipe_async.testing",
     "load_course_profile": "funcpipe_async.testing",
+    # --- lazy: lesson 02 (streams figures) ---
+    # --- lazy: lesson 03 (funcpipe_async.demos.backpressure) ---
+    # --- lazy: lesson 06 (funcpipe_async.demos.fairness) ---
 }
 
 
@@ -161,4 +173,7 @@ __all__ = [
     "setup", "show_figure", "figure_png", "environment_report",
     "Question", "quiz_widget", "answer_key_html",
     "COURSE_PROFILE", "load_course_profile", "int_plans", "int_arrows",
+    # streams (lesson 02)
+    # backpressure (lesson 03)
+    # rate limiting and fairness (lesson 06)
 ]

@@ -8,6 +8,8 @@ virtual-time driver (``Simulation``, ``run_virtual``), or an import from the she
 :func:`check_package` applies it to this package:
 
 * ``funcpipe_async/shell/`` may drive (that is its job);
+* ``funcpipe_async/demos/`` may drive too: a demo (the slider figures of lessons 03 and 06)
+  is a small shell that re-simulates a description on virtual time and draws the result;
 * ``funcpipe_async/__init__.py`` re-exports the shell's drivers as the public namespace;
 * ``funcpipe_async/gather.py`` may call ``create_task`` — the one place that implements
   bounded concurrency (a worker pool) — and nothing else on the list;
@@ -114,7 +116,7 @@ def check_package(root: Path | None = None) -> list[Violation]:
     violations: list[Violation] = []
     for path in sorted(package.rglob("*.py")):
         relative = path.relative_to(package).as_posix()
-        if relative.startswith("shell/") or relative == "__init__.py":
+        if relative.startswith(("shell/", "demos/")) or relative == "__init__.py":
             continue
         allowed = _ALLOWED.get(relative, frozenset())
         violations.extend(scan_source(path.read_text(encoding="utf-8"), relative, allowed))

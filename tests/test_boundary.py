@@ -1,4 +1,4 @@
-"""``boundary``: description modules never drive work; only ``shell/`` (and gather's pool) may."""
+"""``boundary``: description modules never drive work; only ``shell/`` and ``demos/`` (and gather's pool) may."""
 
 from __future__ import annotations
 
@@ -112,9 +112,12 @@ def test_check_package_finds_a_bad_module_and_ignores_the_shell(tmp_path: Path) 
     (tmp_path / "shell").mkdir()
     (tmp_path / "shell" / "runtime.py").write_text("import asyncio\n\ndef run_sync(p):\n    return asyncio.run(p())\n")
     (tmp_path / "gather.py").write_text("t = loop.create_task(w())\nasyncio.gather(t)\n")
+    (tmp_path / "demos").mkdir()
+    (tmp_path / "demos" / "slider.py").write_text("from funcpipe_async import Simulation\nSimulation().run(p)\n")
+    (tmp_path / "demos.py").write_text("asyncio.run(main())\n")
     found = check_package(tmp_path)
     assert all(isinstance(v, Violation) for v in found)
-    assert [(v.path, v.line) for v in found] == [("bad.py", 3), ("gather.py", 2), ("sub/deep.py", 2)]
+    assert [(v.path, v.line) for v in found] == [("bad.py", 3), ("demos.py", 1), ("gather.py", 2), ("sub/deep.py", 2)]
 
 
 def test_check_package_rejects_a_missing_directory(tmp_path: Path) -> None:
