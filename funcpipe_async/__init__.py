@@ -21,7 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from funcpipe_async.clock import VirtualClock
-from funcpipe_async.fakes import HANG, FakeEmbedder, FakeHttp, FakePayments, FakeStorage, ScriptedService
+from funcpipe_async.fakes import HANG, FakeEmbedder, FakeHttp, FakePayments, FakeStorage, ScriptedService, hash_embedding
 from funcpipe_async.gather import async_gather
 from funcpipe_async.io_plan import IOPlan, io_bind, io_delay, io_map, io_pure
 from funcpipe_async.plan import (
@@ -57,7 +57,7 @@ from funcpipe_async.policies import (
     is_retryable,
     schedule_table,
 )
-from funcpipe_async.ports import EmbeddingCap, HttpClientCap, StorageCap
+from funcpipe_async.ports import EmbeddingCap, HttpClientCap, StorageCap, check_key, encode_record
 from funcpipe_async.result import Err, ErrInfo, Ok, Result, assert_never
 from funcpipe_async.shell.runtime import perform_async, run_sync
 from funcpipe_async.shell.virtual import DeadlockError, Simulation, SimulationLimitError, run_virtual
@@ -82,6 +82,14 @@ from funcpipe_async.trace import (
 # --- end rate limiting and fairness ---
 
 if TYPE_CHECKING:
+    from funcpipe_async.adapters import (
+        HttpxJsonClient,
+        SqliteStorage,
+        ThreadedEmbedder,
+        classify_status,
+        classify_transport_error,
+    )
+    from funcpipe_async.loopback import Faults, LoopbackJsonService
     from funcpipe_async.boundary import Violation, check_package, scan_source
     from funcpipe_async.notebook import environment_report, figure_png, setup, show_figure
     from funcpipe_async.plots import (
@@ -125,6 +133,14 @@ _LAZY = {
     "int_arrows": "funcpipe_async.testing",
     "int_plans": "funcpipe_async.testing",
     "load_course_profile": "funcpipe_async.testing",
+    # --- lazy: lessons 07-08 (adapters import httpx and sqlite3) ---
+    "HttpxJsonClient": "funcpipe_async.adapters",
+    "SqliteStorage": "funcpipe_async.adapters",
+    "ThreadedEmbedder": "funcpipe_async.adapters",
+    "classify_status": "funcpipe_async.adapters",
+    "classify_transport_error": "funcpipe_async.adapters",
+    "Faults": "funcpipe_async.loopback",
+    "LoopbackJsonService": "funcpipe_async.loopback",
     # --- lazy: lesson 02 (streams figures) ---
     # --- lazy: lesson 03 (funcpipe_async.demos.backpressure) ---
     # --- lazy: lesson 06 (funcpipe_async.demos.fairness) ---
@@ -167,6 +183,10 @@ __all__ = [
     "plot_attempt_timeline", "attempt_timeline_summary", "attempt_spans", "AttemptSpan",
     # ports and fakes
     "HttpClientCap", "StorageCap", "EmbeddingCap", "FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments",
+    "hash_embedding", "encode_record", "check_key",
+    # real adapters and the loopback service (lessons 07-08)
+    "HttpxJsonClient", "SqliteStorage", "ThreadedEmbedder", "classify_status", "classify_transport_error",
+    "Faults", "LoopbackJsonService",
     # the boundary check
     "Violation", "check_package", "scan_source",
     # notebooks, quizzes, Hypothesis

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Generic, NoReturn, TypeVar
 
 from funcpipe_async.plan import AsyncPlan, async_lift
+from funcpipe_async.ports import check_key, encode_record
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.trace import Trace
 
-__all__ = ["FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments"]
+__all__ = ["FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments", "hash_embedding"]
 
 A = TypeVar("A")
 
@@ -128,7 +130,12 @@ class FakeHttp:
 
 
 class FakeStorage:
-    """A ``StorageCap`` keeping records in a dict; saving a key again overwrites (idempotent)."""
+    """A ``StorageCap`` keeping records in a dict, with the contract of ``ports.StorageCap``.
+
+    Saving a key again replaces its record (idempotent per key); records are stored as plain
+    JSON (what ``SqliteStorage`` would give back), so the fake and the real adapter pass the
+    same contract tests.
+    """
 
     def __init__(self, *, trace: Trace | None = None) -> None:
         self._trace = trace
@@ -140,16 +147,41 @@ class FakeStorage:
         if self._trace is not None:
             self._trace.record("effect", "storage", call=f"SAVE {key}")
         await asyncio.sleep(0)
-        self.records[key] = dict(record)
+        checked = check_key(key)
+        if isinstance(checked, Err):
+            return checked
+        encoded = encode_record(record)
+        if isinstance(encoded, Err):
+            return encoded
+        self.records[key] = json.loads(encoded.value)
         return Ok(None)
+
+    async def load(self, key: str) -> Result[Mapping[str, Any], ErrInfo]:
+        self.calls.append(f"LOAD {key}")
+        await asyncio.sleep(0)
+        if key not in self.records:
+            return Err(ErrInfo("NOT_FOUND", f"no record under {key!r}"))
+        return Ok(json.loads(json.dumps(self.records[key])))
+
+
+def hash_embedding(text: str, dims: int = 4) -> list[float]:
+    """A deterministic vector of ``dims`` numbers in [0, 1] from ``text``: a stand-in for a model.
+
+    Pure and blocking (SHA-256 of the text), so ``FakeEmbedder`` uses it directly and a lesson
+    can wrap it in ``ThreadedEmbedder`` as if it were a real, blocking model library.
+    """
+    if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= 32:
+        raise ValueError(f"dims must be an int from 1 to 32, got {dims!r}")
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return [round(b / 255, 3) for b in digest[:dims]]
 
 
 class FakeEmbedder:
     """An ``EmbeddingCap`` returning a deterministic unit-free vector derived from the text."""
 
     def __init__(self, *, dims: int = 4, model_name: str = "fake-embed-v1") -> None:
-        if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
-            raise ValueError(f"FakeEmbedder dims must be a positive int, got {dims!r}")
+        if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= 32:
+            raise ValueError(f"FakeEmbedder dims must be an int from 1 to 32, got {dims!r}")
         self._dims = dims
         self._model_name = model_name
         self.calls: list[str] = []
@@ -168,8 +200,7 @@ class FakeEmbedder:
             await asyncio.sleep(0)
             if not text.strip():
                 return Err(ErrInfo("EMPTY_TEXT", "cannot embed an empty text"))
-            digest = hashlib.sha256(text.encode("utf-8")).digest()
-            return Ok(tuple(round(b / 255, 3) for b in digest[: self._dims]))
+            return Ok(tuple(hash_embedding(text, self._dims)))
         finally:
             self.in_flight -= 1
 

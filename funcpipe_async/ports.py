@@ -8,12 +8,13 @@ for an expected failure.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from funcpipe_async.result import ErrInfo, Result
+from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
-__all__ = ["HttpClientCap", "StorageCap", "EmbeddingCap"]
+__all__ = ["HttpClientCap", "StorageCap", "EmbeddingCap", "encode_record", "check_key"]
 
 
 class HttpClientCap(Protocol):
@@ -23,9 +24,39 @@ class HttpClientCap(Protocol):
 
 
 class StorageCap(Protocol):
-    """Save records by key (idempotently: saving the same key twice keeps one record)."""
+    """Records (JSON objects) by key.
+
+    The contract every implementation keeps (``tests/test_contract_storage.py`` runs it
+    against ``FakeStorage`` and ``SqliteStorage``):
+
+    * ``save`` is **idempotent per key**: saving a key again replaces its record, so there is
+      one record per key however often a save is retried;
+    * a record that is not a JSON object is ``Err(INVALID_RECORD)`` (see :func:`encode_record`),
+      an empty key ``Err(INVALID_KEY)``; nothing is stored;
+    * ``load`` returns what was saved, as plain JSON (tuples come back as lists), or
+      ``Err(NOT_FOUND)``.
+    """
 
     async def save(self, key: str, record: Mapping[str, Any]) -> Result[None, ErrInfo]: ...
+
+    async def load(self, key: str) -> Result[Mapping[str, Any], ErrInfo]: ...
+
+
+def encode_record(record: object) -> Result[str, ErrInfo]:
+    """``record`` as canonical JSON text (sorted keys), or ``Err(INVALID_RECORD)`` if it is not a JSON object."""
+    if not isinstance(record, Mapping):
+        return Err(ErrInfo("INVALID_RECORD", f"a record is a JSON object (a mapping), got {type(record).__name__}"))
+    try:
+        return Ok(json.dumps(dict(record), sort_keys=True, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        return Err(ErrInfo("INVALID_RECORD", f"the record is not JSON: {error}"))
+
+
+def check_key(key: object) -> Result[str, ErrInfo]:
+    """``key`` if it is a non-empty string, else ``Err(INVALID_KEY)``."""
+    if not isinstance(key, str) or not key:
+        return Err(ErrInfo("INVALID_KEY", f"a key is a non-empty string, got {key!r}"))
+    return Ok(key)
 
 
 class EmbeddingCap(Protocol):
