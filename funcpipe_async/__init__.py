@@ -24,6 +24,7 @@ from funcpipe_async.clock import VirtualClock
 from funcpipe_async.fakes import HANG, FakeEmbedder, FakeHttp, FakePayments, FakeStorage, ScriptedService, hash_embedding
 from funcpipe_async.gather import async_gather
 from funcpipe_async.io_plan import IOPlan, io_bind, io_delay, io_map, io_pure
+from funcpipe_async.ledger import Ledger, Outcome, Step, account_for
 from funcpipe_async.plan import (
     AsyncPlan,
     PlanNode,
@@ -35,6 +36,7 @@ from funcpipe_async.plan import (
     async_lift,
     async_map,
     async_pure,
+    async_settle,
 )
 from funcpipe_async.policies import (
     ATTEMPT,
@@ -164,7 +166,7 @@ __all__ = [
     # results
     "ErrInfo", "Ok", "Err", "Result", "assert_never",
     # plans (descriptions)
-    "AsyncPlan", "PlanNode", "async_pure", "async_fail", "async_from_result", "async_bind", "async_map", "async_lift",
+    "AsyncPlan", "PlanNode", "async_pure", "async_fail", "async_from_result", "async_bind", "async_map", "async_lift", "async_settle",
     "ReusedCoroutineError", "PlanTypeError",
     "IOPlan", "io_pure", "io_bind", "io_map", "io_delay",
     "async_gather",
@@ -184,6 +186,8 @@ __all__ = [
     # ports and fakes
     "HttpClientCap", "StorageCap", "EmbeddingCap", "FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments",
     "hash_embedding", "encode_record", "check_key",
+    # every input accounted for (lesson 08)
+    "account_for", "Ledger", "Outcome", "Step",
     # real adapters and the loopback service (lessons 07-08)
     "HttpxJsonClient", "SqliteStorage", "ThreadedEmbedder", "classify_status", "classify_transport_error",
     "Faults", "LoopbackJsonService",

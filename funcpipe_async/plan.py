@@ -45,6 +45,7 @@ __all__ = [
     "async_bind",
     "async_map",
     "async_lift",
+    "async_settle",
     "PlanNode",
     "ReusedCoroutineError",
     "PlanTypeError",
@@ -227,6 +228,41 @@ def async_lift(make_coro: Callable[[], Awaitable[Result[A, ErrInfo]]]) -> AsyncP
     if not callable(make_coro):
         raise PlanTypeError(f"async_lift takes a zero-argument function, got {type(make_coro).__name__}")
     return _Lift(make_coro)
+
+
+class _Settle(PlanNode[Result[A, ErrInfo]]):
+    __slots__ = ("plan",)
+    plan: AsyncPlan[A]
+
+    def __init__(self, plan: AsyncPlan[A]) -> None:
+        object.__setattr__(self, "plan", plan)
+
+    def __call__(self) -> Coroutine[Any, Any, Result[Result[A, ErrInfo], ErrInfo]]:
+        return _settle(self.plan)
+
+    def _repr(self, depth: int) -> str:
+        return f"async_settle({_node_repr(self.plan, depth - 1)})"
+
+
+async def _settle(plan: AsyncPlan[A]) -> Result[Result[A, ErrInfo], ErrInfo]:
+    outcome = await _await_leaf(plan)
+    if type(outcome) is not Ok and type(outcome) is not Err:
+        raise PlanTypeError(f"{_describe(plan)} produced {outcome!r}; a plan must produce Ok(...) or Err(...)")
+    return Ok(outcome)
+
+
+def async_settle(plan: AsyncPlan[A]) -> AsyncPlan[Result[A, ErrInfo]]:
+    """Describe running ``plan`` and keeping its outcome, ``Ok`` or ``Err``, as the value.
+
+    The settled plan always succeeds: ``Err(e)`` becomes ``Ok(Err(e))`` and ``Ok(x)``
+    becomes ``Ok(Ok(x))``.  Use it when one failure must not stop the others — e.g.
+    ``async_gather([async_settle(p) for p in plans], concurrency=n)`` runs every plan and
+    returns every outcome in input order, where ``async_gather`` alone stops at the first
+    ``Err``.  Exceptions (defects) and cancellation still propagate.
+    """
+    if not callable(plan):
+        raise PlanTypeError(f"async_settle takes an AsyncPlan, got {type(plan).__name__}")
+    return _Settle(plan)
 
 
 async def _await_leaf(make: Callable[[], Awaitable[Any]]) -> Any:

@@ -383,3 +383,39 @@ def test_a_plain_coroutine_function_is_a_plan() -> None:
 
     assert run_sync(async_bind(plain, inc_plan)) == Ok(5)
     assert run_sync(async_bind(async_pure(1), lambda _: plain)) == Ok(4)
+
+
+# --- async_settle ---------------------------------------------------------------------------
+
+def test_async_settle_keeps_the_outcome_as_the_value() -> None:
+    from funcpipe_async.plan import async_settle
+
+    boom = ErrInfo("BOOM")
+    assert asyncio.run(async_settle(async_fail(boom))()) == Ok(Err(boom))
+    assert asyncio.run(async_settle(async_pure(1))()) == Ok(Ok(1))
+    assert repr(async_settle(async_pure(1))) == "async_settle(async_pure(1))"
+
+
+def test_async_settle_lets_every_plan_of_a_gather_finish() -> None:
+    from funcpipe_async import async_gather
+    from funcpipe_async.plan import async_settle
+
+    boom = ErrInfo("BOOM")
+    plans = [async_pure(1), async_fail(boom), async_pure(3)]
+    assert asyncio.run(async_gather(plans, concurrency=2)()) == Err(boom)
+    settled = asyncio.run(async_gather([async_settle(p) for p in plans], concurrency=2)())
+    assert settled == Ok([Ok(1), Err(boom), Ok(3)])
+
+
+def test_async_settle_lets_defects_propagate_and_rejects_non_plans() -> None:
+    from funcpipe_async.plan import PlanTypeError, async_settle
+
+    async def broken() -> Any:
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        asyncio.run(async_settle(async_lift(broken))())
+    with pytest.raises(PlanTypeError):
+        async_settle(3)  # type: ignore[arg-type]
+    with pytest.raises(PlanTypeError, match="must produce Ok"):
+        asyncio.run(async_settle(lambda: asyncio.sleep(0, result=5))())  # type: ignore[arg-type, return-value]
