@@ -104,8 +104,27 @@ if TYPE_CHECKING:
         plot_drive_timeline,
     )
     from funcpipe_async.quiz import Question, answer_key_html, quiz_widget
-    from funcpipe_async.shell.laws import LawReport, check_monad_laws
-    from funcpipe_async.testing import COURSE_PROFILE, int_arrows, int_plans, load_course_profile
+    from funcpipe_async.shell.laws import (
+        LawReport,
+        Observation,
+        check_gather_laws,
+        check_law,
+        check_monad_laws,
+        check_retry_laws,
+        observe,
+    )
+    from funcpipe_async.testing import (
+        COURSE_PROFILE,
+        ArrowScript,
+        EffectLog,
+        PlanScript,
+        ScriptOp,
+        arrow_scripts,
+        int_arrows,
+        int_plans,
+        load_course_profile,
+        plan_scripts,
+    )
     # --- lazy (matplotlib / ipywidgets) names for lessons 02, 03, 06: import them here too ---
     # --- end lazy lessons 02, 03, 06 ---
 
@@ -131,10 +150,21 @@ _LAZY = {
     "quiz_widget": "funcpipe_async.quiz",
     "LawReport": "funcpipe_async.shell.laws",
     "check_monad_laws": "funcpipe_async.shell.laws",
+    "check_gather_laws": "funcpipe_async.shell.laws",
+    "check_retry_laws": "funcpipe_async.shell.laws",
+    "check_law": "funcpipe_async.shell.laws",
+    "observe": "funcpipe_async.shell.laws",
+    "Observation": "funcpipe_async.shell.laws",
     "COURSE_PROFILE": "funcpipe_async.testing",
     "int_arrows": "funcpipe_async.testing",
     "int_plans": "funcpipe_async.testing",
     "load_course_profile": "funcpipe_async.testing",
+    "EffectLog": "funcpipe_async.testing",
+    "ScriptOp": "funcpipe_async.testing",
+    "PlanScript": "funcpipe_async.testing",
+    "ArrowScript": "funcpipe_async.testing",
+    "plan_scripts": "funcpipe_async.testing",
+    "arrow_scripts": "funcpipe_async.testing",
     # --- lazy: lessons 07-08 (adapters import httpx and sqlite3) ---
     "HttpxJsonClient": "funcpipe_async.adapters",
     "SqliteStorage": "funcpipe_async.adapters",
@@ -177,6 +207,7 @@ __all__ = [
     "ATTEMPT", "OUTCOME", "WAIT", "TIMEOUT", "CANCELLED", "GIVE_UP",
     # the shell (drivers), virtual time
     "perform_async", "run_sync", "check_monad_laws", "LawReport",
+    "check_gather_laws", "check_retry_laws", "check_law", "observe", "Observation",
     "Simulation", "run_virtual", "DeadlockError", "SimulationLimitError", "VirtualClock",
     # tracing and figures
     "Trace", "Event", "Span", "LogicalClock", "format_table",
@@ -197,6 +228,7 @@ __all__ = [
     "setup", "show_figure", "figure_png", "environment_report",
     "Question", "quiz_widget", "answer_key_html",
     "COURSE_PROFILE", "load_course_profile", "int_plans", "int_arrows",
+    "EffectLog", "ScriptOp", "PlanScript", "ArrowScript", "plan_scripts", "arrow_scripts",
     # streams (lesson 02)
     # backpressure (lesson 03)
     # rate limiting and fairness (lesson 06)

@@ -8,6 +8,13 @@
   pure, failed, suspending, already bound — and :func:`int_arrows` draws named Kleisli
   arrows ``int -> AsyncPlan[int]``.  Every drawn value has an address-free ``repr``, so a
   counterexample reads like code.
+* Effectful scripts for the law checker: :func:`plan_scripts` and :func:`arrow_scripts`
+  draw :class:`PlanScript` / :class:`ArrowScript` values — small programs of
+  :class:`ScriptOp` s that **record effects, sleep on the loop's clock, suspend and fail**.  A
+  script is data (it prints as code and can be shrunk); ``script.build(log)`` turns it into
+  a fresh plan that writes its effects into the :class:`EffectLog` ``log``, each stamped
+  with the value it saw and the (virtual) time it happened.  Two plans are then equal when
+  they give the same result, the same effects at the same instants, and take the same time.
 """
 
 from __future__ import annotations
@@ -16,17 +23,20 @@ import asyncio
 import os
 import tempfile
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
 
 from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis import strategies as st
 
 from funcpipe_async.plan import AsyncPlan, async_bind, async_fail, async_lift, async_map, async_pure
-from funcpipe_async.result import ErrInfo, Ok, Result
+from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
-__all__ = ["COURSE_PROFILE", "load_course_profile", "quiet_course_settings", "int_plans", "int_arrows", "Arrow", "Named"]
+__all__ = [
+    "COURSE_PROFILE", "load_course_profile", "quiet_course_settings", "int_plans", "int_arrows", "Arrow", "Named",
+    "EffectLog", "ScriptOp", "PlanScript", "ArrowScript", "plan_scripts", "arrow_scripts",
+]
 
 X = TypeVar("X")
 Y = TypeVar("Y")
@@ -128,3 +138,133 @@ def int_plans() -> st.SearchStrategy[AsyncPlan[int]]:
         xs.map(_suspending),
     )
     return st.one_of(leaves, st.builds(async_bind, leaves, int_arrows()))
+
+
+# --- effectful scripts for the law checker ------------------------------------------------------
+
+
+@dataclass
+class EffectLog:
+    """The effects one run of scripted plans performed, in order: ``"label(value)@t"`` strings.
+
+    Make a fresh log for every run; the law checker compares two runs' logs.
+    """
+
+    entries: list[str] = field(default_factory=list)
+
+    def record(self, label: str, value: int) -> None:
+        now = asyncio.get_running_loop().time()
+        self.entries.append(f"{label}({value})@{now:g}")
+
+
+OpKind = Literal["effect", "sleep", "yield", "add", "fail", "fail_over"]
+
+
+@dataclass(frozen=True)
+class ScriptOp:
+    """One instruction of a script, applied to the current value ``v``.
+
+    ``effect(label)`` records ``label(v)@now``; ``sleep(s)`` waits ``s`` seconds on the loop's
+    clock; ``yield()`` suspends once without time passing; ``add(k)`` sets ``v = v + k``;
+    ``fail(code)`` stops with ``Err(ErrInfo(code))``; ``fail_over(k)`` fails with
+    ``TOO_BIG`` only when ``v > k`` (so whether a script fails depends on its input).
+    """
+
+    kind: OpKind
+    arg: int | float | str = 0
+
+    def __repr__(self) -> str:
+        return f"{self.kind}()" if self.kind == "yield" else f"{self.kind}({self.arg!r})"
+
+
+async def _perform(ops: tuple[ScriptOp, ...], value: int, log: EffectLog) -> Result[int, ErrInfo]:
+    for op in ops:
+        if op.kind == "effect":
+            log.record(str(op.arg), value)
+        elif op.kind == "sleep":
+            await asyncio.sleep(float(op.arg))
+        elif op.kind == "yield":
+            await asyncio.sleep(0)
+        elif op.kind == "add":
+            value += int(op.arg)
+        elif op.kind == "fail":
+            return Err(ErrInfo(str(op.arg), "scripted failure"))
+        elif value > int(op.arg):  # fail_over
+            return Err(ErrInfo("TOO_BIG", f"{value} > {op.arg}"))
+    return Ok(value)
+
+
+@dataclass(frozen=True)
+class PlanScript:
+    """A generated effectful plan: start from ``start`` and run ``ops`` (see :class:`ScriptOp`)."""
+
+    start: int
+    ops: tuple[ScriptOp, ...] = ()
+
+    def build(self, log: EffectLog) -> AsyncPlan[int]:
+        """A fresh plan that performs this script, recording into ``log``."""
+        start, ops = self.start, self.ops
+
+        def make() -> Coroutine[Any, Any, Result[int, ErrInfo]]:
+            return _perform(ops, start, log)
+
+        make.__qualname__ = repr(self)
+        return async_lift(make)
+
+    def __repr__(self) -> str:
+        return f"script({self.start}, {list(self.ops)!r})"
+
+
+@dataclass(frozen=True)
+class ArrowScript:
+    """A generated effectful arrow ``int -> AsyncPlan[int]``: run ``ops`` on its input."""
+
+    ops: tuple[ScriptOp, ...] = ()
+
+    def build(self, log: EffectLog) -> Callable[[int], AsyncPlan[int]]:
+        """A function from a value to a fresh plan performing this script on it."""
+        ops, name = self.ops, repr(self)
+
+        def arrow(value: int) -> AsyncPlan[int]:
+            def make() -> Coroutine[Any, Any, Result[int, ErrInfo]]:
+                return _perform(ops, value, log)
+
+            make.__qualname__ = f"{name}({value})"
+            return async_lift(make)
+
+        arrow.__qualname__ = name
+        return arrow
+
+    def __repr__(self) -> str:
+        return f"arrow({list(self.ops)!r})"
+
+
+def _ops(labels: str, max_size: int, failures: bool) -> st.SearchStrategy[tuple[ScriptOp, ...]]:
+    ops = [
+        st.sampled_from(list(labels)).map(lambda label: ScriptOp("effect", label)),
+        st.sampled_from([0.5, 1.0, 2.5]).map(lambda s: ScriptOp("sleep", s)),
+        st.just(ScriptOp("yield")),
+        st.integers(min_value=-3, max_value=3).map(lambda k: ScriptOp("add", k)),
+    ]
+    if failures:
+        ops += [st.just(ScriptOp("fail", "BOOM")), st.integers(min_value=-5, max_value=5).map(lambda k: ScriptOp("fail_over", k))]
+    return st.lists(st.one_of(ops), max_size=max_size).map(tuple)
+
+
+def _check_max_ops(max_ops: object) -> None:
+    if isinstance(max_ops, bool) or not isinstance(max_ops, int) or max_ops < 0:
+        raise ValueError(f"max_ops must be an int ≥ 0, got {max_ops!r}")
+
+
+def plan_scripts(max_ops: int = 4, *, failures: bool = True) -> st.SearchStrategy[PlanScript]:
+    """Scripts of up to ``max_ops`` ops that record effects ``a``/``b``, sleep, suspend and
+    (unless ``failures=False``) fail."""
+    _check_max_ops(max_ops)
+    return st.builds(PlanScript, st.integers(min_value=-5, max_value=5), _ops("ab", max_ops, failures))
+
+
+def arrow_scripts(max_ops: int = 3, *, failures: bool = True) -> st.SearchStrategy[ArrowScript]:
+    """Arrow scripts of up to ``max_ops`` ops that record effects ``f``/``g``, sleep, suspend and
+    (unless ``failures=False``) fail."""
+    _check_max_ops(max_ops)
+    return st.builds(ArrowScript, _ops("fg", max_ops, failures))

@@ -7,8 +7,16 @@ imports from here.  ``gather`` is the single, documented exception: it implement
 concurrency, which needs a worker pool.
 """
 
-from funcpipe_async.shell.laws import LawReport, check_monad_laws
+from funcpipe_async.shell.laws import (
+    LawReport,
+    Observation,
+    check_gather_laws,
+    check_law,
+    check_monad_laws,
+    check_retry_laws,
+    observe,
+)
 from funcpipe_async.shell.runtime import perform_async, run_sync
 from funcpipe_async.shell.virtual import DeadlockError, Simulation, SimulationLimitError, run_virtual
 
-__all__ = ["perform_async", "run_sync", "check_monad_laws", "LawReport"]
+__all__ = ["perform_async", "run_sync", "check_monad_laws", "check_gather_laws", "check_retry_laws", "check_law", "observe", "Observation", "LawReport"]
