@@ -20,6 +20,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from funcpipe_async.chunking import (
+    BatchPolicy,
+    BatchState,
+    Flush,
+    batch_calls,
+    batch_due,
+    batch_flush,
+    batch_offer,
+    batch_schedule,
+    batch_tick,
+)
 from funcpipe_async.clock import VirtualClock
 from funcpipe_async.fakes import HANG, FakeEmbedder, FakeHttp, FakePayments, FakeStorage, ScriptedService, hash_embedding
 from funcpipe_async.gather import async_gather
@@ -217,6 +228,9 @@ __all__ = [
     # ports and fakes
     "HttpClientCap", "StorageCap", "EmbeddingCap", "FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments",
     "hash_embedding", "encode_record", "check_key",
+    # batching by size or time (lesson 09)
+    "BatchPolicy", "BatchState", "Flush", "batch_offer", "batch_due", "batch_tick", "batch_flush",
+    "batch_schedule", "batch_calls",
     # every input accounted for (lesson 08)
     "account_for", "Ledger", "Outcome", "Step",
     # real adapters and the loopback service (lessons 07-08)

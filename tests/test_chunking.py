@@ -1,0 +1,156 @@
+"""Batching by size or time (whichever first), and batch calls in input order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from funcpipe_async import Err, ErrInfo, Ok, Simulation, async_lift
+from funcpipe_async import (
+    BatchPolicy,
+    BatchState,
+    Flush,
+    batch_calls,
+    batch_due,
+    batch_offer,
+    batch_schedule,
+    batch_tick,
+)
+from funcpipe_async.plan import AsyncPlan
+
+policies = st.builds(BatchPolicy, st.integers(1, 6), st.sampled_from([0, 0.5, 1.0, 2.0, 5.0]))
+gaps = st.lists(st.sampled_from([0, 0, 0.25, 0.5, 1.0, 3.0, 10.0]), max_size=40)
+
+
+def arrivals_from(deltas: list[float]) -> list[float]:
+    times, now = [], 0.0
+    for delta in deltas:
+        now += delta
+        times.append(now)
+    return times
+
+
+@given(policies, gaps)
+def test_size_no_batch_holds_more_than_max_size(policy: BatchPolicy, deltas: list[float]) -> None:
+    assert all(1 <= len(f.items) <= policy.max_size for f in batch_schedule(policy, arrivals_from(deltas)))
+
+
+@given(policies, gaps)
+def test_time_no_item_waits_longer_than_max_wait(policy: BatchPolicy, deltas: list[float]) -> None:
+    arrivals = arrivals_from(deltas)
+    for flush in batch_schedule(policy, arrivals):
+        assert all(0 <= flush.at - arrivals[i] <= policy.max_wait for i in flush.items)
+
+
+@given(policies, gaps)
+def test_order_flattened_batches_are_the_items_in_arrival_order(policy: BatchPolicy, deltas: list[float]) -> None:
+    flushes = batch_schedule(policy, arrivals_from(deltas))
+    assert [i for f in flushes for i in f.items] == list(range(len(deltas)))
+    assert [f.at for f in flushes] == sorted(f.at for f in flushes)
+
+
+@given(policies, gaps)
+def test_a_batch_flushes_by_time_only_when_its_first_item_has_waited_max_wait(policy: BatchPolicy, deltas: list[float]) -> None:
+    arrivals = arrivals_from(deltas)
+    for flush in batch_schedule(policy, arrivals):
+        if flush.reason == "time":
+            assert flush.at == arrivals[flush.items[0]] + policy.max_wait
+        else:
+            assert flush.reason == "size" and len(flush.items) == policy.max_size
+
+
+def test_no_idle_singleton_an_item_after_a_quiet_period_waits_for_company() -> None:
+    policy = BatchPolicy(max_size=3, max_wait=1.0)
+    # a, b at t=0 flush by time at 1; then silence; c at 100, d at 100.5, e at 100.6 → one batch by size
+    flushes = batch_schedule(policy, [0, 0, 100, 100.5, 100.6])
+    assert flushes == [Flush((0, 1), 1.0, "time"), Flush((2, 3, 4), 100.6, "size")]
+
+
+def test_the_state_machine_step_by_step() -> None:
+    policy = BatchPolicy(max_size=2, max_wait=1.5)
+    flushed, state = batch_offer(policy, BatchState(), "a", 10.0)
+    assert flushed is None and state == BatchState(("a",), 10.0) and batch_due(policy, state) == 11.5
+    assert batch_tick(policy, state, 11.4) == (None, state)
+    assert batch_tick(policy, state, 12.0) == (Flush(("a",), 11.5, "time"), BatchState())
+    flushed, state = batch_offer(policy, state, "b", 11.0)
+    assert flushed == Flush(("a", "b"), 11.0, "size") and state == BatchState()
+    assert batch_due(policy, BatchState()) is None
+
+
+def test_end_flushes_what_is_open_when_the_input_ends_before_the_deadline() -> None:
+    policy = BatchPolicy(max_size=10, max_wait=5.0)
+    assert batch_schedule(policy, [0, 1], end=2) == [Flush((0, 1), 2, "end")]
+    assert batch_schedule(policy, [0, 1], end=9) == [Flush((0, 1), 5.0, "time")]
+    assert batch_schedule(policy, []) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"max_size": 0, "max_wait": 1}, "max_size"), ({"max_size": True, "max_wait": 1}, "max_size"),
+     ({"max_size": 2, "max_wait": -1}, "max_wait"), ({"max_size": 2, "max_wait": float("inf")}, "max_wait"),
+     ({"max_size": 2, "max_wait": float("nan")}, "max_wait")],
+)
+def test_policy_is_validated(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        BatchPolicy(**kwargs)
+
+
+def test_schedule_rejects_time_going_backwards() -> None:
+    with pytest.raises(ValueError, match="must not decrease"):
+        batch_schedule(BatchPolicy(2, 1), [1, 0])
+    with pytest.raises(ValueError, match="before the last arrival"):
+        batch_schedule(BatchPolicy(2, 1), [0, 3], end=1)
+
+
+class BatchEmbedder:
+    """A batch capability on virtual time: 1 s per call + 0.1 s per item, counting calls in flight."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, ...]] = []
+        self.in_flight = 0
+        self.peak = 0
+
+    def call(self, batch: tuple[int, ...]) -> AsyncPlan[Sequence[int]]:
+        async def run() -> Any:
+            self.calls.append(batch)
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            try:
+                await asyncio.sleep(1 + 0.1 * len(batch) + (0.5 if batch and batch[0] % 3 == 0 else 0))
+            finally:
+                self.in_flight -= 1
+            return Ok([10 * x for x in batch])
+
+        return async_lift(run)
+
+
+@given(st.lists(st.integers(0, 99), max_size=30), st.integers(1, 7), st.integers(1, 4))
+def test_batch_calls_keep_input_order_and_bound_concurrency(items: list[int], size: int, concurrency: int) -> None:
+    embedder = BatchEmbedder()
+    result = Simulation().run(batch_calls(items, embedder.call, size=size, concurrency=concurrency))
+    assert result == Ok([10 * x for x in items])
+    assert all(len(batch) <= size for batch in embedder.calls)
+    assert len(embedder.calls) == -(-len(items) // size)
+    assert embedder.peak <= concurrency
+
+
+def test_batch_calls_reject_a_result_of_the_wrong_length_and_bad_arguments() -> None:
+    short = batch_calls([1, 2, 3], lambda batch: async_lift(lambda: asyncio.sleep(0, result=Ok(batch[:-1]))), size=2, concurrency=1)
+    result = Simulation().run(short)
+    assert isinstance(result, Err) and result.error.code == "BATCH_SIZE_MISMATCH"
+    assert "a batch of 2 items came back with 1 results" in result.error.message
+    with pytest.raises(ValueError, match="size"):
+        batch_calls([1], lambda b: async_lift(lambda: asyncio.sleep(0, result=Ok(list(b)))), size=0, concurrency=1)
+    with pytest.raises(TypeError):
+        batch_calls([1], 3, size=1, concurrency=1)  # type: ignore[arg-type]
+
+
+def test_batch_calls_fail_with_the_first_err() -> None:
+    boom = ErrInfo("MODEL_DOWN", retryable=True)
+    result = Simulation().run(batch_calls([1, 2, 3, 4], lambda b: async_lift(lambda: asyncio.sleep(1, result=Err(boom))), size=2, concurrency=2))
+    assert result == Err(boom)
