@@ -88,6 +88,19 @@ from funcpipe_async.trace import (
 )
 
 # --- streams (lesson 02): eager imports here; add the names to __all__ below -----------------
+from funcpipe_async.streams import (
+    CLOSE,
+    CONSUME,
+    EMIT,
+    PULL,
+    Resource,
+    Stream,
+    StreamFailed,
+    merge_streams,
+    stream_count,
+    stream_from,
+    stream_of,
+)
 # --- end streams ---
 # --- backpressure (lesson 03): eager imports here ----------------------------------------------
 # --- end backpressure ---
@@ -137,6 +150,7 @@ if TYPE_CHECKING:
         plan_scripts,
     )
     # --- lazy (matplotlib / ipywidgets) names for lessons 02, 03, 06: import them here too ---
+    from funcpipe_async.plots import plot_stream_events, stream_events_summary  # lesson 02
     # --- end lazy lessons 02, 03, 06 ---
 
 __version__ = "0.1.0"
@@ -185,6 +199,8 @@ _LAZY = {
     "Faults": "funcpipe_async.loopback",
     "LoopbackJsonService": "funcpipe_async.loopback",
     # --- lazy: lesson 02 (streams figures) ---
+    "plot_stream_events": "funcpipe_async.plots",
+    "stream_events_summary": "funcpipe_async.plots",
     # --- lazy: lesson 03 (funcpipe_async.demos.backpressure) ---
     # --- lazy: lesson 06 (funcpipe_async.demos.fairness) ---
 }
@@ -244,6 +260,8 @@ __all__ = [
     "COURSE_PROFILE", "load_course_profile", "int_plans", "int_arrows",
     "EffectLog", "ScriptOp", "PlanScript", "ArrowScript", "plan_scripts", "arrow_scripts",
     # streams (lesson 02)
+    "Stream", "StreamFailed", "stream_of", "stream_from", "stream_count", "merge_streams", "Resource",
+    "PULL", "EMIT", "CONSUME", "CLOSE", "plot_stream_events", "stream_events_summary",
     # backpressure (lesson 03)
     # rate limiting and fairness (lesson 06)
 ]

@@ -16,18 +16,22 @@ that pull plans from the input in order.  It never creates one task per plan, so
 Laws (``tests/test_gather.py``): ``gather([]) == pure([])``; ``gather(ps, concurrency=1)``
 equals sequencing ``ps`` with ``async_bind``; for plans without shared effects the result
 does not depend on ``concurrency``.
+
+:func:`merge_iterators` is the same idea for streams (lesson 02's ``merge_streams``): it
+pulls from several async iterators at once with **at most one pull task per source**, and
+yields items as they arrive.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from funcpipe_async.plan import AsyncPlan, PlanNode, PlanTypeError
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
-__all__ = ["async_gather"]
+__all__ = ["async_gather", "merge_iterators"]
 
 A = TypeVar("A")
 
@@ -155,3 +159,68 @@ async def _run_pool(plans: Sequence[AsyncPlan[A]], concurrency: int) -> Result[l
     if failure:
         return failure[0]
     return Ok(values)
+
+
+_END: Any = object()  # what a pull returns when its source is exhausted
+
+
+async def _pull(source: AsyncIterator[A]) -> Any:
+    try:
+        return await source.__anext__()
+    except StopAsyncIteration:
+        return _END
+
+
+async def merge_iterators(sources: Sequence[AsyncIterator[A]]) -> AsyncGenerator[A, None]:
+    """Yield the items of every source as they arrive, pulling from all of them concurrently.
+
+    * **at most one pull task per source**: a source is asked for its next item only after
+      the consumer has asked for an item again, so nothing is read far ahead — each source
+      has at most one item in flight;
+    * each source's own order is kept, and every item of every source is yielded once;
+    * items that arrive at the same instant are yielded in source order (deterministic);
+    * the first exception from a source (or from the consumer, or a cancellation) ends the
+      merge; on **every** exit — exhausted, closed early by the consumer (``aclose``,
+      ``break`` inside ``aclosing``), an error, a cancellation — the pull tasks still running
+      are cancelled and awaited, then every source with an ``aclose`` is closed, so each
+      source generator's ``finally`` has run before this generator finishes.
+
+    Driving it needs a running loop (it creates tasks); it is an async generator, so build
+    it inside a description and let the shell drive it.
+    """
+    loop = asyncio.get_running_loop()
+    pending: dict[asyncio.Task[Any], int] = {}
+
+    def pull(index: int) -> None:
+        task = loop.create_task(_pull(sources[index]), name=f"merge-pull-{index}")
+        pending[task] = index
+
+    try:
+        for index in range(len(sources)):
+            pull(index)
+        while pending:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done, key=lambda t: pending[t]):
+                index = pending.pop(task)
+                item = task.result()  # a source's exception propagates from here
+                if item is _END:
+                    continue
+                yield item
+                pull(index)  # the consumer asked again: only now ask this source again
+    finally:
+        tasks = list(pending)
+        for task in tasks:
+            task.cancel()
+        while tasks:
+            try:
+                await asyncio.wait(tasks)
+                break
+            except asyncio.CancelledError:
+                continue
+        for task in tasks:  # mark outcomes as seen (no "exception was never retrieved" log)
+            if not task.cancelled():
+                task.exception()
+        for source in sources:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()

@@ -29,6 +29,8 @@ __all__ = [
     "attempt_spans",
     "attempt_timeline_summary",
     "plot_attempt_timeline",
+    "plot_stream_events",
+    "stream_events_summary",
 ]
 
 
@@ -279,5 +281,91 @@ def plot_attempt_timeline(
             handles.append(Line2D([], [], color="black", marker="X", linestyle="none", label="gave up"))
         if deadline is not None:
             handles.append(Line2D([], [], color="black", linestyle="--", label="deadline"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+# --- lesson 02: producer vs consumer events on one stream ----------------------------------------
+
+_STREAM_ROWS = (
+    # (trace kind, row label, marker, colour index)
+    ("pull", "consumer asks (pull)", "v", 0),
+    ("emit", "source produces (emit)", "o", 1),
+    ("consume", "consumer done (consume)", "s", 2),
+)
+
+
+def _stream_items(trace: Trace) -> dict[int, dict[str, float]]:
+    """``{item: {kind: first time}}`` for the pull / emit / consume events of ``trace``."""
+    items: dict[int, dict[str, float]] = {}
+    for e in trace.of_kind("pull", "emit", "consume"):
+        item = e.data.get("item")
+        if isinstance(item, int):
+            items.setdefault(item, {}).setdefault(e.kind, e.time)
+    return items
+
+
+def stream_events_summary(trace: Trace) -> str:
+    """The producer-vs-consumer figure in words: per item, when it was pulled, emitted and
+    consumed; when the source closed; and the most items ever produced but not yet consumed."""
+    items = _stream_items(trace)
+    if not items:
+        return "no stream events recorded"
+    lines = []
+    for item in sorted(items):
+        times = items[item]
+        parts = [f"{kind} t={_fmt(times[kind])}" if kind in times else f"{kind} -" for kind, *_ in _STREAM_ROWS]
+        lines.append(f"item {item}: " + ", ".join(parts))
+    for e in trace.of_kind("close"):
+        lines.append(f"{e.name} closed at t={_fmt(e.time)} after {e.data.get('items', '?')} items")
+    ahead = most = 0
+    for e in trace.of_kind("emit", "consume"):
+        ahead += 1 if e.kind == "emit" else -1
+        most = max(most, ahead)
+    if trace.of_kind("consume"):
+        lines.append(f"most items produced but not yet consumed: {most}")
+    return "\n".join(lines)
+
+
+def plot_stream_events(
+    trace: Trace,
+    *,
+    title: str = "A source produces only when its consumer pulls",
+    time_label: str = "virtual time (virtual seconds)",
+) -> Figure:
+    """Three rows against time — the consumer's pulls (▼), the source's emits (●), the
+    consumer finishing each item (■) — each marker labelled with its item number, a dotted
+    line joining one item's pull, emit and consume, and an ✕ where the source closed."""
+    items = _stream_items(trace)
+    with matplotlib.rc_context(course_rc()):  # type: ignore[arg-type]
+        fig = Figure(figsize=(10, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+        colours = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
+        row_of = {kind: y for y, (kind, *_) in enumerate(_STREAM_ROWS)}
+        for item, times in sorted(items.items()):
+            path = [(times[k], row_of[k]) for k, *_ in _STREAM_ROWS if k in times]
+            ax.plot([p[0] for p in path], [p[1] for p in path], color="0.6", linestyle=":", linewidth=1)
+            for kind, _label, marker, index in _STREAM_ROWS:
+                if kind in times:
+                    ax.plot(times[kind], row_of[kind], marker=marker, markersize=10, linestyle="none",
+                            color=colours[index % len(colours)], markeredgecolor="black")
+                    ax.annotate(str(item), (times[kind], row_of[kind]), textcoords="offset points",
+                                xytext=(0, 9), ha="center", fontsize=9)
+        closes = trace.of_kind("close")
+        for e in closes:
+            ax.plot(e.time, row_of["emit"], marker="X", markersize=12, color="black", linestyle="none")
+        ax.set_yticks(range(len(_STREAM_ROWS)), [label for _, label, *_ in _STREAM_ROWS])
+        ax.set_ylim(-0.6, len(_STREAM_ROWS) - 0.4)
+        ax.invert_yaxis()
+        ax.set_xlabel(time_label)
+        ax.set_title(title)
+        handles: list[Any] = [
+            Line2D([], [], marker=marker, color=colours[index % len(colours)], markeredgecolor="black",
+                   linestyle="none", markersize=9, label=label)
+            for _, label, marker, index in _STREAM_ROWS
+        ]
+        handles.append(Line2D([], [], color="0.6", linestyle=":", label="one item's life"))
+        if closes:
+            handles.append(Line2D([], [], marker="X", color="black", linestyle="none", label="source closed"))
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
