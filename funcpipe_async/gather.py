@@ -19,19 +19,20 @@ does not depend on ``concurrency``.
 
 :func:`merge_iterators` is the same idea for streams (lesson 02's ``merge_streams``): it
 pulls from several async iterators at once with **at most one pull task per source**, and
-yields items as they arrive.
+yields items as they arrive.  :class:`Puller` waits for a source's next item *with a
+deadline* and keeps the pull going when the deadline passes (lesson 09's time-based batches).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from funcpipe_async.plan import AsyncPlan, PlanNode, PlanTypeError
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
-__all__ = ["async_gather", "merge_iterators"]
+__all__ = ["async_gather", "merge_iterators", "Puller"]
 
 A = TypeVar("A")
 
@@ -224,3 +225,44 @@ async def merge_iterators(sources: Sequence[AsyncIterator[A]]) -> AsyncGenerator
             aclose = getattr(source, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+class Puller(Generic[A]):
+    """Pull a source's next item, waiting at most ``timeout`` seconds, without losing the pull.
+
+    ``await puller.pull(timeout)`` returns ``("item", x)``, ``("end", None)`` when the source
+    is exhausted, or ``("timeout", None)`` when ``timeout`` seconds (on the loop's clock)
+    passed first — and then the pull **keeps running**: the next call waits for the same
+    item, so nothing is lost or read twice.  (``asyncio.wait_for(anext(gen), t)`` would
+    cancel the pull, and a cancelled async generator is finished for good.)
+
+    At most one pull task exists at a time.  ``await puller.aclose()`` cancels and awaits it
+    and closes the source; call it on every exit (``contextlib.aclosing`` does).
+    """
+
+    def __init__(self, source: AsyncIterator[A]) -> None:
+        self._source = source
+        self._task: asyncio.Task[Any] | None = None
+
+    async def pull(self, timeout: float | None = None) -> tuple[str, A | None]:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(_pull(self._source), name="timed-pull")
+        done, _ = await asyncio.wait({self._task}, timeout=timeout)
+        if not done:
+            return ("timeout", None)
+        task, self._task = self._task, None
+        item = task.result()  # the source's exception propagates from here
+        return ("end", None) if item is _END else ("item", item)
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await asyncio.wait({task})
+            finally:
+                if not task.cancelled():
+                    task.exception()  # seen: no "exception was never retrieved" log
+        aclose = getattr(self._source, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -56,12 +56,14 @@ that met it; terminal plans turn it back into ``Err``.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from contextlib import aclosing
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from funcpipe_async.gather import async_gather, merge_iterators
+from funcpipe_async.chunking import BatchPolicy, BatchState, batch_due, batch_flush, batch_offer, batch_tick
+from funcpipe_async.gather import Puller, async_gather, merge_iterators
 from funcpipe_async.plan import AsyncPlan, PlanNode, _describe, async_bind, async_pure
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.trace import Trace
@@ -216,6 +218,42 @@ class Stream(Generic[A]):
                 yield tuple(batch)
 
         return self._then(f"chunk({n})", run)
+
+    def batch(self, policy: BatchPolicy) -> Stream[tuple[A, ...]]:
+        """Group items into batches by size **or** time, whichever comes first (lesson 09).
+
+        A batch is flushed when it holds ``policy.max_size`` items, or when its *first*
+        item has waited ``policy.max_wait`` seconds on the loop's clock (virtual under
+        ``Simulation``), or when the source ends.  The rules are the pure state machine of
+        :mod:`funcpipe_async.chunking`, so ``s.batch(policy)`` makes the batches
+        ``batch_schedule`` predicts.  Law: ``s.batch(policy).flatten() == s``.  While the
+        consumer works on a batch, at most one item is being pulled from the source.
+        """
+        if not isinstance(policy, BatchPolicy):
+            raise TypeError(f"Stream.batch needs a BatchPolicy(max_size, max_wait), got {type(policy).__name__}")
+
+        async def run() -> AsyncGenerator[tuple[A, ...], None]:
+            loop = asyncio.get_running_loop()
+            state: BatchState[A] = BatchState()
+            async with aclosing(Puller(self.iterate())) as puller:
+                while True:
+                    due = batch_due(policy, state)
+                    kind, item = await puller.pull(None if due is None else max(0.0, due - loop.time()))
+                    now = loop.time()
+                    flushed, state = batch_tick(policy, state, now)
+                    if flushed is not None:
+                        yield flushed.items
+                    if kind == "end":
+                        flushed, state = batch_flush(state, now)
+                        if flushed is not None:
+                            yield flushed.items
+                        return
+                    if kind == "item":
+                        flushed, state = batch_offer(policy, state, cast(A, item), now)
+                        if flushed is not None:
+                            yield flushed.items
+
+        return self._then(f"batch(max_size={policy.max_size}, max_wait={policy.max_wait:g})", run)
 
     def flatten(self: Stream[Iterable[B]]) -> Stream[B]:
         """Yield the elements of every item in turn: the inverse of ``chunk``."""

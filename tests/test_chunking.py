@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -154,3 +155,63 @@ def test_batch_calls_fail_with_the_first_err() -> None:
     boom = ErrInfo("MODEL_DOWN", retryable=True)
     result = Simulation().run(batch_calls([1, 2, 3, 4], lambda b: async_lift(lambda: asyncio.sleep(1, result=Err(boom))), size=2, concurrency=2))
     assert result == Err(boom)
+
+
+# --- Stream.batch: the state machine on a live stream, on virtual time --------------------------
+
+from funcpipe_async import Resource, Trace, stream_from, stream_of  # noqa: E402
+
+
+def arriving(deltas: list[float], resource: Resource | None = None) -> Any:
+    async def source() -> Any:
+        if resource is not None:
+            resource.acquire()
+        try:
+            for index, delta in enumerate(deltas):
+                await asyncio.sleep(delta)
+                yield index
+        finally:
+            if resource is not None:
+                resource.release()
+
+    return stream_from(source)
+
+
+@given(policies, gaps)
+def test_stream_batch_makes_the_batches_batch_schedule_predicts(policy: BatchPolicy, deltas: list[float]) -> None:
+    arrivals = arrivals_from(deltas)
+    sim = Simulation()
+
+    async def run() -> list[tuple[tuple[int, ...], float]]:
+        seen = []
+        async with aclosing(arriving(deltas).batch(policy).iterate()) as batches:
+            async for batch in batches:
+                seen.append((batch, asyncio.get_running_loop().time()))
+        return seen
+
+    expected = batch_schedule(policy, arrivals, end=arrivals[-1] if arrivals else None)
+    assert sim.run(run()) == [(f.items, f.at) for f in expected]
+
+
+def test_stream_batch_flattens_back_to_the_stream_and_closes_its_source_early() -> None:
+    words = stream_of("a b c d e f g".split())
+    plan = words.batch(BatchPolicy(3, 1.0)).flatten().to_list()
+    assert Simulation().run(plan) == Simulation().run(words.to_list())
+    resource = Resource("feed")
+    sim = Simulation()
+
+    async def first_batch() -> tuple[Any, int]:
+        result = await arriving([1.0] * 100, resource).batch(BatchPolicy(4, 2.5)).take(1).to_list()()
+        return result, resource.held
+
+    assert sim.run(first_batch()) == (Ok([(0, 1, 2)]), 0)  # items at t=1, 2, 3; the deadline t=1+2.5 flushes them
+    assert repr(words.batch(BatchPolicy(3, 0.5))).endswith(".batch(max_size=3, max_wait=0.5)")
+    with pytest.raises(TypeError, match="BatchPolicy"):
+        words.batch(3)  # type: ignore[arg-type]
+
+
+def test_an_idle_stream_sends_no_singleton_when_items_come_back() -> None:
+    deltas = [0, 0, 0, 50, 0.2, 0.2]  # three at t=0, silence, then three within 0.4 s
+    sim = Simulation()
+    plan = arriving(deltas).batch(BatchPolicy(3, 1.0)).to_list()
+    assert sim.run(plan) == Ok([(0, 1, 2), (3, 4, 5)])

@@ -455,3 +455,63 @@ def test_result_is_independent_of_concurrency(yields: list[int], concurrency: in
 async def _value_after(i: int, yields: int, result: Result[int, ErrInfo]) -> Result[int, ErrInfo]:
     await _yields(yields)
     return result
+
+
+# --- Puller: a pull with a deadline that keeps going ---------------------------------------------
+
+
+def test_puller_times_out_without_losing_the_pull_and_closes_the_source() -> None:
+    from funcpipe_async import Simulation
+    from funcpipe_async.gather import Puller
+
+    closed: list[str] = []
+
+    async def slow() -> Any:
+        try:
+            for i in range(3):
+                await asyncio.sleep(2)
+                yield i
+        finally:
+            closed.append("source")
+
+    async def main() -> list[Any]:
+        puller: Puller[int] = Puller(slow())
+        seen = [await puller.pull(1.5), await puller.pull(1.5), await puller.pull(None), await puller.pull(0)]
+        await puller.aclose()
+        return seen
+
+    assert Simulation().run(main()) == [("timeout", None), ("item", 0), ("item", 1), ("timeout", None)]
+    assert closed == ["source"]
+
+
+def test_puller_reports_the_end_and_lets_a_source_error_propagate() -> None:
+    from funcpipe_async import Simulation
+    from funcpipe_async.gather import Puller
+
+    async def one_then_boom() -> Any:
+        yield 1
+        raise KeyError("boom")
+
+    async def main() -> Any:
+        puller: Puller[int] = Puller(one_then_boom())
+        try:
+            first = await puller.pull()
+            await puller.pull()
+        finally:
+            await puller.aclose()
+        return first
+
+    with pytest.raises(KeyError):
+        Simulation().run(main())
+
+    async def empty() -> Any:
+        return
+        yield
+
+    async def ends() -> Any:
+        puller: Puller[int] = Puller(empty())
+        result = await puller.pull(5)
+        await puller.aclose()
+        return result
+
+    assert Simulation().run(ends()) == ("end", None)
