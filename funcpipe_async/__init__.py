@@ -135,6 +135,7 @@ if TYPE_CHECKING:
         check_law,
         check_monad_laws,
         check_retry_laws,
+        check_stream_laws,
         observe,
     )
     from funcpipe_async.testing import (
@@ -148,6 +149,8 @@ if TYPE_CHECKING:
         int_plans,
         load_course_profile,
         plan_scripts,
+        stream_scripts,
+        StreamScript,
     )
     # --- lazy (matplotlib / ipywidgets) names for lessons 02, 03, 06: import them here too ---
     from funcpipe_async.plots import plot_stream_events, stream_events_summary  # lesson 02
@@ -177,6 +180,7 @@ _LAZY = {
     "check_monad_laws": "funcpipe_async.shell.laws",
     "check_gather_laws": "funcpipe_async.shell.laws",
     "check_retry_laws": "funcpipe_async.shell.laws",
+    "check_stream_laws": "funcpipe_async.shell.laws",
     "check_law": "funcpipe_async.shell.laws",
     "observe": "funcpipe_async.shell.laws",
     "Observation": "funcpipe_async.shell.laws",
@@ -190,6 +194,8 @@ _LAZY = {
     "ArrowScript": "funcpipe_async.testing",
     "plan_scripts": "funcpipe_async.testing",
     "arrow_scripts": "funcpipe_async.testing",
+    "StreamScript": "funcpipe_async.testing",
+    "stream_scripts": "funcpipe_async.testing",
     # --- lazy: lessons 07-08 (adapters import httpx and sqlite3) ---
     "HttpxJsonClient": "funcpipe_async.adapters",
     "SqliteStorage": "funcpipe_async.adapters",
@@ -234,7 +240,7 @@ __all__ = [
     "ATTEMPT", "OUTCOME", "WAIT", "TIMEOUT", "CANCELLED", "GIVE_UP",
     # the shell (drivers), virtual time
     "perform_async", "run_sync", "check_monad_laws", "LawReport",
-    "check_gather_laws", "check_retry_laws", "check_law", "observe", "Observation",
+    "check_gather_laws", "check_retry_laws", "check_stream_laws", "check_law", "observe", "Observation",
     "Simulation", "run_virtual", "DeadlockError", "SimulationLimitError", "VirtualClock",
     # tracing and figures
     "Trace", "Event", "Span", "LogicalClock", "format_table",
@@ -259,6 +265,7 @@ __all__ = [
     "Question", "quiz_widget", "answer_key_html",
     "COURSE_PROFILE", "load_course_profile", "int_plans", "int_arrows",
     "EffectLog", "ScriptOp", "PlanScript", "ArrowScript", "plan_scripts", "arrow_scripts",
+    "StreamScript", "stream_scripts",
     # streams (lesson 02)
     "Stream", "StreamFailed", "stream_of", "stream_from", "stream_count", "merge_streams", "Resource",
     "PULL", "EMIT", "CONSUME", "CLOSE", "plot_stream_events", "stream_events_summary",

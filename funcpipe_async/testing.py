@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -32,10 +32,12 @@ from hypothesis import strategies as st
 
 from funcpipe_async.plan import AsyncPlan, async_bind, async_fail, async_lift, async_map, async_pure
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
+from funcpipe_async.streams import Stream, stream_from
 
 __all__ = [
     "COURSE_PROFILE", "load_course_profile", "quiet_course_settings", "int_plans", "int_arrows", "Arrow", "Named",
     "EffectLog", "ScriptOp", "PlanScript", "ArrowScript", "plan_scripts", "arrow_scripts",
+    "StreamScript", "stream_scripts",
 ]
 
 X = TypeVar("X")
@@ -268,3 +270,34 @@ def arrow_scripts(max_ops: int = 3, *, failures: bool = True) -> st.SearchStrate
     (unless ``failures=False``) fail."""
     _check_max_ops(max_ops)
     return st.builds(ArrowScript, _ops("fg", max_ops, failures))
+
+
+@dataclass(frozen=True)
+class StreamScript:
+    """A generated effectful stream: for each ``(delay, value)``, wait ``delay`` seconds on the
+    loop's clock, record ``emit(value)@t`` and yield ``value``."""
+
+    items: tuple[tuple[float, int], ...] = ()
+
+    def build(self, log: EffectLog) -> Stream[int]:
+        """A fresh stream that performs this script, recording into ``log``."""
+        items = self.items
+
+        async def source() -> AsyncGenerator[int, None]:
+            for delay, value in items:
+                await asyncio.sleep(delay)
+                log.record("emit", value)
+                yield value
+
+        source.__qualname__ = repr(self)
+        return stream_from(source)
+
+    def __repr__(self) -> str:
+        return f"stream_script({[list(item) for item in self.items]!r})"
+
+
+def stream_scripts(max_items: int = 8) -> st.SearchStrategy[StreamScript]:
+    """Stream scripts of up to ``max_items`` items arriving 0–2 s apart."""
+    _check_max_ops(max_items)
+    item = st.tuples(st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0]), st.integers(min_value=-9, max_value=9))
+    return st.lists(item, max_size=max_items).map(lambda items: StreamScript(tuple(items)))

@@ -164,3 +164,48 @@ def test_effect_log_stamps_the_loop_time() -> None:
 
     Simulation().run(main())
     assert log.entries == ["x(1)@0"]
+
+
+# --- stream laws ------------------------------------------------------------------------------
+
+from funcpipe_async import BatchPolicy, Stream  # noqa: E402
+from funcpipe_async.shell.laws import check_stream_laws  # noqa: E402
+from funcpipe_async.testing import StreamScript, stream_scripts  # noqa: E402
+
+
+def test_stream_laws_hold_for_the_package() -> None:
+    reports = check_stream_laws(max_examples=40)
+    assert [r.law for r in reports] == ["map fusion", "filter fusion", "chunk/flatten", "batch/flatten"]
+    assert all(r.holds for r in reports), [str(r) for r in reports]
+
+
+def _chunk_dropping_the_remainder(s: Stream[Any], n: int) -> Stream[Any]:
+    return s.chunk(n).filter(lambda group: len(group) == n)
+
+
+def _batch_that_waits_after_a_full_batch(s: Stream[Any], policy: BatchPolicy) -> Stream[Any]:
+    async def pause(group: Any) -> Any:
+        await asyncio.sleep(policy.max_wait if len(group) == policy.max_size else 0)
+        return Ok(group)
+
+    return s.batch(policy).map_plan(lambda group: async_lift(lambda: pause(group)))
+
+
+def _filter_inverted(s: Stream[Any], p: Any) -> Stream[Any]:
+    return s.filter(lambda x: not p(x))
+
+
+def test_stream_law_checker_catches_broken_chunk_batch_and_filter() -> None:
+    assert _failing(check_stream_laws(chunk=_chunk_dropping_the_remainder, max_examples=50)) .keys() == {"chunk/flatten"}
+    failing = _failing(check_stream_laws(batch=_batch_that_waits_after_a_full_batch, max_examples=50))
+    assert list(failing) == ["batch/flatten"]  # same items, same effects: only the elapsed time shows it
+    assert _failing(check_stream_laws(filter_=_filter_inverted, max_examples=50)).keys() == {"filter fusion"}
+
+
+def test_stream_scripts_emit_on_virtual_time() -> None:
+    script = StreamScript(((1.0, 5), (0.5, -2)))
+    observed = observe(lambda log: script.build(log).to_list())
+    assert observed == Observation(Ok([5, -2]), ("emit(5)@1", "emit(-2)@1.5"), 1.5)
+    assert repr(script) == "stream_script([[1.0, 5], [0.5, -2]])"
+    with pytest.raises(ValueError):
+        stream_scripts(max_items=-1)

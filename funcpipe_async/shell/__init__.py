@@ -14,9 +14,10 @@ from funcpipe_async.shell.laws import (
     check_law,
     check_monad_laws,
     check_retry_laws,
+    check_stream_laws,
     observe,
 )
 from funcpipe_async.shell.runtime import perform_async, run_sync
 from funcpipe_async.shell.virtual import DeadlockError, Simulation, SimulationLimitError, run_virtual
 
-__all__ = ["perform_async", "run_sync", "check_monad_laws", "check_gather_laws", "check_retry_laws", "check_law", "observe", "Observation", "LawReport"]
+__all__ = ["perform_async", "run_sync", "check_monad_laws", "check_gather_laws", "check_retry_laws", "check_stream_laws", "check_law", "observe", "Observation", "LawReport"]

@@ -10,7 +10,8 @@ to one that does not; plans are functions and cannot be compared directly.
 * :func:`check_law` turns a law — a strategy of arguments and a function building its two
   sides — into a Hypothesis property under the course profile and returns a
   :class:`LawReport` (examples run, holds or the smallest counterexample);
-* :func:`check_monad_laws`, :func:`check_gather_laws` and :func:`check_retry_laws` check the
+* :func:`check_monad_laws`, :func:`check_gather_laws`, :func:`check_retry_laws` and
+  :func:`check_stream_laws` check the
   course's laws over generated **effectful** scripts (they record effects, sleep, suspend
   and fail — see :func:`~funcpipe_async.testing.plan_scripts`), and take the implementation
   under test as an argument, so a broken one is caught in a notebook or a test.
@@ -32,6 +33,8 @@ from funcpipe_async.plan import AsyncPlan, async_bind, async_map, async_pure
 from funcpipe_async.policies import ConstantBackoff, RetryPolicy, async_retry
 from funcpipe_async.result import ErrInfo, Result
 from funcpipe_async.shell.virtual import Simulation
+from funcpipe_async.chunking import BatchPolicy
+from funcpipe_async.streams import Stream
 from funcpipe_async.testing import (
     ArrowScript,
     EffectLog,
@@ -40,11 +43,12 @@ from funcpipe_async.testing import (
     arrow_scripts,
     plan_scripts,
     quiet_course_settings,
+    stream_scripts,
 )
 
 __all__ = [
     "LawReport", "Observation", "observe", "check_law",
-    "check_monad_laws", "check_gather_laws", "check_retry_laws",
+    "check_monad_laws", "check_gather_laws", "check_retry_laws", "check_stream_laws",
 ]
 
 Side = Callable[[EffectLog], AsyncPlan[Any]]
@@ -290,6 +294,75 @@ def check_retry_laws(
             "not retryable", "retry(m, policy) == m when m's errors are not retryable",
             st.tuples(plan_scripts(), policies),
             lambda m, policy: (lambda log: r(m.build(log), policy), m.build),
+            max_examples=max_examples,
+        ),
+    ]
+
+
+_FUNCTIONS: list[Named[int, int]] = [Named("inc", lambda x: x + 1), Named("double", lambda x: 2 * x), Named("negate", lambda x: -x),
+              Named("square", lambda x: x * x)]
+_PREDICATES: list[Named[int, bool]] = [Named("even", lambda x: x % 2 == 0), Named("positive", lambda x: x > 0),
+               Named("small", lambda x: abs(x) < 4)]
+
+
+def check_stream_laws(
+    *,
+    map_: Callable[[Stream[Any], Callable[[Any], Any]], Stream[Any]] = Stream.map,
+    filter_: Callable[[Stream[Any], Callable[[Any], bool]], Stream[Any]] = Stream.filter,
+    chunk: Callable[[Stream[Any], int], Stream[Any]] = Stream.chunk,
+    batch: Callable[[Stream[Any], BatchPolicy], Stream[Any]] = Stream.batch,
+    max_examples: int = 100,
+) -> list[LawReport]:
+    """Check the stream laws over generated effectful streams (items arriving over virtual time).
+
+    * **map fusion** — ``s.map(f).map(g) == s.map(lambda x: g(f(x)))``;
+    * **filter fusion** — ``s.filter(p).filter(q) == s.filter(lambda x: p(x) and q(x))``;
+    * **chunk then flatten** — ``s.chunk(n).flatten() == s``;
+    * **batch then flatten** — ``s.batch(BatchPolicy(n, w)).flatten() == s``: batching by
+      size or time neither loses, reorders nor delays an item's production.
+
+    Both sides are run to a list and compared by result, the source's effects at their
+    instants, and elapsed time.  ``map_``, ``filter_``, ``chunk`` and ``batch`` default to
+    the ``Stream`` methods; pass another implementation to check it.
+    """
+    _check_examples(max_examples)
+
+    def collect(stream: Stream[Any]) -> AsyncPlan[list[Any]]:
+        return stream.to_list()
+
+    fs, ps = st.sampled_from(_FUNCTIONS), st.sampled_from(_PREDICATES)
+    return [
+        check_law(
+            "map fusion", "s.map(f).map(g) == s.map(lambda x: g(f(x)))",
+            st.tuples(stream_scripts(), fs, fs),
+            lambda s, f, g: (
+                lambda log: collect(map_(map_(s.build(log), f), g)),
+                lambda log: collect(map_(s.build(log), lambda x: g(f(x)))),
+            ),
+            max_examples=max_examples,
+        ),
+        check_law(
+            "filter fusion", "s.filter(p).filter(q) == s.filter(lambda x: p(x) and q(x))",
+            st.tuples(stream_scripts(), ps, ps),
+            lambda s, p, q: (
+                lambda log: collect(filter_(filter_(s.build(log), p), q)),
+                lambda log: collect(filter_(s.build(log), lambda x: p(x) and q(x))),
+            ),
+            max_examples=max_examples,
+        ),
+        check_law(
+            "chunk/flatten", "s.chunk(n).flatten() == s",
+            st.tuples(stream_scripts(), st.integers(min_value=1, max_value=4)),
+            lambda s, n: (lambda log: collect(chunk(s.build(log), n).flatten()), lambda log: collect(s.build(log))),
+            max_examples=max_examples,
+        ),
+        check_law(
+            "batch/flatten", "s.batch(BatchPolicy(n, w)).flatten() == s",
+            st.tuples(stream_scripts(), st.integers(min_value=1, max_value=4), st.sampled_from([0.0, 0.5, 1.5])),
+            lambda s, n, w: (
+                lambda log: collect(batch(s.build(log), BatchPolicy(n, w)).flatten()),
+                lambda log: collect(s.build(log)),
+            ),
             max_examples=max_examples,
         ),
     ]
