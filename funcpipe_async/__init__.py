@@ -21,6 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from funcpipe_async.chunking import (
+    BatchCost,
     BatchPolicy,
     BatchState,
     Flush,
@@ -30,9 +31,11 @@ from funcpipe_async.chunking import (
     batch_offer,
     batch_schedule,
     batch_tick,
+    Served,
+    serve_batches,
 )
 from funcpipe_async.clock import VirtualClock
-from funcpipe_async.fakes import HANG, FakeEmbedder, FakeHttp, FakePayments, FakeStorage, ScriptedService, hash_embedding
+from funcpipe_async.fakes import HANG, BatchEmbedder, FakeEmbedder, FakeHttp, FakePayments, FakeStorage, ScriptedService, hash_embedding
 from funcpipe_async.gather import async_gather
 from funcpipe_async.io_plan import IOPlan, io_bind, io_delay, io_map, io_pure
 from funcpipe_async.ledger import Ledger, Outcome, Step, account_for
@@ -252,7 +255,7 @@ __all__ = [
     "hash_embedding", "encode_record", "check_key",
     # batching by size or time (lesson 09)
     "BatchPolicy", "BatchState", "Flush", "batch_offer", "batch_due", "batch_tick", "batch_flush",
-    "batch_schedule", "batch_calls",
+    "batch_schedule", "batch_calls", "BatchCost", "Served", "serve_batches", "BatchEmbedder",
     # every input accounted for (lesson 08)
     "account_for", "Ledger", "Outcome", "Step",
     # real adapters and the loopback service (lessons 07-08)

@@ -24,8 +24,11 @@ Invariants (``tests/test_chunking.py``):
   company, instead of being flushed alone at once because "the timer had expired".
 
 :func:`batch_schedule` runs the state machine over a list of arrival times (the reference
-model the lesson plots); :func:`batch_calls` describes calling a batch capability over a
-list with bounded concurrency, the results in input order.
+model the lesson plots), and :func:`serve_batches` prices its batches with a
+:class:`BatchCost` on one or more replicas of the capability (latency per item, calls, busy
+time) — the latency / throughput trade-off as a pure function.  :func:`batch_calls`
+describes calling a batch capability over a list with bounded concurrency, the results in
+input order.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ __all__ = [
     "batch_flush",
     "batch_schedule",
     "batch_calls",
+    "BatchCost",
+    "Served",
+    "serve_batches",
 ]
 
 A = TypeVar("A")
@@ -191,3 +197,55 @@ def batch_calls(
 
 def _concat(parts: list[list[B]]) -> list[B]:
     return [value for part in parts for value in part]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCost:
+    """What one call of a batch capability costs: ``overhead + per_item × n`` seconds for ``n`` items."""
+
+    overhead: float
+    per_item: float
+
+    def __post_init__(self) -> None:
+        for name in ("overhead", "per_item"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+                raise ValueError(f"BatchCost.{name} must be a finite number of seconds ≥ 0, got {value!r}")
+
+    def seconds(self, n: int) -> float:
+        """How long one call carrying ``n`` items takes."""
+        return self.overhead + self.per_item * n
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """Batches served: each item's latency (arrival → end of its call), the calls, the busy time."""
+
+    latencies: tuple[float, ...]
+    calls: int
+    busy: float
+
+
+def serve_batches(
+    flushes: Sequence[Flush[int]], arrivals: Sequence[float], cost: BatchCost, *, replicas: int = 1
+) -> Served:
+    """Serve ``flushes`` (batches of item indices) in flush order on ``replicas`` replicas.
+
+    A call starts when its batch has flushed and a replica is free (the one free first), and
+    takes ``cost.seconds(len(batch))``; an item's latency is the end of its batch's call minus
+    its arrival ``arrivals[i]``.  Pure: no clock, no sleeping — a grid of policies costs
+    milliseconds.
+    """
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise ValueError(f"replicas must be an int ≥ 1, got {replicas!r}")
+    free = [0.0] * replicas
+    latencies = [0.0] * len(arrivals)
+    busy = 0.0
+    for flush in flushes:
+        k = free.index(min(free))
+        took = cost.seconds(len(flush.items))
+        free[k] = max(flush.at, free[k]) + took
+        busy += took
+        for i in flush.items:
+            latencies[i] = free[k] - arrivals[i]
+    return Served(tuple(latencies), len(flushes), busy)

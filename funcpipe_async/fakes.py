@@ -17,12 +17,16 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Generic, NoReturn, TypeVar
 
+from funcpipe_async.chunking import BatchCost
 from funcpipe_async.plan import AsyncPlan, async_lift
 from funcpipe_async.ports import check_key, encode_record
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.trace import Trace
 
-__all__ = ["FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments", "hash_embedding"]
+__all__ = [
+    "FakeHttp", "FakeStorage", "FakeEmbedder", "BatchEmbedder", "ScriptedService", "HANG", "FakePayments",
+    "hash_embedding",
+]
 
 A = TypeVar("A")
 
@@ -203,6 +207,44 @@ class FakeEmbedder:
             return Ok(tuple(hash_embedding(text, self._dims)))
         finally:
             self.in_flight -= 1
+
+
+class BatchEmbedder:
+    """A batch embedding model on the loop's clock, for lessons 09 and 12.
+
+    ``embed(texts)`` returns a plan that, when driven, takes ``cost.seconds(len(texts))``
+    seconds and answers one ``hash_embedding`` vector per text, in order.  ``calls`` records
+    the size of every call in the order calls started; ``in_flight`` / ``peak`` count calls
+    running now / at most at once.
+    """
+
+    def __init__(self, cost: BatchCost | None = None, *, dims: int = 4) -> None:
+        self.cost = cost if cost is not None else BatchCost(overhead=0.2, per_item=0.01)
+        if not isinstance(self.cost, BatchCost):
+            raise TypeError(f"BatchEmbedder cost must be a BatchCost, got {type(cost).__name__}")
+        hash_embedding("check", dims)  # validates dims
+        self.dims = dims
+        self.calls: list[int] = []
+        self.in_flight = 0
+        self.peak = 0
+
+    def embed(self, texts: Sequence[str]) -> AsyncPlan[list[tuple[float, ...]]]:
+        batch = list(texts)
+
+        async def run() -> Result[list[tuple[float, ...]], ErrInfo]:
+            self.calls.append(len(batch))
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            try:
+                await asyncio.sleep(self.cost.seconds(len(batch)))
+                return Ok([tuple(hash_embedding(text, self.dims)) for text in batch])
+            finally:
+                self.in_flight -= 1
+
+        return async_lift(run)
+
+    def __repr__(self) -> str:
+        return f"BatchEmbedder({self.cost!r}, calls={len(self.calls)})"
 
 
 class FakePayments:

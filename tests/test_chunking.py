@@ -108,7 +108,7 @@ def test_schedule_rejects_time_going_backwards() -> None:
         batch_schedule(BatchPolicy(2, 1), [0, 3], end=1)
 
 
-class BatchEmbedder:
+class SlowBatches:
     """A batch capability on virtual time: 1 s per call + 0.1 s per item, counting calls in flight."""
 
     def __init__(self) -> None:
@@ -132,7 +132,7 @@ class BatchEmbedder:
 
 @given(st.lists(st.integers(0, 99), max_size=30), st.integers(1, 7), st.integers(1, 4))
 def test_batch_calls_keep_input_order_and_bound_concurrency(items: list[int], size: int, concurrency: int) -> None:
-    embedder = BatchEmbedder()
+    embedder = SlowBatches()
     result = Simulation().run(batch_calls(items, embedder.call, size=size, concurrency=concurrency))
     assert result == Ok([10 * x for x in items])
     assert all(len(batch) <= size for batch in embedder.calls)
@@ -215,3 +215,45 @@ def test_an_idle_stream_sends_no_singleton_when_items_come_back() -> None:
     sim = Simulation()
     plan = arriving(deltas).batch(BatchPolicy(3, 1.0)).to_list()
     assert sim.run(plan) == Ok([(0, 1, 2), (3, 4, 5)])
+
+
+# --- pricing batches: BatchCost, serve_batches, BatchEmbedder ----------------------------------
+
+from funcpipe_async import BatchCost, BatchEmbedder, Served, serve_batches  # noqa: E402
+
+
+def test_serve_batches_queues_calls_on_the_replicas_free_first() -> None:
+    cost = BatchCost(overhead=1.0, per_item=0.5)
+    flushes = [Flush((0, 1), 0.0, "size"), Flush((2,), 0.5, "time"), Flush((3,), 5.0, "time")]
+    arrivals = [0.0, 0.0, 0.0, 4.0]
+    one = serve_batches(flushes, arrivals, cost)
+    assert one == Served((2.0, 2.0, 3.5, 2.5), 3, 5.0)   # the second batch waits for the replica until t=2
+    two = serve_batches(flushes, arrivals, cost, replicas=2)
+    assert two.latencies == (2.0, 2.0, 2.0, 2.5) and two.busy == 5.0
+
+
+@given(policies, gaps, st.integers(1, 3))
+def test_served_latency_is_at_least_the_wait_in_the_batcher_plus_the_call(policy: BatchPolicy, deltas: list[float], replicas: int) -> None:
+    arrivals = arrivals_from(deltas)
+    cost = BatchCost(0.2, 0.01)
+    flushes = batch_schedule(policy, arrivals)
+    served = serve_batches(flushes, arrivals, cost, replicas=replicas)
+    assert served.calls == len(flushes)
+    for flush in flushes:
+        for i in flush.items:
+            assert served.latencies[i] >= flush.at - arrivals[i] + cost.seconds(len(flush.items)) - 1e-9
+
+
+def test_batch_embedder_takes_the_cost_on_virtual_time_and_answers_in_order() -> None:
+    embedder = BatchEmbedder(BatchCost(0.2, 0.01))
+    sim = Simulation()
+    result = sim.run(batch_calls([f"t{i}" for i in range(10)], embedder.embed, size=4, concurrency=2))
+    assert isinstance(result, Ok) and len(result.value) == 10
+    assert embedder.calls == [4, 4, 2] and embedder.peak == 2
+    assert sim.now == pytest.approx(0.24 + 0.22)  # two calls of 4 together, then the call of 2
+    with pytest.raises(ValueError):
+        BatchCost(-1, 0)
+    with pytest.raises(TypeError):
+        BatchEmbedder(0.2)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        serve_batches([], [], BatchCost(0, 0), replicas=0)
