@@ -109,6 +109,9 @@ from funcpipe_async.streams import (
 # --- end backpressure ---
 # --- rate limiting and fairness (lesson 06): eager imports here --------------------------------
 # --- end rate limiting and fairness ---
+# --- contracts (lesson 07) ---------------------------------------------------------------------
+from funcpipe_async.contracts import STORAGE_CONTRACT, Clause, ContractReport, Verdict, run_contract, without_lifetime
+# --- end contracts ---
 
 if TYPE_CHECKING:
     from funcpipe_async.adapters import (
@@ -274,4 +277,6 @@ __all__ = [
     "PULL", "EMIT", "CONSUME", "CLOSE", "plot_stream_events", "stream_events_summary",
     # backpressure (lesson 03)
     # rate limiting and fairness (lesson 06)
+    # contracts (lesson 07)
+    "Clause", "Verdict", "ContractReport", "run_contract", "without_lifetime", "STORAGE_CONTRACT",
 ]
