@@ -39,6 +39,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_bind_depth.py
 	$(BIN)/python benchmarks/bench_virtual_time.py
 	$(BIN)/python benchmarks/bench_grading.py
+	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_backpressure_slider.py
+	$(BIN)/python benchmarks/bench_fairness_slider.py
 
 clean:
 	rm -rf $(VENV)

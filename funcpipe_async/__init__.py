@@ -36,7 +36,7 @@ from funcpipe_async.chunking import (
 )
 from funcpipe_async.clock import VirtualClock
 from funcpipe_async.fakes import HANG, BatchEmbedder, FakeEmbedder, FakeHttp, FakePayments, FakeStorage, ScriptedService, hash_embedding
-from funcpipe_async.gather import async_gather
+from funcpipe_async.gather import async_gather, async_sequence
 from funcpipe_async.io_plan import IOPlan, io_bind, io_delay, io_map, io_pure
 from funcpipe_async.ledger import Ledger, Outcome, Step, account_for
 from funcpipe_async.plan import (
@@ -106,8 +106,65 @@ from funcpipe_async.streams import (
 )
 # --- end streams ---
 # --- backpressure (lesson 03): eager imports here ----------------------------------------------
+from funcpipe_async.backpressure import (
+    Overflow,
+    OVERFLOWS,
+    QueuePolicy,
+    BoundedQueue,
+    QueueClosed,
+    Stage,
+    QueueStats,
+    PipelineReport,
+    pipeline,
+    paced,
+    LittlesLaw,
+    littles_law,
+    depth_series,
+    ENQUEUE,
+    DEQUEUE,
+    DROP,
+    REJECT,
+    PUT_WAIT,
+    GET_WAIT,
+    QUEUE_FULL,
+    QUEUE_CLOSED,
+)
 # --- end backpressure ---
 # --- rate limiting and fairness (lesson 06): eager imports here --------------------------------
+from funcpipe_async.fairness import (
+    Completion,
+    DeficitRoundRobin,
+    Fifo,
+    Request,
+    RoundRobin,
+    Scheduler,
+    Tenant,
+    TenantStats,
+    completions_from_trace,
+    jain_index,
+    max_min_shares,
+    percentile,
+    poisson_arrivals,
+    serve_on_loop,
+    simulate_schedule,
+    stats_table,
+    tenant_stats,
+    work_shares,
+)
+from funcpipe_async.ratelimit import (
+    AsyncRateLimiter,
+    Bucket,
+    Decision,
+    KeyedLimiter,
+    LeakyBucket,
+    LeakyState,
+    TokenBucket,
+    TokenState,
+    leaky_bucket_step,
+    max_window_cost,
+    run_bucket,
+    token_bucket_step,
+)
 # --- end rate limiting and fairness ---
 # --- contracts (lesson 07) ---------------------------------------------------------------------
 from funcpipe_async.contracts import STORAGE_CONTRACT, Clause, ContractReport, Verdict, run_contract, without_lifetime
@@ -160,6 +217,25 @@ if TYPE_CHECKING:
     )
     # --- lazy (matplotlib / ipywidgets) names for lessons 02, 03, 06: import them here too ---
     from funcpipe_async.plots import plot_stream_events, stream_events_summary  # lesson 02
+    from funcpipe_async.demos.fairness import (  # lesson 06
+        FairnessControls, FairnessRun, FairnessView, fairness_demo, fairness_summary, fairness_table, normalised_throughput,
+        plot_fairness, presentation_rc, redraw_fairness_png, render_fairness, simulate_fairness,
+    )
+    from funcpipe_async.demos.backpressure import (  # lesson 03
+        STRATEGIES,
+        BackpressureRun,
+        simulate_backpressure,
+        plot_strategies,
+        strategies_summary,
+        plot_unbounded_vs_bounded,
+        unbounded_vs_bounded_summary,
+        plot_littles_law,
+        littles_law_summary,
+        render_backpressure,
+        backpressure_summary,
+        redraw_backpressure_png,
+        backpressure_demo,
+    )
     # --- end lazy lessons 02, 03, 06 ---
 
 __version__ = "0.1.0"
@@ -214,7 +290,32 @@ _LAZY = {
     "plot_stream_events": "funcpipe_async.plots",
     "stream_events_summary": "funcpipe_async.plots",
     # --- lazy: lesson 03 (funcpipe_async.demos.backpressure) ---
+    "STRATEGIES": "funcpipe_async.demos.backpressure",
+    "BackpressureRun": "funcpipe_async.demos.backpressure",
+    "simulate_backpressure": "funcpipe_async.demos.backpressure",
+    "plot_strategies": "funcpipe_async.demos.backpressure",
+    "strategies_summary": "funcpipe_async.demos.backpressure",
+    "plot_unbounded_vs_bounded": "funcpipe_async.demos.backpressure",
+    "unbounded_vs_bounded_summary": "funcpipe_async.demos.backpressure",
+    "plot_littles_law": "funcpipe_async.demos.backpressure",
+    "littles_law_summary": "funcpipe_async.demos.backpressure",
+    "render_backpressure": "funcpipe_async.demos.backpressure",
+    "backpressure_summary": "funcpipe_async.demos.backpressure",
+    "redraw_backpressure_png": "funcpipe_async.demos.backpressure",
+    "backpressure_demo": "funcpipe_async.demos.backpressure",
     # --- lazy: lesson 06 (funcpipe_async.demos.fairness) ---
+    "FairnessControls": "funcpipe_async.demos.fairness",
+    "FairnessRun": "funcpipe_async.demos.fairness",
+    "FairnessView": "funcpipe_async.demos.fairness",
+    "fairness_demo": "funcpipe_async.demos.fairness",
+    "fairness_summary": "funcpipe_async.demos.fairness",
+    "fairness_table": "funcpipe_async.demos.fairness",
+    "normalised_throughput": "funcpipe_async.demos.fairness",
+    "plot_fairness": "funcpipe_async.demos.fairness",
+    "presentation_rc": "funcpipe_async.demos.fairness",
+    "redraw_fairness_png": "funcpipe_async.demos.fairness",
+    "render_fairness": "funcpipe_async.demos.fairness",
+    "simulate_fairness": "funcpipe_async.demos.fairness",
 }
 
 
@@ -238,7 +339,7 @@ __all__ = [
     "AsyncPlan", "PlanNode", "async_pure", "async_fail", "async_from_result", "async_bind", "async_map", "async_lift", "async_settle",
     "ReusedCoroutineError", "PlanTypeError",
     "IOPlan", "io_pure", "io_bind", "io_map", "io_delay",
-    "async_gather",
+    "async_gather", "async_sequence",
     # retry and timeout policies (descriptions)
     "RetryPolicy", "ConstantBackoff", "ExponentialBackoff", "Backoff", "Jitter", "RetryBudget",
     "backoff_delay", "apply_jitter", "delay_schedule", "schedule_table", "is_retryable",
@@ -276,7 +377,20 @@ __all__ = [
     "Stream", "StreamFailed", "stream_of", "stream_from", "stream_count", "merge_streams", "Resource",
     "PULL", "EMIT", "CONSUME", "CLOSE", "plot_stream_events", "stream_events_summary",
     # backpressure (lesson 03)
+    "Overflow", "OVERFLOWS", "QueuePolicy", "BoundedQueue", "QueueClosed", "Stage", "QueueStats",
+    "PipelineReport", "pipeline", "paced", "LittlesLaw", "littles_law", "depth_series", "ENQUEUE", "DEQUEUE",
+    "DROP", "REJECT", "PUT_WAIT", "GET_WAIT", "QUEUE_FULL", "QUEUE_CLOSED", "STRATEGIES", "BackpressureRun",
+    "simulate_backpressure", "plot_strategies", "strategies_summary", "plot_unbounded_vs_bounded",
+    "unbounded_vs_bounded_summary", "plot_littles_law", "littles_law_summary", "render_backpressure",
+    "backpressure_summary", "redraw_backpressure_png", "backpressure_demo",
     # rate limiting and fairness (lesson 06)
+    "TokenBucket", "TokenState", "LeakyBucket", "LeakyState", "Decision", "Bucket", "token_bucket_step",
+    "leaky_bucket_step", "run_bucket", "max_window_cost", "AsyncRateLimiter", "KeyedLimiter",
+    "Request", "Completion", "Tenant", "Fifo", "RoundRobin", "DeficitRoundRobin", "Scheduler", "simulate_schedule",
+    "serve_on_loop", "completions_from_trace", "poisson_arrivals", "TenantStats", "tenant_stats", "stats_table",
+    "percentile", "jain_index", "max_min_shares", "work_shares",
+    "simulate_fairness", "FairnessRun", "fairness_table", "fairness_summary", "normalised_throughput", "plot_fairness",
+    "presentation_rc", "FairnessControls", "render_fairness", "redraw_fairness_png", "FairnessView", "fairness_demo",
     # contracts (lesson 07)
     "Clause", "Verdict", "ContractReport", "run_contract", "without_lifetime", "STORAGE_CONTRACT",
 ]

@@ -13,8 +13,9 @@ that pull plans from the input in order.  It never creates one task per plan, so
 * ``concurrency=1`` runs the plans one after another in the caller's task — exactly the
   sequential ``async_bind`` chain, with no task created.
 
-Laws (``tests/test_gather.py``): ``gather([]) == pure([])``; ``gather(ps, concurrency=1)``
-equals sequencing ``ps`` with ``async_bind``; for plans without shared effects the result
+Laws (``tests/test_gather.py``, and ``check_gather_laws``): ``gather([]) == pure([])``;
+``gather(ps, concurrency=1)`` equals :func:`async_sequence` ``(ps)`` — the plans bound one
+after another — in result, effects and time; for plans without shared effects the result
 does not depend on ``concurrency``.
 
 :func:`merge_iterators` is the same idea for streams (lesson 02's ``merge_streams``): it
@@ -26,13 +27,14 @@ deadline* and keeps the pull going when the deadline passes (lesson 09's time-ba
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from funcpipe_async.plan import AsyncPlan, PlanNode, PlanTypeError
+from funcpipe_async.plan import AsyncPlan, PlanNode, PlanTypeError, async_bind, async_map, async_pure
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
-__all__ = ["async_gather", "merge_iterators", "Puller"]
+__all__ = ["async_gather", "async_sequence", "merge_iterators", "Puller"]
 
 A = TypeVar("A")
 
@@ -72,6 +74,25 @@ def async_gather(plans: Iterable[AsyncPlan[A]], *, concurrency: int) -> AsyncPla
                 f"async_gather: item {index} is {type(plan).__name__}, not an AsyncPlan"
             )
     return _Gather(items, concurrency)
+
+
+def async_sequence(plans: Iterable[AsyncPlan[A]]) -> AsyncPlan[list[A]]:
+    """Describe running ``plans`` one after another, collecting their values in order.
+
+    The first ``Err`` stops it (later plans never start).  It is ``async_bind`` folded over
+    the list, so it creates no task: the sequential side of the law
+    ``async_gather(ps, concurrency=1) == async_sequence(ps)``.
+    """
+    result: AsyncPlan[list[A]] = async_pure([])
+    for plan in plans:
+        if not callable(plan):
+            raise PlanTypeError(f"async_sequence takes AsyncPlans, got {type(plan).__name__}")
+        result = async_bind(result, partial(_append_value, plan))
+    return result
+
+
+def _append_value(plan: AsyncPlan[A], acc: list[A]) -> AsyncPlan[list[A]]:
+    return async_map(plan, lambda value: [*acc, value])
 
 
 def _check(result: object) -> None:

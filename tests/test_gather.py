@@ -515,3 +515,28 @@ def test_puller_reports_the_end_and_lets_a_source_error_propagate() -> None:
         return result
 
     assert Simulation().run(ends()) == ("end", None)
+
+
+def test_async_sequence_runs_plans_one_after_another_and_stops_at_the_first_err() -> None:
+    from funcpipe_async import Simulation
+    from funcpipe_async.gather import async_sequence
+
+    started: list[str] = []
+
+    def step(name: str, seconds: float, fail: bool = False) -> AsyncPlan[str]:
+        async def run() -> Any:
+            started.append(f"{name}@{asyncio.get_running_loop().time():g}")
+            await asyncio.sleep(seconds)
+            return Err(ErrInfo("BOOM")) if fail else Ok(name)
+
+        return async_lift(run)
+
+    sim = Simulation()
+    assert sim.run(async_sequence([step("a", 1), step("b", 2)])) == Ok(["a", "b"])
+    assert started == ["a@0", "b@1"] and sim.now == 3
+    started.clear()
+    assert Simulation().run(async_sequence([step("a", 1, fail=True), step("b", 1)])) == Err(ErrInfo("BOOM"))
+    assert started == ["a@0"]
+    assert Simulation().run(async_sequence([])) == Ok([])
+    with pytest.raises(PlanTypeError):
+        async_sequence([3])  # type: ignore[list-item]

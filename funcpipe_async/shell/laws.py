@@ -21,14 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from hypothesis import given
 from hypothesis.errors import FlakyFailure
 from hypothesis import strategies as st
 
-from funcpipe_async.gather import async_gather
+from funcpipe_async.gather import async_gather, async_sequence
 from funcpipe_async.plan import AsyncPlan, async_bind, async_map, async_pure
 from funcpipe_async.policies import ConstantBackoff, RetryPolicy, async_retry
 from funcpipe_async.result import ErrInfo, Result
@@ -215,18 +214,6 @@ def _assoc_right(
     return bind(m, lambda x: bind(f(x), g))
 
 
-def _sequence(plans: Sequence[AsyncPlan[Any]]) -> AsyncPlan[list[Any]]:
-    """The plans one after another, collecting their values (the first Err stops it)."""
-    result: AsyncPlan[list[Any]] = async_pure([])
-    for plan in plans:
-        result = async_bind(result, partial(_append_value, plan))
-    return result
-
-
-def _append_value(plan: AsyncPlan[Any], acc: list[Any]) -> AsyncPlan[list[Any]]:
-    return async_map(plan, lambda value: [*acc, value])
-
-
 def check_gather_laws(
     *,
     gather: Callable[..., AsyncPlan[list[Any]]] | None = None,
@@ -249,7 +236,7 @@ def check_gather_laws(
             st.tuples(safe, st.integers(min_value=1, max_value=4)),
             lambda ps, k: (
                 lambda log: g([s.build(log) for s in ps], concurrency=k),
-                lambda log: _sequence([s.build(log) for s in ps]),
+                lambda log: async_sequence([s.build(log) for s in ps]),
             ),
             max_examples=max_examples,
             same=lambda left, right: left.result == right.result,
@@ -259,7 +246,7 @@ def check_gather_laws(
             st.tuples(any_plans),
             lambda ps: (
                 lambda log: g([s.build(log) for s in ps], concurrency=1),
-                lambda log: _sequence([s.build(log) for s in ps]),
+                lambda log: async_sequence([s.build(log) for s in ps]),
             ),
             max_examples=max_examples,
         ),

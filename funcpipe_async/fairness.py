@@ -1,0 +1,522 @@
+"""Fair scheduling: schedulers as data, a deterministic server simulation, per-tenant metrics.
+
+Many tenants share one server of fixed ``capacity`` (work units per second).  Requests
+arrive with a tenant, an arrival time and a ``size`` (work units); the server serves one
+request at a time, to completion, and a **scheduler** picks which waiting request goes next:
+
+* :class:`Fifo` — one global line in arrival order.  Simple, and unfair: a tenant that floods
+  the line delays everyone behind it (the *noisy neighbour*).
+* :class:`RoundRobin` — one line per tenant, one request from each in turn.  Fair in
+  *requests*, not in *work*: a tenant with big requests still gets more of the server.
+* :class:`DeficitRoundRobin` — Shreedhar and Varghese's DRR: each visit adds
+  ``quantum × weight`` to the tenant's deficit, and it may send requests while their size
+  fits in the deficit.  Under backlog each tenant gets a share of the work proportional to
+  its weight, whatever its request sizes, at O(1) cost per request.
+
+Schedulers are frozen values; :func:`simulate_schedule` is the one interpreter that applies
+them (a discrete-event simulation in plain Python, on simulated time: deterministic, and
+thousands of requests in milliseconds).  :func:`serve_on_loop` is the same server as a
+coroutine on the running loop's clock — under :class:`~funcpipe_async.Simulation` it gives
+exactly the completions :func:`simulate_schedule` computes, and records them on a
+:class:`~funcpipe_async.Trace`, from which :func:`completions_from_trace` reads them back.
+
+Laws (checked in ``tests/test_fairness.py`` and lesson 06):
+
+* **work-conserving** — all three schedulers: the server is never idle while a request waits;
+* **no starvation** — round robin and DRR serve every backlogged tenant in every round;
+* **weighted shares** — under DRR, when every tenant is backlogged, the work each tenant gets
+  is proportional to its weight (within one quantum × weight per tenant);
+* **Jain's index** — :func:`jain_index` is 1 for equal allocations and 1/n when one of n
+  gets everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeAlias
+
+from funcpipe_async.trace import Trace, format_table
+
+__all__ = [
+    "Request",
+    "Completion",
+    "Tenant",
+    "Fifo",
+    "RoundRobin",
+    "DeficitRoundRobin",
+    "Scheduler",
+    "SCHEDULERS",
+    "poisson_arrivals",
+    "simulate_schedule",
+    "serve_on_loop",
+    "completions_from_trace",
+    "TenantStats",
+    "tenant_stats",
+    "stats_table",
+    "percentile",
+    "jain_index",
+    "max_min_shares",
+    "work_shares",
+    "ARRIVE",
+    "SERVE",
+]
+
+ARRIVE = "arrive"
+SERVE = "serve"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request: ``tenant`` sends ``size`` work units at simulated time ``arrival``."""
+
+    tenant: str
+    arrival: float
+    size: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tenant, str) or not self.tenant:
+            raise ValueError(f"Request.tenant must be a non-empty string, got {self.tenant!r}")
+        if not math.isfinite(self.arrival) or self.arrival < 0:
+            raise ValueError(f"Request.arrival must be a finite time >= 0, got {self.arrival!r}")
+        if not math.isfinite(self.size) or self.size <= 0:
+            raise ValueError(f"Request.size must be > 0 work units, got {self.size!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One served request: when it arrived, started and finished (simulated seconds)."""
+
+    tenant: str
+    arrival: float
+    start: float
+    finish: float
+    size: float = 1.0
+
+    @property
+    def latency(self) -> float:
+        """Seconds from arrival to finish: waiting in line plus being served."""
+        return self.finish - self.arrival
+
+    @property
+    def wait(self) -> float:
+        """Seconds spent waiting in line."""
+        return self.start - self.arrival
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """A tenant of a workload: ``rate`` requests per second of ``size`` work units, and its
+    ``weight`` (what a weighted scheduler gives it under backlog, relative to the others)."""
+
+    name: str
+    rate: float
+    size: float = 1.0
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Tenant.name must be a non-empty string, got {self.name!r}")
+        for what, value in (("rate", self.rate), ("size", self.size), ("weight", self.weight)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise TypeError(f"Tenant.{what} must be a finite number, got {value!r}")
+        if self.rate < 0:
+            raise ValueError(f"Tenant.rate must be >= 0 requests per second, got {self.rate!r}")
+        if self.size <= 0 or self.weight <= 0:
+            raise ValueError(f"Tenant {self.name!r}: size and weight must be > 0, got size={self.size!r}, weight={self.weight!r}")
+
+    @property
+    def demand(self) -> float:
+        """Work units per second this tenant asks for."""
+        return self.rate * self.size
+
+
+# --- schedulers as data ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Fifo:
+    """One global line, served in arrival order (ties by the order requests were given)."""
+
+    name: str = "FIFO"
+
+
+@dataclass(frozen=True, slots=True)
+class RoundRobin:
+    """One line per tenant; visit tenants with waiting requests in turn, one request per visit."""
+
+    name: str = "round robin"
+
+
+@dataclass(frozen=True, slots=True)
+class DeficitRoundRobin:
+    """Deficit round robin: each visit adds ``quantum × weight`` work units to the tenant's
+    deficit; it sends requests while the head's size fits, and a tenant whose line empties
+    forgets its deficit.  ``weights`` maps tenants to weights (default 1).
+
+    Under backlog, tenant *i* gets a share of the work within ``quantum × weightᵢ`` of
+    ``weightᵢ / Σ weights`` per round.  A quantum at least the largest request size keeps
+    the cost O(1) per request (no empty visits).
+    """
+
+    quantum: float = 1.0
+    weights: Mapping[str, float] = field(default_factory=dict)
+    name: str = "deficit round robin"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.quantum, bool) or not isinstance(self.quantum, (int, float)) or not self.quantum > 0:
+            raise ValueError(f"DeficitRoundRobin.quantum must be > 0 work units, got {self.quantum!r}")
+        for tenant, weight in self.weights.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+                raise ValueError(f"DeficitRoundRobin weight of {tenant!r} must be > 0, got {weight!r}")
+        object.__setattr__(self, "weights", dict(self.weights))
+
+    def weight(self, tenant: str) -> float:
+        """The weight of ``tenant`` (1 unless given)."""
+        return float(self.weights.get(tenant, 1.0))
+
+    def __hash__(self) -> int:
+        return hash((self.quantum, tuple(sorted(self.weights.items())), self.name))
+
+
+Scheduler: TypeAlias = Fifo | RoundRobin | DeficitRoundRobin
+SCHEDULERS: tuple[str, ...] = ("FIFO", "round robin", "deficit round robin")
+
+
+class _Lines(Protocol):
+    def add(self, request: Request) -> None: ...
+    def next(self) -> Request | None: ...
+
+
+class _FifoLines:
+    def __init__(self) -> None:
+        self.line: deque[Request] = deque()
+
+    def add(self, request: Request) -> None:
+        self.line.append(request)
+
+    def next(self) -> Request | None:
+        return self.line.popleft() if self.line else None
+
+
+class _RoundRobinLines:
+    def __init__(self) -> None:
+        self.lines: dict[str, deque[Request]] = {}
+        self.active: deque[str] = deque()
+
+    def add(self, request: Request) -> None:
+        line = self.lines.setdefault(request.tenant, deque())
+        if not line:
+            self.active.append(request.tenant)
+        line.append(request)
+
+    def next(self) -> Request | None:
+        if not self.active:
+            return None
+        tenant = self.active.popleft()
+        line = self.lines[tenant]
+        request = line.popleft()
+        if line:
+            self.active.append(tenant)
+        return request
+
+
+class _DrrLines:
+    def __init__(self, config: DeficitRoundRobin) -> None:
+        self.config = config
+        self.lines: dict[str, deque[Request]] = {}
+        self.deficit: dict[str, float] = {}
+        self.active: deque[str] = deque()
+        self.visiting = False  # has the head of ``active`` had its quantum for this visit?
+
+    def add(self, request: Request) -> None:
+        line = self.lines.setdefault(request.tenant, deque())
+        if not line:
+            self.active.append(request.tenant)
+            self.deficit[request.tenant] = 0.0
+        line.append(request)
+
+    def next(self) -> Request | None:
+        while self.active:
+            tenant = self.active[0]
+            line = self.lines[tenant]
+            if not self.visiting:
+                self.deficit[tenant] += self.config.quantum * self.config.weight(tenant)
+                self.visiting = True
+            if line[0].size <= self.deficit[tenant] + 1e-12:
+                request = line.popleft()
+                self.deficit[tenant] -= request.size
+                if not line:  # an idle tenant keeps no credit
+                    self.active.popleft()
+                    self.deficit[tenant] = 0.0
+                    self.visiting = False
+                return request
+            self.active.rotate(-1)  # the head does not fit: end this visit
+            self.visiting = False
+        return None
+
+
+def _lines(scheduler: Scheduler) -> _Lines:
+    if isinstance(scheduler, Fifo):
+        return _FifoLines()
+    if isinstance(scheduler, RoundRobin):
+        return _RoundRobinLines()
+    if isinstance(scheduler, DeficitRoundRobin):
+        return _DrrLines(scheduler)
+    raise TypeError(
+        f"scheduler must be Fifo(), RoundRobin() or DeficitRoundRobin(...), got {type(scheduler).__name__}"
+    )
+
+
+# --- workloads ---------------------------------------------------------------------------------
+
+
+def poisson_arrivals(tenants: Sequence[Tenant], horizon: float, rng: random.Random) -> list[Request]:
+    """Requests of every tenant over ``[0, horizon)``: Poisson arrivals at each tenant's
+    ``rate`` (exponential gaps drawn from ``rng``, tenant by tenant), each of the tenant's
+    ``size``, merged in time order.  The same ``rng`` seed gives the same workload."""
+    if not isinstance(rng, random.Random):
+        raise TypeError(f"poisson_arrivals draws from an injected random.Random (e.g. sim.rng), got {type(rng).__name__}")
+    if not horizon > 0:
+        raise ValueError(f"horizon must be > 0 simulated seconds, got {horizon!r}")
+    names = [t.name for t in tenants]
+    if len(set(names)) != len(names):
+        raise ValueError(f"tenant names must be distinct, got {names}")
+    requests: list[Request] = []
+    for tenant in tenants:
+        t = 0.0
+        while tenant.rate > 0:
+            t += rng.expovariate(tenant.rate)
+            if t >= horizon:
+                break
+            requests.append(Request(tenant.name, t, tenant.size))
+    requests.sort(key=lambda r: r.arrival)
+    return requests
+
+
+def _validated(requests: Iterable[Request], capacity: float) -> list[Request]:
+    if isinstance(capacity, bool) or not isinstance(capacity, (int, float)) or not capacity > 0:
+        raise ValueError(f"capacity must be > 0 work units per second, got {capacity!r}")
+    ordered = list(requests)
+    for r in ordered:
+        if not isinstance(r, Request):
+            raise TypeError(f"requests must be Request values, got {type(r).__name__}")
+    return sorted(ordered, key=lambda r: r.arrival)  # stable: ties keep the given order
+
+
+# --- the interpreter ---------------------------------------------------------------------------
+
+
+def simulate_schedule(requests: Iterable[Request], scheduler: Scheduler, *, capacity: float = 1.0,
+                      until: float = math.inf) -> list[Completion]:
+    """Serve ``requests`` on one server of ``capacity`` work units per second, in the order
+    ``scheduler`` picks; the completions in the order they finished.
+
+    Non-preemptive: a request runs ``size / capacity`` seconds once started.  Requests that
+    arrive at the instant the server frees up are in line before it picks.  Requests not
+    started before ``until`` are not served (their absence is the backlog).  Pure and
+    deterministic: O(n) work for FIFO and round robin, O(n + rounds) for DRR.
+    """
+    pending = _validated(requests, capacity)
+    lines = _lines(scheduler)
+    done: list[Completion] = []
+    now, i = 0.0, 0
+    while True:
+        while i < len(pending) and pending[i].arrival <= now:
+            lines.add(pending[i])
+            i += 1
+        request = lines.next()
+        if request is None:
+            if i == len(pending):
+                return done
+            now = pending[i].arrival  # idle until the next arrival
+            continue
+        if now >= until:
+            return done
+        finish = now + request.size / capacity
+        done.append(Completion(request.tenant, request.arrival, now, finish, request.size))
+        now = finish
+
+
+async def serve_on_loop(requests: Iterable[Request], scheduler: Scheduler, *, capacity: float = 1.0,
+                        trace: Trace | None = None) -> list[Completion]:
+    """The server of :func:`simulate_schedule` as a coroutine on the running loop's clock.
+
+    It sleeps (``asyncio.sleep``) until each arrival and through each service time, so
+    under :class:`~funcpipe_async.Simulation` it runs on virtual time and returns the same
+    completions as :func:`simulate_schedule` (times relative to the loop's time at start).
+    With a ``trace``, it records ``arrive`` and ``serve`` events (``serve`` at the finish,
+    with ``arrival``, ``start`` and ``size``) — :func:`completions_from_trace` reads them back.
+    """
+    pending = _validated(requests, capacity)
+    lines = _lines(scheduler)
+    loop = asyncio.get_running_loop()
+    origin = loop.time()
+    done: list[Completion] = []
+    i = 0
+
+    async def until(t: float) -> float:
+        delay = origin + t - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return t
+
+    now = 0.0
+    while True:
+        while i < len(pending) and pending[i].arrival <= now:
+            if trace is not None:
+                trace.record(ARRIVE, pending[i].tenant, size=pending[i].size)
+            lines.add(pending[i])
+            i += 1
+        request = lines.next()
+        if request is None:
+            if i == len(pending):
+                return done
+            now = await until(pending[i].arrival)
+            continue
+        start = now
+        now = await until(start + request.size / capacity)
+        done.append(Completion(request.tenant, request.arrival, start, now, request.size))
+        if trace is not None:
+            trace.record(SERVE, request.tenant, arrival=request.arrival, start=start, size=request.size)
+
+
+def completions_from_trace(trace: Trace) -> list[Completion]:
+    """The completions recorded on ``trace`` by :func:`serve_on_loop` (its ``serve`` events)."""
+    found = []
+    for e in trace.of_kind(SERVE):
+        arrival, start, size = e.data.get("arrival"), e.data.get("start"), e.data.get("size", 1.0)
+        if not all(isinstance(v, (int, float)) for v in (arrival, start, size)):
+            raise ValueError(f"a serve event needs numeric arrival, start and size, got {dict(e.data)}")
+        found.append(Completion(e.name, float(arrival), float(start), e.time, float(size)))  # type: ignore[arg-type]
+    return found
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The ``p``-th percentile by the nearest-rank method: the smallest value with at least
+    ``p`` % of the values at or below it (always one of the values; no interpolation)."""
+    if not values:
+        raise ValueError("percentile of no values is undefined")
+    if not 0 < p <= 100:
+        raise ValueError(f"p must be in (0, 100], got {p!r}")
+    ordered = sorted(values)
+    return ordered[max(math.ceil(p / 100 * len(ordered)), 1) - 1]
+
+
+def jain_index(allocations: Sequence[float]) -> float:
+    """Jain's fairness index ``J = (Σx)² / (n · Σx²)`` of non-negative allocations.
+
+    ``J`` is 1 when every ``x`` is equal, ``1/n`` when one gets everything, and ``k/n`` when
+    ``k`` share equally and the rest get nothing.  It is scale-free (``J(c·x) = J(x)``).
+    Apply it to *normalised* allocations (what each got ÷ what it should get, e.g.
+    :func:`max_min_shares`) to judge a scheduler rather than the demands.
+    """
+    xs = [float(x) for x in allocations]
+    if not xs:
+        raise ValueError("Jain's index of no allocations is undefined")
+    if any(not math.isfinite(x) or x < 0 for x in xs):
+        raise ValueError(f"allocations must be finite and >= 0, got {list(allocations)}")
+    top = max(xs)
+    if top == 0:
+        raise ValueError("Jain's index is undefined when every allocation is 0")
+    ys = [x / top for x in xs]  # scale-free: normalise first, so tiny or huge values cannot under/overflow
+    return math.fsum(ys) ** 2 / (len(ys) * math.fsum(y * y for y in ys))
+
+
+def max_min_shares(demands: Mapping[str, float], capacity: float,
+                   weights: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The weighted max-min fair allocation of ``capacity`` (water filling): no tenant gets
+    more than it demands, and capacity left over by modest tenants is split among the others
+    in proportion to their weights."""
+    weight = {t: float((weights or {}).get(t, 1.0)) for t in demands}
+    share = {t: 0.0 for t in demands}
+    open_ = {t for t, d in demands.items() if d > 0}
+    left = float(capacity)
+    while open_ and left > 1e-12:
+        total = sum(weight[t] for t in open_)
+        fill = {t: left * weight[t] / total for t in open_}
+        capped = {t for t in open_ if demands[t] - share[t] <= fill[t]}
+        if not capped:
+            for t in open_:
+                share[t] += fill[t]
+            break
+        for t in capped:
+            left -= demands[t] - share[t]
+            share[t] = float(demands[t])
+        open_ -= capped
+    return share
+
+
+def work_shares(completions: Iterable[Completion], start: float = 0.0, end: float = math.inf) -> dict[str, float]:
+    """Each tenant's fraction of the work served in ``[start, end)`` (by service time)."""
+    served: dict[str, float] = {}
+    for c in completions:
+        overlap = min(c.finish, end) - max(c.start, start)
+        if overlap > 0:
+            served[c.tenant] = served.get(c.tenant, 0.0) + overlap
+    total = math.fsum(served.values())
+    return {t: (w / total if total else 0.0) for t, w in served.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class TenantStats:
+    """One tenant's service over a run: requests served, throughput (work units per second
+    of the horizon) and latency percentiles (seconds, nearest rank)."""
+
+    tenant: str
+    served: int
+    throughput: float
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+
+def tenant_stats(completions: Iterable[Completion], horizon: float,
+                 tenants: Sequence[str] | None = None) -> list[TenantStats]:
+    """Per-tenant throughput and latency percentiles of the requests finished by ``horizon``.
+
+    ``tenants`` fixes the rows (and their order); a tenant with nothing finished gets zeros
+    and ``inf`` latencies (it was starved).
+    """
+    if not horizon > 0:
+        raise ValueError(f"horizon must be > 0, got {horizon!r}")
+    by: dict[str, list[Completion]] = {}
+    for c in completions:
+        if c.finish <= horizon:
+            by.setdefault(c.tenant, []).append(c)
+    names = list(tenants) if tenants is not None else sorted(by)
+    rows = []
+    for name in names:
+        mine = by.get(name, [])
+        if not mine:
+            rows.append(TenantStats(name, 0, 0.0, math.inf, math.inf, math.inf, math.inf))
+            continue
+        latencies = [c.latency for c in mine]
+        rows.append(TenantStats(
+            name, len(mine), math.fsum(c.size for c in mine) / horizon,
+            percentile(latencies, 50), percentile(latencies, 95), percentile(latencies, 99), max(latencies),
+        ))
+    return rows
+
+
+def stats_table(stats: Sequence[TenantStats], *, unit: str = "s") -> str:
+    """``stats`` as a deterministic text table (3 significant decimals)."""
+    def t(x: float) -> str:
+        return "starved" if math.isinf(x) else f"{x:.3f}"
+    return format_table(
+        ["tenant", "served", "throughput (work/s)", f"p50 ({unit})", f"p95 ({unit})", f"p99 ({unit})"],
+        [[s.tenant, s.served, f"{s.throughput:.3f}", t(s.p50), t(s.p95), t(s.p99)] for s in stats],
+    )
+
