@@ -2,11 +2,15 @@
 
 Where things live (the folders show the description / driver boundary):
 
-* describing work — ``result``, ``plan``, ``io_plan``, ``gather``, ``policies``, ``trace``,
-  ``clock``, ``ports``, ``fakes``: build and transform plans, never run them;
+* describing work — ``result``, ``plan``, ``io_plan``, ``gather``, ``streams``,
+  ``backpressure``, ``policies``, ``ratelimit``, ``fairness``, ``chunking``, ``ledger``,
+  ``trace``, ``clock``, ``ports``, ``contracts``, ``fakes``, ``testing``: build and transform
+  plans, never run them;
+* the outside world — ``adapters/`` (httpx, SQLite, a blocking library behind ``to_thread``)
+  and ``loopback`` (a real JSON service on 127.0.0.1 for lessons and tests);
 * driving work — ``shell/``: ``perform_async``, ``run_sync``, the virtual-time driver
   ``Simulation`` and the law checker, the only code that turns a description into effects
-  (checked by ``boundary``);
+  (checked by ``boundary``); ``demos/``: the slider demos, small shells that re-simulate;
 * showing work — ``plots``, ``notebook``, ``quiz``: figures, alt text and quizzes for the
   lessons.
 
