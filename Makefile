@@ -5,6 +5,7 @@
 #   make notebooks   re-execute every notebook in place after an edit (then commit them)
 #   make exercises   regenerate exercises/ from solutions/ (then make notebooks)
 #   make bench       run the benchmarks and print their figures
+#   make html        build a static HTML copy of the course in build/html/ (no kernel needed)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +14,7 @@ STAMP  := $(VENV)/.installed
 # JupyterLab refuses to run as root without this flag; add it only when we are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test notebooks exercises bench clean
+.PHONY: lab test notebooks exercises bench html clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
@@ -42,6 +43,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_backpressure_slider.py
 	$(BIN)/python benchmarks/bench_fairness_slider.py
+
+html: $(STAMP)
+	$(BIN)/python tools/export_html.py
 
 clean:
 	rm -rf $(VENV)
