@@ -77,7 +77,7 @@ from funcpipe_async.policies import (
     is_retryable,
     schedule_table,
 )
-from funcpipe_async.ports import EmbeddingCap, HttpClientCap, StorageCap, check_key, encode_record
+from funcpipe_async.ports import EmbeddingCap, HttpClientCap, StorageCap, check_key, encode_record, encode_save
 from funcpipe_async.result import Err, ErrInfo, Ok, Result, assert_never
 from funcpipe_async.shell.runtime import perform_async, run_sync
 from funcpipe_async.shell.virtual import DeadlockError, Simulation, SimulationLimitError, run_virtual
@@ -360,7 +360,7 @@ __all__ = [
     "plot_attempt_timeline", "attempt_timeline_summary", "attempt_spans", "AttemptSpan",
     # ports and fakes
     "HttpClientCap", "StorageCap", "EmbeddingCap", "FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments",
-    "hash_embedding", "encode_record", "check_key",
+    "hash_embedding", "encode_record", "check_key", "encode_save",
     # batching by size or time (lesson 09)
     "BatchPolicy", "BatchState", "Flush", "batch_offer", "batch_due", "batch_tick", "batch_flush",
     "batch_schedule", "batch_calls", "BatchCost", "Served", "serve_batches", "BatchEmbedder",

@@ -19,7 +19,7 @@ from typing import Any, Final, Generic, NoReturn, TypeVar
 
 from funcpipe_async.chunking import BatchCost
 from funcpipe_async.plan import AsyncPlan, async_lift
-from funcpipe_async.ports import check_key, encode_record
+from funcpipe_async.ports import encode_save
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.trace import Trace
 
@@ -151,10 +151,7 @@ class FakeStorage:
         if self._trace is not None:
             self._trace.record("effect", "storage", call=f"SAVE {key}")
         await asyncio.sleep(0)
-        checked = check_key(key)
-        if isinstance(checked, Err):
-            return checked
-        encoded = encode_record(record)
+        encoded = encode_save(key, record)
         if isinstance(encoded, Err):
             return encoded
         self.records[key] = json.loads(encoded.value)

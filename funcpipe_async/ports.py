@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
-__all__ = ["HttpClientCap", "StorageCap", "EmbeddingCap", "encode_record", "check_key"]
+__all__ = ["HttpClientCap", "StorageCap", "EmbeddingCap", "encode_record", "check_key", "encode_save"]
 
 
 class HttpClientCap(Protocol):
@@ -50,6 +50,15 @@ def encode_record(record: object) -> Result[str, ErrInfo]:
         return Ok(json.dumps(dict(record), sort_keys=True, allow_nan=False))
     except (TypeError, ValueError) as error:
         return Err(ErrInfo("INVALID_RECORD", f"the record is not JSON: {error}"))
+
+
+def encode_save(key: object, record: object) -> Result[str, ErrInfo]:
+    """What a ``save(key, record)`` stores: the record's canonical JSON, or why it is refused
+    (``INVALID_KEY`` first, then ``INVALID_RECORD``) — the one rule every ``StorageCap`` shares."""
+    checked = check_key(key)
+    if isinstance(checked, Err):
+        return checked
+    return encode_record(record)
 
 
 def check_key(key: object) -> Result[str, ErrInfo]:

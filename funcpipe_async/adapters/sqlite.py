@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from funcpipe_async.ports import check_key, encode_record
+from funcpipe_async.ports import encode_save
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
 __all__ = ["SqliteStorage"]
@@ -105,10 +105,7 @@ class SqliteStorage:
     async def save(self, key: str, record: Mapping[str, Any]) -> Result[None, ErrInfo]:
         """Store ``record`` under ``key``; saving a key again replaces it (one row per key)."""
         self._require_open()
-        checked = check_key(key)
-        if isinstance(checked, Err):
-            return checked
-        encoded = encode_record(record)
+        encoded = encode_save(key, record)
         if isinstance(encoded, Err):
             return encoded
         body = encoded.value
