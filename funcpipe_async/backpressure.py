@@ -56,8 +56,9 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, NoReturn, TypeVar, get_args
 
 from funcpipe_async.gather import async_gather
-from funcpipe_async.plan import AsyncPlan, PlanNode, PlanTypeError, _Lift, _Pure
+from funcpipe_async.plan import AsyncPlan, PlanNode, PlanTypeError
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
+from funcpipe_async.streams import Stream, stream_from
 from funcpipe_async.trace import Trace, format_table
 
 __all__ = [
@@ -465,7 +466,7 @@ class PipelineReport(Generic[B]):
                 f"drops={self.drops}, max_depth={self.max_depth})")
 
 
-Source = Iterable[A] | Callable[[], AsyncIterator[A]]
+Source = Iterable[A] | Stream[A] | Callable[[], AsyncIterator[A]]
 
 
 def paced(items: Iterable[A], every: float) -> Callable[[], AsyncIterator[A]]:
@@ -520,8 +521,8 @@ def pipeline(
     """Describe a pipeline: ``source`` → queue → stage → queue → stage … → output.
 
     ``source`` is an iterable (re-iterated on every drive, so use a list, tuple or range to
-    keep the plan replayable) or a zero-argument function returning a fresh async iterator
-    (e.g. :func:`paced`).  Driving the plan returns ``Ok(PipelineReport)`` once every item has
+    keep the plan replayable), a lesson-02 ``Stream`` (each drive is a fresh run), or a
+    zero-argument function returning a fresh async iterator (e.g. :func:`paced`).  Driving the plan returns ``Ok(PipelineReport)`` once every item has
     gone through (or been dropped), or the first ``Err`` — a ``fail`` queue's ``QUEUE_FULL`` or
     a step's own — after cancelling every worker.
 
@@ -538,9 +539,10 @@ def pipeline(
     names = [s.name for s in stages_t]
     if len(set(names)) != len(names):
         raise ValueError(f"pipeline: stage names must be distinct (they name the queues), got {names}")
-    if not (callable(source) or isinstance(source, Iterable)):
+    if not (callable(source) or isinstance(source, (Iterable, Stream))):
         raise TypeError(
-            f"pipeline: source must be an iterable or a function returning an async iterator, got {type(source).__name__}"
+            f"pipeline: source must be an iterable, a Stream or a function returning an async iterator, "
+            f"got {type(source).__name__}"
         )
     if probe is not None and not isinstance(probe, Trace):
         raise TypeError(f"pipeline: probe must be a Trace or None, got {type(probe).__name__}")
@@ -602,17 +604,9 @@ async def _run_pipeline(spec: _Pipeline) -> Result[PipelineReport[Any], ErrInfo]
                     if ordered:
                         seq, item = item
                     plan: Any = step(item)
-                    # Fast paths for the two commonest plan nodes (a lifted call, a pure value):
-                    # the same result as ``await plan()``, without the interpreter's frames.
-                    kind = type(plan)
-                    if kind is _Lift:
-                        result = await plan.make()
-                    elif kind is _Pure:
-                        result = plan.result
-                    elif callable(plan):
-                        result = await plan()
-                    else:
+                    if not callable(plan):
                         _not_a_plan(stage.name, plan)
+                    result = await plan()
                     if type(result) is not Ok:
                         if type(result) is Err:
                             return result
@@ -666,22 +660,19 @@ def _not_a_plan(stage: str, value: object) -> NoReturn:
         "(for a plain value, wrap it: async_pure(x))")
 
 
-async def _iterate(source: Any) -> AsyncIterator[Any]:
+def _iterate(source: Any) -> AsyncIterator[Any]:
+    """One run of the source: a ``Stream``'s run, an iterable's items, or ``stream_from``'s
+    handling of an async-iterator factory (a fresh iterator per drive, closed at the end)."""
+    if isinstance(source, Stream):
+        return source.iterate()
     if isinstance(source, Iterable):
-        for item in source:
-            yield item
-        return
-    stream = source()
-    if not hasattr(stream, "__anext__"):
-        raise TypeError(
-            f"pipeline: the source function {_describe(source)} returned {type(stream).__name__}, not an async iterator")
-    try:
-        async for item in stream:
-            yield item
-    finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        return _items(source)
+    return stream_from(source).iterate()
+
+
+async def _items(source: Iterable[Any]) -> AsyncIterator[Any]:
+    for item in source:
+        yield item
 
 
 # ---------------------------------------------------------------------------------------------

@@ -207,7 +207,7 @@ class FakeEmbedder:
 
 
 class BatchEmbedder:
-    """A batch embedding model on the loop's clock, for lessons 09 and 12.
+    """A batch embedding model on the loop's clock (lesson 09's expensive capability).
 
     ``embed(texts)`` returns a plan that, when driven, takes ``cost.seconds(len(texts))``
     seconds and answers one ``hash_embedding`` vector per text, in order.  ``calls`` records

@@ -159,6 +159,9 @@ class _Lift(PlanNode[A]):
     def __init__(self, make: Callable[[], Awaitable[Result[A, ErrInfo]]]) -> None:
         object.__setattr__(self, "make", make)
 
+    def __call__(self) -> Coroutine[Any, Any, Result[A, ErrInfo]]:
+        return _run_leaf(self.make)  # a lone leaf needs no continuation stack
+
     def _repr(self, depth: int) -> str:
         return f"async_lift({_describe(self.make)})"
 
@@ -245,7 +248,7 @@ class _Settle(PlanNode[Result[A, ErrInfo]]):
 
 
 async def _settle(plan: AsyncPlan[A]) -> Result[Result[A, ErrInfo], ErrInfo]:
-    outcome = await _await_leaf(plan)
+    outcome = await _fresh(plan)
     if type(outcome) is not Ok and type(outcome) is not Err:
         raise PlanTypeError(f"{_describe(plan)} produced {outcome!r}; a plan must produce Ok(...) or Err(...)")
     return Ok(outcome)
@@ -265,7 +268,18 @@ def async_settle(plan: AsyncPlan[A]) -> AsyncPlan[Result[A, ErrInfo]]:
     return _Settle(plan)
 
 
-async def _await_leaf(make: Callable[[], Awaitable[Any]]) -> Any:
+async def _run_leaf(make: Callable[[], Awaitable[Any]]) -> Any:
+    """Drive one lifted call: what ``_interpret`` does for a plan that is a single leaf."""
+    result = await _fresh(make)
+    if type(result) is not Ok and type(result) is not Err:
+        raise PlanTypeError(f"{_describe(make)} produced {result!r}; a plan must produce Ok(...) or Err(...)")
+    return result
+
+
+def _fresh(make: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+    """``make()``, checked: a fresh awaitable (never a coroutine that already ran).
+
+    Synchronous, so awaiting ``_fresh(make)`` adds no coroutine frame to a leaf."""
     awaitable = make()
     if inspect.iscoroutine(awaitable):
         if inspect.getcoroutinestate(awaitable) != inspect.CORO_CREATED:
@@ -279,7 +293,7 @@ async def _await_leaf(make: Callable[[], Awaitable[Any]]) -> Any:
             f"{_describe(make)} returned {type(awaitable).__name__}, not an awaitable; "
             "an AsyncPlan is a function returning a fresh coroutine"
         )
-    return await awaitable
+    return awaitable
 
 
 async def _interpret(root: PlanNode[A]) -> Result[A, ErrInfo]:
@@ -316,7 +330,7 @@ async def _interpret(root: PlanNode[A]) -> Result[A, ErrInfo]:
                     f"a function given to async_bind returned {type(current).__name__}; "
                     "it must return an AsyncPlan (for a plain value, wrap it: async_pure(x))"
                 )
-            result = await _await_leaf(make)
+            result = await _fresh(make)
             if type(result) is not Ok and type(result) is not Err:
                 raise PlanTypeError(
                     f"{_describe(make)} produced {result!r}; a plan must produce Ok(...) or Err(...)"

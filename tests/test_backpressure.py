@@ -551,3 +551,24 @@ def test_the_counters_balance_at_every_moment(ops: list[int | None], policy: Que
             assert q.depth <= (policy.capacity or 0)
 
     run(scenario())
+
+
+def test_a_stream_is_a_source_and_its_run_is_closed_when_the_pipeline_ends() -> None:
+    from funcpipe_async import Resource, Simulation, Stage, pipeline, stream_from
+
+    resource = Resource("feed")
+
+    async def feed() -> Any:
+        resource.acquire()
+        try:
+            for i in range(5):
+                await asyncio.sleep(1)
+                yield i
+        finally:
+            resource.release()
+
+    plan = pipeline(stream_from(feed).map(lambda x: x * 10), [Stage("double", lambda x: async_pure(2 * x))])
+    report = Simulation().run(plan)
+    assert isinstance(report, Ok) and report.value.items == (0, 20, 40, 60, 80)
+    assert (resource.acquired, resource.held) == (1, 0)
+    assert isinstance(Simulation().run(plan), Ok) and resource.acquired == 2  # each drive is a fresh run
