@@ -12,9 +12,9 @@ echo "== mypy --strict =="
 echo "== description/driver boundary =="
 "$BIN/python" -m funcpipe_async.boundary
 
-echo "== pytest: package tests and strict nbval on every notebook (PYTHONHASHSEED=0) =="
+echo "== pytest: package tests, figure baselines and strict nbval on every notebook (PYTHONHASHSEED=0) =="
 PYTHONHASHSEED=0 "$BIN/python" -m pytest tests notebooks solutions \
-    --nbval --nbval-current-env --nbval-cell-timeout=60 \
+    --nbval --nbval-current-env --nbval-cell-timeout=60 --mpl \
     -n 2 --dist loadfile -q "$@"
 
 # Determinism: nbval compares every text output with the stored one, so two more runs under

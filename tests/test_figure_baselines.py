@@ -1,0 +1,219 @@
+"""Figures that stay right: every plotting helper's figure, pixel-compared with a stored PNG.
+
+Each test builds a fully deterministic input (logical or virtual time, fixed seeds — the same
+scenarios the unit tests and the lessons use, copied here so the baselines depend on nothing
+else) and returns the figure; pytest-mpl compares it with ``baseline_figures/<test name>.png``
+(RMS tolerance 1, text kept).  ``style="default"`` starts from matplotlib's defaults, which is
+what a notebook renders with; the helpers add the course's rc on top.  pytest-mpl's own
+default, ``"classic"``, would draw figures no student ever sees.
+
+    pytest tests/test_figure_baselines.py --mpl                                       # compare
+    pytest tests/test_figure_baselines.py --mpl-generate-path=tests/baseline_figures  # re-baseline
+
+Without ``--mpl`` the tests only check that each helper returns a figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from functools import cache
+
+import pytest
+from matplotlib.figure import Figure
+
+from funcpipe_async import (
+    CONSUME,
+    ConstantBackoff,
+    Err,
+    ErrInfo,
+    FairnessControls,
+    FairnessRun,
+    FakeHttp,
+    Ok,
+    Result,
+    RetryPolicy,
+    Simulation,
+    Tenant,
+    Trace,
+    async_bind,
+    async_fail,
+    async_gather,
+    async_lift,
+    async_retry,
+    plot_attempt_timeline,
+    plot_drive_timeline,
+    plot_fairness,
+    plot_littles_law,
+    plot_stream_events,
+    plot_strategies,
+    plot_unbounded_vs_bounded,
+    render_backpressure,
+    render_fairness,
+    run_sync,
+    simulate_backpressure,
+    simulate_fairness,
+    stream_from,
+)
+from funcpipe_async.demos.backpressure import BackpressureRun
+from funcpipe_async.plan import AsyncPlan
+
+# Tolerance 1 (pytest-mpl's default is 2): with matplotlib pinned (its wheels bundle FreeType) an
+# unchanged figure compares at RMS 0.0, and 2 lets a thin line change colour unnoticed (RMS ~1.4).
+baseline = pytest.mark.mpl_image_compare(baseline_dir="baseline_figures", style="default", tolerance=1)
+
+
+# --- deterministic inputs ------------------------------------------------------------------------
+
+
+def fetch_then_failing_save() -> Trace:
+    """Logical clock: fetch and save described (t=0, 1), driven at t=2; fetch runs 3–5, save 6–7 Err."""
+    trace = Trace()
+    http = FakeHttp({"/a": {"n": 1}}, trace=trace)
+    fetch = trace.step("fetch", async_lift(lambda: http.get_json("/a")))
+    save = trace.step("save", async_fail(ErrInfo("DISK_FULL")))
+    run_sync(async_bind(fetch, lambda _: save), trace=trace)
+    return trace
+
+
+def scripted(results: list[Result[str, ErrInfo]], seconds: float) -> AsyncPlan[str]:
+    """A call that takes ``seconds`` of virtual time and returns ``results`` in turn (the last repeats)."""
+    calls: list[int] = []
+
+    async def call() -> Result[str, ErrInfo]:
+        calls.append(1)
+        await asyncio.sleep(seconds)
+        return results[min(len(calls), len(results)) - 1]
+
+    return async_lift(call)
+
+
+def flaky_and_slow() -> Trace:
+    """``flaky``: Err 0–1, wait 1, Ok 2–3.  ``slow``: attempts time out after 2 s, wait 1 between,
+    and the 6.5 s deadline cancels attempt 3 — every outcome, a give-up, and a deadline."""
+    sim = Simulation()
+    flaky = async_retry(
+        scripted([Err(ErrInfo("UNAVAILABLE", "503", retryable=True)), Ok("a")], 1.0),
+        RetryPolicy(max_attempts=3, backoff=ConstantBackoff(1)),
+        trace=sim.trace, name="flaky",
+    )
+    slow = async_retry(
+        scripted([Ok("b")], 50.0),
+        RetryPolicy(max_attempts=5, backoff=ConstantBackoff(1), attempt_timeout=2, deadline=6.5),
+        trace=sim.trace, name="slow",
+    )
+    sim.run(async_gather([flaky, slow], concurrency=2))
+    return sim.trace
+
+
+def fast_producer_slow_consumer() -> Trace:
+    """Lesson 02: a source producing in 1 s, a consumer taking 3 s per item, 5 items taken."""
+    sim = Simulation()
+
+    async def numbers() -> AsyncGenerator[int, None]:
+        i = 0
+        while True:
+            await asyncio.sleep(1)
+            yield i
+            i += 1
+
+    def handle(x: int) -> AsyncPlan[None]:
+        async def do() -> Result[None, ErrInfo]:
+            await asyncio.sleep(3)
+            sim.trace.record(CONSUME, "consumer", item=x)
+            return Ok(None)
+
+        return async_lift(do)
+
+    assert sim.run(stream_from(numbers).traced(sim.trace).take(5).for_each(handle)) == Ok(5)
+    return sim.trace
+
+
+@cache
+def strategy_runs() -> tuple[BackpressureRun, ...]:
+    """Lesson 03: producer 8/s into a consumer of 5/s, capacity 10, each overflow strategy (seed 0)."""
+    return tuple(simulate_backpressure(8, 5, 10, s) for s in ("suspend", "drop_newest", "drop_oldest", "fail"))
+
+
+@cache
+def unbounded_run() -> BackpressureRun:
+    """Lesson 03: the same producer and consumer with no bound on the queue."""
+    return simulate_backpressure(8, 5, 10, "unbounded")
+
+
+@cache
+def noisy_neighbour() -> FairnessRun:
+    """Lesson 06: a heavy tenant (14 req/s) and a light one (1.5 req/s) under three schedulers, seed 6."""
+    tenants = [Tenant("heavy", rate=14), Tenant("light", rate=1.5)]
+    return simulate_fairness(tenants, ("FIFO", "round robin", "deficit round robin"), capacity=10, horizon=60, seed=6)
+
+
+# --- funcpipe_async.plots ------------------------------------------------------------------------
+
+
+@baseline
+def test_drive_timeline() -> Figure:
+    """plot_drive_timeline: describe diamonds, an Ok and a hatched Err bar, the pre-drive band, drive/done lines."""
+    return plot_drive_timeline(fetch_then_failing_save())
+
+
+@baseline
+def test_attempt_timeline() -> Figure:
+    """plot_attempt_timeline: Ok / Err / timed-out / cancelled attempts, backoff arrows, a give-up ✕, the deadline."""
+    return plot_attempt_timeline(flaky_and_slow(), deadline=6.5)
+
+
+@baseline
+def test_stream_events() -> Figure:
+    """plot_stream_events: pull / emit / consume rows with item numbers, each item's life, the source's close."""
+    return plot_stream_events(fast_producer_slow_consumer())
+
+
+# --- funcpipe_async.demos.backpressure ------------------------------------------------------------
+
+
+@baseline
+def test_backpressure_strategies() -> Figure:
+    """plot_strategies: one depth panel per overflow strategy, capacity line, drop ✕s, fail's end line."""
+    return plot_strategies(strategy_runs())
+
+
+@baseline
+def test_backpressure_unbounded_vs_bounded() -> Figure:
+    """plot_unbounded_vs_bounded: depth and memory of a growing unbounded queue beside a flat bounded one."""
+    return plot_unbounded_vs_bounded(unbounded_run(), strategy_runs()[0])
+
+
+@baseline
+def test_backpressure_littles_law() -> Figure:
+    """plot_littles_law: paired L and hatched λ·W bars for the four strategies and the unbounded queue."""
+    return plot_littles_law([*strategy_runs(), unbounded_run()])
+
+
+@baseline
+def test_backpressure_slider_figure() -> Figure:
+    """render_backpressure: the slider's fixed-margin figure for drop_oldest at 6/s into 5/s, capacity 10."""
+    return render_backpressure(simulate_backpressure(6, 5, 10, "drop_oldest"))
+
+
+# --- funcpipe_async.demos.fairness -----------------------------------------------------------------
+
+
+@baseline
+def test_fairness() -> Figure:
+    """plot_fairness: throughput and p95 latency per tenant, a column per scheduler, titled, at scale 1."""
+    return plot_fairness(noisy_neighbour(), title="A noisy neighbour: heavy floods, light trickles")
+
+
+@baseline
+def test_fairness_presentation_scale() -> Figure:
+    """plot_fairness at scale 1.5: the projector size, whose larger type must still fit its margins."""
+    return plot_fairness(noisy_neighbour(), title="A noisy neighbour: heavy floods, light trickles", scale=1.5, dpi=60)
+
+
+@baseline
+def test_fairness_slider_figure() -> Figure:
+    """render_fairness: four tenants (a two-row legend), FIFO beside deficit round robin, at dpi 90."""
+    controls = FairnessControls(tenants=4, scheduler="deficit round robin", rates=(14, 1.5, 1.5, 1.5, 1.5))
+    fig, _table = render_fairness(controls, dpi=90)
+    return fig
