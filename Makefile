@@ -1,20 +1,25 @@
 # FuncPipe Async — Module 08.  The two commands (each sets up .venv/ on first use):
 #   make lab    open the course in JupyterLab (127.0.0.1, token-protected)
 #   make test   run every test: pytest + strict nbval + mypy --strict + the boundary check
+#               + the demos in a real browser (installs Debian's chromium the first time)
 # and, for maintainers:
 #   make notebooks   re-execute every notebook in place after an edit (then commit them)
 #   make exercises   regenerate exercises/ from solutions/ (then make notebooks)
 #   make bench       run the benchmarks and print their figures
 #   make html        build a static HTML copy of the course in build/html/ (no kernel needed)
+#   make browser-check   only the real-browser check of the two slider demos (before a class)
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The browser check's Chromium: Debian's package, installed on first `make test` if missing.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
 # JupyterLab refuses to run as root without this flag; add it only when we are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test notebooks exercises bench html clean
+.PHONY: lab test notebooks exercises bench html browser-check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
@@ -23,11 +28,17 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -c "import matplotlib.pyplot"   # build matplotlib's font cache once, quietly
 	touch $(STAMP)
 
+$(CHROMIUM):
+	bash tools/install_chromium.sh
+
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=. $(ROOT_FLAG) notebooks/00_module_overview.ipynb
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	bash tools/run_tests.sh
+
+browser-check: $(STAMP) $(CHROMIUM)
+	$(BIN)/python tools/browser_check.py
 
 notebooks: $(STAMP)
 	$(BIN)/python tools/execute_notebooks.py

@@ -17,6 +17,9 @@ PYTHONHASHSEED=0 "$BIN/python" -m pytest tests notebooks solutions \
     --nbval --nbval-current-env --nbval-cell-timeout=60 --mpl \
     -n 2 --dist loadfile -q "$@"
 
+echo "== browser check: the slider demos of lessons 03 and 06 in JupyterLab + headless Chromium =="
+"$BIN/python" tools/browser_check.py
+
 # Determinism: nbval compares every text output with the stored one, so two more runs under
 # other hash seeds prove each notebook prints the same text under three seeds (set and dict
 # order, hash-based sampling and the like cannot leak into an output).

@@ -1,0 +1,116 @@
+"""``tools/browser_check.py``'s parts that need no browser: judging cell errors, the demo list,
+and the JupyterLab server it starts — bound to 127.0.0.1, token-protected, and gone afterwards.
+
+The browser half runs as its own step of ``make test`` (it needs Chromium), including a self-test
+that an unwired slider is reported."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import ModuleType
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("browser_check", ROOT / "tools" / "browser_check.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module       # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+browser_check = _tool()
+
+
+def _cell(source: str, *, tags: list[str] | None = None, errors: list[str] | None = None) -> dict[str, object]:
+    return {"source": source, "tags": tags or [], "errors": errors or [], "ran": True}
+
+
+def test_errors_only_in_raises_exception_cells_are_counted() -> None:
+    cells = [_cell("x = 1"), _cell("assert False", tags=["raises-exception"], errors=["AssertionError: "])]
+    assert browser_check.check_errors(cells) == 1
+
+
+def test_an_error_in_an_untagged_cell_fails_and_names_the_cell() -> None:
+    cells = [_cell("x = 1"), _cell("import missing\n", errors=["ModuleNotFoundError: No module named 'missing'"])]
+    with pytest.raises(browser_check.CheckError, match=r"code cell 2 \('import missing'\) raised ModuleNotFoundError"):
+        browser_check.check_errors(cells)
+
+
+def test_a_tagged_cell_that_raises_nothing_fails() -> None:
+    cells = [_cell("assert True", tags=["raises-exception"])]
+    with pytest.raises(browser_check.CheckError, match="tagged raises-exception but raised nothing"):
+        browser_check.check_errors(cells)
+
+
+def test_the_checked_demos_are_the_cells_tagged_instructor_demo() -> None:
+    """The browser checks exactly the demo cells INSTRUCTORS.md lists (they carry the tag)."""
+    tagged = {}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if "instructor-demo" in cell.get("metadata", {}).get("tags", []):
+                tagged[f"notebooks/{path.name}"] = "".join(cell["source"])
+    assert sorted(tagged) == sorted(demo.notebook for demo in browser_check.DEMOS)
+    instructors = (ROOT / "INSTRUCTORS.md").read_text()
+    for demo in browser_check.DEMOS:
+        assert demo.call in tagged[demo.notebook], demo
+        assert demo.notebook.removeprefix("notebooks/") in instructors
+
+
+def test_every_demo_names_a_slider_the_package_draws() -> None:
+    backpressure = (ROOT / "funcpipe_async" / "demos" / "backpressure.py").read_text()
+    fairness = (ROOT / "funcpipe_async" / "demos" / "fairness.py").read_text()
+    assert 'description="producer /s"' in backpressure
+    assert 'description=f"{TENANT_NAMES[i]} req/s"' in fairness
+
+
+def test_the_self_test_notebook_is_valid_and_wires_nothing() -> None:
+    import nbformat
+
+    notebook = nbformat.reads(browser_check.self_test_notebook(), as_version=4)
+    nbformat.validate(notebook)
+    source = notebook.cells[0].source
+    assert browser_check.SELF_TEST.call in source
+    assert "observe" not in source and "link" not in source and "interact" not in source
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_server_is_local_token_protected_and_gone_afterwards() -> None:
+    notebook = browser_check.self_test_notebook()
+    with pytest.raises(RuntimeError, match="the body failed"):
+        with browser_check.jupyter_lab({"x.ipynb": notebook}, bin_dir=Path(sys.executable).parent) as lab:
+            server = psutil.Process(lab.pid)
+            addresses = {c.laddr.ip for c in server.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+            assert addresses == {"127.0.0.1"}
+            with pytest.raises(urllib.error.HTTPError) as refused:      # no token, no notebook
+                urllib.request.urlopen(f"http://127.0.0.1:{lab.port}/api/contents/x.ipynb", timeout=10)
+            refused.value.close()                  # the error carries the open response
+            assert refused.value.code == 403
+            with urllib.request.urlopen(lab.url("/api/contents/x.ipynb"), timeout=10) as reply:
+                assert json.load(reply)["name"] == "x.ipynb"
+            request = urllib.request.Request(lab.url("/api/kernels"), data=b"{}", method="POST")
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                assert json.load(reply)["name"]
+            processes = [server, *server.children(recursive=True)]
+            assert len(processes) >= 2            # the server and the kernel it started
+            work = lab.root.parent
+            raise RuntimeError("the body failed")
+    gone, alive = psutil.wait_procs(processes, timeout=10)
+    assert alive == []
+    assert not _listening(lab.port)
+    assert not work.exists()

@@ -1,0 +1,444 @@
+"""Check the instructor's demos in a real browser: JupyterLab + headless Chromium.
+
+    python tools/browser_check.py                  # what `make test` runs (and `make browser-check`)
+    python tools/browser_check.py --shots DIR      # also keep before/after screenshots in DIR
+
+For each demo notebook (lesson 03's backpressure sliders, lesson 06's fairness sliders) it:
+
+1. starts JupyterLab on 127.0.0.1 with a random token, serving *copies* of the notebooks from a
+   temporary folder (so autosave never touches the repository) with throwaway settings;
+2. opens the notebook in headless Chromium (Debian's ``chromium``, driven by the ``playwright``
+   package through ``executable_path``; Playwright downloads no browser of its own);
+3. runs every cell through the **Run ▸ Run All Cells** menu, as a student would, and waits for
+   every code cell to have run; the only errors allowed are in cells tagged ``raises-exception``,
+   and each of those must raise;
+4. presses the right-arrow key on one slider of the demo and waits for the figure to change:
+   the ``<img>`` gets a new PNG and its pixels differ from before;
+5. fails on any JavaScript error (console ``error`` message or uncaught exception).
+
+A **self-test** then opens a notebook whose slider is wired to nothing and requires the check to
+report that the figure did not change, so a check that passes cannot be one that sees nothing.
+
+The server, its kernels, the browser and the temporary folder are cleaned up whatever happens
+(failure, timeout, Ctrl-C or SIGTERM).  Exit status 0 when every demo passed, 1 otherwise, 2 when
+the tools are missing (a clear message says which, and how to get it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+try:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+except ImportError:         # reported by _check_tools with what to do
+    sync_playwright = None
+    PlaywrightError = Exception
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps dialling Google, and this kind of
+# machine's closed network refuses it; --no-sandbox because CI runs as root.
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-breakpad", "--disable-crash-reporter",
+)
+SERVER_START_S = 60.0
+KERNEL_S = 60.0
+RUN_ALL_S = 180.0
+REDRAW_S = 30.0
+SELF_TEST_REDRAW_S = 5.0
+
+
+@dataclass(frozen=True)
+class Demo:
+    """One notebook to check: where it is, the cell that draws the demo, and the slider to move."""
+
+    notebook: str          # path from the repository root ("" for the self-test's generated one)
+    call: str              # text that identifies the demo's cell
+    slider: str            # the slider's description label
+    key: str = "ArrowRight"
+
+
+DEMOS = (
+    Demo("notebooks/03_backpressure.ipynb", call="backpressure_demo(", slider="producer /s"),
+    Demo("notebooks/06_rate_limiting_and_fairness.ipynb", call="fairness_demo(", slider="A req/s"),
+)
+
+# A slider and an image that nothing connects: moving the slider must NOT redraw anything.
+SELF_TEST_SOURCE = """\
+import ipywidgets as widgets
+from funcpipe_async import figure_png
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(3, 2))
+ax.plot([0, 1], [0, 1])
+unwired = widgets.IntSlider(value=5, min=0, max=10, description="unwired")
+image = widgets.Image(value=figure_png(fig), format="png")
+plt.close(fig)
+widgets.VBox([unwired, image])   # unwired_demo(
+"""
+SELF_TEST = Demo("", call="unwired_demo(", slider="unwired")
+
+
+class CheckError(Exception):
+    """A demo failed the check; the message says what the browser saw."""
+
+
+class ToolMissing(Exception):
+    """Chromium or Playwright is not installed; the message says how to get it."""
+
+
+@dataclass
+class Report:
+    """What one demo's check saw."""
+
+    name: str
+    code_cells: int = 0
+    expected_errors: int = 0
+    redraw_s: float | None = None
+    readout: tuple[str, str] = ("", "")
+    js_errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        before, after = self.readout
+        return (f"{self.name}: {self.code_cells} code cells ran, {self.expected_errors} raised as tagged "
+                f"(raises-exception); slider {before} → {after}: the figure redrew in {self.redraw_s:.2f} s; "
+                f"JavaScript errors: {len(self.js_errors)}")
+
+
+# --------------------------------------------------------------------------- the server
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A running JupyterLab: where it listens and its token."""
+
+    port: int
+    token: str
+    root: Path
+    pid: int               # the server's; its kernels run in its session
+
+    def url(self, path: str) -> str:
+        sep = "&" if "?" in path else "?"
+        return f"http://127.0.0.1:{self.port}{path}{sep}token={self.token}"
+
+
+def _write_settings(settings: Path) -> None:
+    """Throwaway user settings: no news pop-up, no update check (the network is closed anyway)."""
+    target = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+
+
+@contextmanager
+def jupyter_lab(notebooks: dict[str, str], *, bin_dir: Path) -> Iterator[Lab]:
+    """Start JupyterLab on 127.0.0.1 with a random token, serving ``notebooks`` (name → JSON text)
+    from a temporary folder; on exit shut it down (kernels too) and remove the folder."""
+    work = Path(tempfile.mkdtemp(prefix="funcpipe-browser-"))
+    root = work / "lab"
+    root.mkdir()
+    for name, text in notebooks.items():
+        (root / name).write_text(text)
+    _write_settings(work / "settings")
+    port, token = free_port(), secrets.token_hex(24)
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(work / "config"),
+        JUPYTER_RUNTIME_DIR=str(work / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(work / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(work / "workspaces"),
+        IPYTHONDIR=str(work / "ipython"),
+    )
+    env.pop("MPLBACKEND", None)         # the kernel must draw inline, as in class
+    command = [
+        str(bin_dir / "jupyter"), "lab", "--no-browser",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",      # lets the check read cells' state (window.jupyterapp)
+        "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    log_path = work / "server.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  start_new_session=True, preexec_fn=_die_with_parent)
+    lab = Lab(port, token, root, server.pid)
+    try:
+        _wait_until_up(lab, server, log_path)
+        yield lab
+    finally:
+        _stop(lab, server)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _die_with_parent() -> None:
+    """In the server's process, before exec: on Linux, ask for SIGTERM if the check itself dies, even
+    by SIGKILL, so no server (and through it no kernel) outlives it.  Elsewhere, a no-op."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _wait_until_up(lab: Lab, server: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise CheckError(f"JupyterLab exited with status {server.returncode} while starting:\n"
+                             + log_path.read_text()[-2000:])
+        try:
+            with urllib.request.urlopen(lab.url("/api/status"), timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise CheckError(f"JupyterLab did not answer within {SERVER_START_S:.0f} s:\n" + log_path.read_text()[-2000:])
+
+
+def _stop(lab: Lab, server: subprocess.Popen[bytes]) -> None:
+    """Ask the server to shut down (it stops its kernels), then make sure: kill its process group."""
+    if server.poll() is None:
+        try:
+            request = urllib.request.Request(lab.url("/api/shutdown"), method="POST")
+            urllib.request.urlopen(request, timeout=10).close()
+            server.wait(timeout=15)
+        except (urllib.error.URLError, OSError, subprocess.TimeoutExpired):
+            pass
+    try:
+        os.killpg(server.pid, signal.SIGKILL)      # kernels are in the server's session: none survive
+    except ProcessLookupError:
+        pass
+    if server.poll() is None:
+        server.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- the browser
+
+_KERNEL_READY = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!k && k.connectionStatus === 'connected' && k.status === 'idle';
+}"""
+
+_ALL_RAN = """() => {
+  const w = window.jupyterapp.shell.currentWidget;
+  return w.sessionContext.session.kernel.status === 'idle'
+    && w.content.widgets.every(c => c.model.type !== 'code' || c.model.executionCount !== null);
+}"""
+
+_CELLS = """() => window.jupyterapp.shell.currentWidget.content.widgets
+  .filter(c => c.model.type === 'code')
+  .map(c => ({
+    source: c.model.sharedModel.getSource(),
+    tags: c.model.getMetadata('tags') || [],
+    ran: c.model.executionCount !== null,
+    errors: c.model.outputs.toJSON().filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue),
+  }))"""
+
+_SHOW_CELL = """(call) => {
+  const nb = window.jupyterapp.shell.currentWidget.content;
+  const i = nb.widgets.findIndex(c => c.model.type === 'code' && c.model.sharedModel.getSource().includes(call));
+  if (i < 0) return false;
+  nb.activeCellIndex = i;
+  nb.scrollToItem(i, 'start');
+  return true;
+}"""
+
+
+def check_errors(cells: Sequence[dict[str, Any]]) -> int:
+    """Every error is in a ``raises-exception`` cell and every such cell raised; returns their count."""
+    problems = []
+    for number, cell in enumerate(cells, start=1):
+        tagged = "raises-exception" in cell["tags"]
+        first_line = cell["source"].splitlines()[0] if cell["source"] else ""
+        if cell["errors"] and not tagged:
+            problems.append(f"code cell {number} ({first_line!r}) raised {cell['errors'][0]}")
+        if tagged and not cell["errors"]:
+            problems.append(f"code cell {number} ({first_line!r}) is tagged raises-exception but raised nothing")
+    if problems:
+        raise CheckError("cells ran differently in the browser:\n  " + "\n  ".join(problems))
+    return sum(1 for cell in cells if cell["errors"])
+
+
+def check_demo(browser: Any, lab: Lab, name: str, demo: Demo, *, redraw_s: float = REDRAW_S,
+               shots: Path | None = None) -> Report:
+    """Open one notebook, run it all, move the demo's slider and watch the figure."""
+    report = Report(name)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.on("console", lambda m: report.js_errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: report.js_errors.append(f"uncaught: {e}"))
+    try:
+        page.goto(lab.url(f"/lab/tree/{name}?reset"))
+        try:
+            page.wait_for_function(_KERNEL_READY, timeout=KERNEL_S * 1000, polling=200)
+        except PlaywrightError:
+            raise CheckError(f"the notebook's kernel was not ready within {KERNEL_S:.0f} s") from None
+
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(_ALL_RAN, timeout=RUN_ALL_S * 1000, polling=250)
+        except PlaywrightError:
+            ran = page.evaluate(_CELLS)
+            done = sum(1 for cell in ran if cell["ran"])
+            raise CheckError(f"Run All Cells had not finished after {RUN_ALL_S:.0f} s: {done} of {len(ran)} "
+                             "code cells ran") from None
+        cells = page.evaluate(_CELLS)
+        report.code_cells = len(cells)
+        report.expected_errors = check_errors(cells)
+
+        if not page.evaluate(_SHOW_CELL, demo.call):
+            raise CheckError(f"no cell calls {demo.call!r}")
+        cell = page.locator(".jp-CodeCell").filter(has_text=demo.call).last
+        slider = cell.locator(".widget-slider").filter(has_text=demo.slider).first
+        image = cell.locator(".widget-image").first
+        try:
+            slider.wait_for(state="visible", timeout=30_000)
+            image.wait_for(state="visible", timeout=30_000)
+        except PlaywrightError as exc:
+            raise CheckError(f"the demo did not render a slider {demo.slider!r} and an image: {exc}") from None
+        readout = slider.locator(".widget-readout")
+        before_value = readout.inner_text()
+        before_src = image.get_attribute("src")
+        before_png = image.screenshot()
+
+        slider.locator(".noUi-handle").focus()
+        page.keyboard.press(demo.key)
+        start = time.monotonic()
+        after_value = readout.inner_text()
+        report.readout = (before_value, after_value)
+        if after_value == before_value:
+            raise CheckError(f"pressing {demo.key} on the slider {demo.slider!r} did not move it ({before_value})")
+        try:
+            page.wait_for_function("([img, src]) => img.getAttribute('src') !== src",
+                                   arg=[image.element_handle(), before_src], timeout=redraw_s * 1000, polling=50)
+        except PlaywrightError:
+            raise CheckError(f"the figure did not change within {redraw_s:.0f} s of moving {demo.slider!r} "
+                             f"{before_value} → {after_value}") from None
+        report.redraw_s = time.monotonic() - start
+        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+        after_png = image.screenshot()
+        if shots is not None:
+            stem = Path(name).stem
+            (shots / f"{stem}.before.png").write_bytes(before_png)
+            (shots / f"{stem}.after.png").write_bytes(after_png)
+        if after_png == before_png:
+            raise CheckError(f"the figure got a new image after moving {demo.slider!r}, but its pixels are the same")
+        if report.js_errors:
+            raise CheckError("JavaScript errors in the console:\n  " + "\n  ".join(report.js_errors))
+        return report
+    finally:
+        page.close()
+
+
+def self_test_notebook() -> str:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(SELF_TEST_SOURCE)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    return str(nbformat.writes(notebook))
+
+
+# --------------------------------------------------------------------------- main
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _check_tools() -> None:
+    if not Path(CHROMIUM).exists():
+        raise ToolMissing(f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get install chromium`, "
+                          "which `make test` does when it can) or set CHROMIUM=/path/to/chromium")
+    if sync_playwright is None:
+        raise ToolMissing("the playwright package is missing: run `make test`, which installs requirements.txt")
+
+
+def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool) -> int:
+    _check_tools()
+    bin_dir = Path(sys.executable).parent
+    notebooks = {Path(d.notebook).name: (ROOT / d.notebook).read_text() for d in demos}
+    if self_test:
+        notebooks["self_test_unwired.ipynb"] = self_test_notebook()
+    if shots is not None:
+        shots.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    failures = 0
+    with jupyter_lab(notebooks, bin_dir=bin_dir) as lab, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS))
+        try:
+            print(f"browser check: JupyterLab on 127.0.0.1 (token), Chromium {browser.version}")
+            for demo in demos:
+                name = Path(demo.notebook).name
+                try:
+                    print("  ok  " + check_demo(browser, lab, name, demo, shots=shots).line(), flush=True)
+                except CheckError as exc:
+                    failures += 1
+                    print(f"  FAIL {name}: {exc}", flush=True)
+            if self_test:
+                try:
+                    check_demo(browser, lab, "self_test_unwired.ipynb", SELF_TEST, redraw_s=SELF_TEST_REDRAW_S)
+                except CheckError as exc:
+                    if "did not change" not in str(exc):
+                        failures += 1
+                        print(f"  FAIL self-test: expected 'the figure did not change', got: {exc}")
+                    else:
+                        print(f"  ok  self-test: a slider wired to nothing is caught ({exc})")
+                else:
+                    failures += 1
+                    print("  FAIL self-test: a slider wired to nothing passed the check")
+        finally:
+            browser.close()
+    verdict = "passed" if not failures else f"FAILED ({failures})"
+    print(f"browser check {verdict} in {time.monotonic() - started:.0f} s")
+    return 1 if failures else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shots", type=Path, help="keep before/after screenshots of each demo's figure here")
+    parser.add_argument("--no-self-test", action="store_true", help="skip the unwired-slider self-test")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)     # so `finally` cleans up on a CI timeout too
+    try:
+        return run(DEMOS, shots=args.shots, self_test=not args.no_self_test)
+    except ToolMissing as exc:
+        print(f"browser check: {exc}", file=sys.stderr)
+        return 2
+    except CheckError as exc:
+        print(f"browser check FAILED: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("browser check interrupted; the server and browser were shut down", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
