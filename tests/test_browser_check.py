@@ -34,7 +34,7 @@ browser_check = _tool()
 
 
 def _cell(source: str, *, tags: list[str] | None = None, errors: list[str] | None = None) -> dict[str, object]:
-    return {"source": source, "tags": tags or [], "errors": errors or [], "ran": True}
+    return {"source": source, "tags": tags or [], "errors": errors or [], "count": 1}
 
 
 def test_errors_only_in_raises_exception_cells_are_counted() -> None:
@@ -68,6 +68,18 @@ def test_the_checked_demos_are_the_cells_tagged_instructor_demo() -> None:
         assert demo.notebook.removeprefix("notebooks/") in instructors
 
 
+def test_cells_must_run_once_each_in_order() -> None:
+    cells = [_cell("a"), _cell("b"), _cell("c")]
+    for cell, count in zip(cells, (1, 2, 3)):
+        cell["count"] = count
+    browser_check.check_ran_in_order(cells)
+    for counts in [(1, 2, None), (1, 3, 4), (2, 1, 3), (5, 6, 7)]:   # one never ran · skipped · order · stale
+        for cell, count in zip(cells, counts):
+            cell["count"] = count
+        with pytest.raises(browser_check.CheckError, match="did not run once each, in order"):
+            browser_check.check_ran_in_order(cells)
+
+
 def test_every_demo_names_a_slider_the_package_draws() -> None:
     backpressure = (ROOT / "funcpipe_async" / "demos" / "backpressure.py").read_text()
     fairness = (ROOT / "funcpipe_async" / "demos" / "fairness.py").read_text()
@@ -75,14 +87,16 @@ def test_every_demo_names_a_slider_the_package_draws() -> None:
     assert 'description=f"{TENANT_NAMES[i]} req/s"' in fairness
 
 
-def test_the_self_test_notebook_is_valid_and_wires_nothing() -> None:
+def test_the_self_tests_are_valid_notebooks_each_broken_in_one_way() -> None:
     import nbformat
 
-    notebook = nbformat.reads(browser_check.self_test_notebook(), as_version=4)
-    nbformat.validate(notebook)
-    source = notebook.cells[0].source
-    assert browser_check.SELF_TEST.call in source
-    assert "observe" not in source and "link" not in source and "interact" not in source
+    unwired, js_error = browser_check.SELF_TESTS
+    for test in browser_check.SELF_TESTS:
+        notebook = nbformat.reads(browser_check.self_test_notebook(test.source), as_version=4)
+        nbformat.validate(notebook)
+        assert browser_check.SELF_TEST_DEMO.call in notebook.cells[0].source
+    assert "observe" not in unwired.source and "console.error" not in unwired.source
+    assert "observe" in js_error.source and "console.error" in js_error.source
 
 
 def _listening(port: int) -> bool:
@@ -91,7 +105,7 @@ def _listening(port: int) -> bool:
 
 
 def test_the_server_is_local_token_protected_and_gone_afterwards() -> None:
-    notebook = browser_check.self_test_notebook()
+    notebook = browser_check.self_test_notebook("1 + 1")
     with pytest.raises(RuntimeError, match="the body failed"):
         with browser_check.jupyter_lab({"x.ipynb": notebook}, bin_dir=Path(sys.executable).parent) as lab:
             server = psutil.Process(lab.pid)

@@ -16,8 +16,9 @@ For each demo notebook (lesson 03's backpressure sliders, lesson 06's fairness s
    the ``<img>`` gets a new PNG and its pixels differ from before;
 5. fails on any JavaScript error (console ``error`` message or uncaught exception).
 
-A **self-test** then opens a notebook whose slider is wired to nothing and requires the check to
-report that the figure did not change, so a check that passes cannot be one that sees nothing.
+Two **self-tests** then open broken demos and require the check to fail on each, for the right
+reason: a slider wired to nothing ("the figure did not change"), and a working slider on a page
+that logs a JavaScript error.  A check that passes is therefore not one that sees nothing.
 
 The server, its kernels, the browser and the temporary folder are cleaned up whatever happens
 (failure, timeout, Ctrl-C or SIGTERM).  Exit status 0 when every demo passed, 1 otherwise, 2 when
@@ -84,20 +85,42 @@ DEMOS = (
     Demo("notebooks/06_rate_limiting_and_fairness.ipynb", call="fairness_demo(", slider="A req/s"),
 )
 
-# A slider and an image that nothing connects: moving the slider must NOT redraw anything.
-SELF_TEST_SOURCE = """\
+_SELF_TEST_WIDGETS = """\
 import ipywidgets as widgets
-from funcpipe_async import figure_png
 import matplotlib.pyplot as plt
+from funcpipe_async import figure_png
 
-fig, ax = plt.subplots(figsize=(3, 2))
-ax.plot([0, 1], [0, 1])
-unwired = widgets.IntSlider(value=5, min=0, max=10, description="unwired")
-image = widgets.Image(value=figure_png(fig), format="png")
-plt.close(fig)
-widgets.VBox([unwired, image])   # unwired_demo(
+def draw(n):
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, n])
+    plt.close(fig)
+    return figure_png(fig)
+
+slider = widgets.IntSlider(value=5, min=0, max=10, description="self-test")
+image = widgets.Image(value=draw(5), format="png")
 """
-SELF_TEST = Demo("", call="unwired_demo(", slider="unwired")
+
+
+@dataclass(frozen=True)
+class SelfTest:
+    """A broken demo the check must fail on, with the words its failure must contain."""
+
+    name: str
+    what: str
+    source: str
+    expect: str
+
+
+SELF_TEST_DEMO = Demo("", call="self_test_demo(", slider="self-test")
+SELF_TESTS = (
+    SelfTest("self_test_unwired.ipynb", "a slider wired to nothing", _SELF_TEST_WIDGETS
+             + "widgets.VBox([slider, image])   # self_test_demo(\n", expect="did not change"),
+    SelfTest("self_test_js_error.ipynb", "a working demo on a page that logs a JavaScript error", _SELF_TEST_WIDGETS
+             + "slider.observe(lambda change: setattr(image, 'value', draw(change['new'])), names='value')\n"
+             + "from IPython.display import HTML, display\n"
+             + "display(HTML(\"<script>console.error('self-test: an error in the page')</script>\"))\n"
+             + "widgets.VBox([slider, image])   # self_test_demo(\n", expect="JavaScript errors in the console"),
+)
 
 
 class CheckError(Exception):
@@ -246,6 +269,12 @@ _KERNEL_READY = """() => {
   return !!k && k.connectionStatus === 'connected' && k.status === 'idle';
 }"""
 
+_CLEAR = """async () => {
+  await window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');
+  return window.jupyterapp.shell.currentWidget.content.widgets
+    .filter(c => c.model.type === 'code' && (c.model.executionCount !== null || c.model.outputs.length > 0)).length;
+}"""
+
 _ALL_RAN = """() => {
   const w = window.jupyterapp.shell.currentWidget;
   return w.sessionContext.session.kernel.status === 'idle'
@@ -257,7 +286,7 @@ _CELLS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .map(c => ({
     source: c.model.sharedModel.getSource(),
     tags: c.model.getMetadata('tags') || [],
-    ran: c.model.executionCount !== null,
+    count: c.model.executionCount,
     errors: c.model.outputs.toJSON().filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue),
   }))"""
 
@@ -269,6 +298,13 @@ _SHOW_CELL = """(call) => {
   nb.scrollToItem(i, 'start');
   return true;
 }"""
+
+
+def check_ran_in_order(cells: Sequence[dict[str, Any]]) -> None:
+    """The fresh kernel ran every code cell once, top to bottom: execution counts are 1, 2, …, n."""
+    counts = [cell["count"] for cell in cells]
+    if counts != list(range(1, len(cells) + 1)):
+        raise CheckError(f"the code cells did not run once each, in order: execution counts {counts}")
 
 
 def check_errors(cells: Sequence[dict[str, Any]]) -> int:
@@ -301,17 +337,21 @@ def check_demo(browser: Any, lab: Lab, name: str, demo: Demo, *, redraw_s: float
         except PlaywrightError:
             raise CheckError(f"the notebook's kernel was not ready within {KERNEL_S:.0f} s") from None
 
+        # The stored notebook is executed: clear it first, so every count and output seen below is this run's.
+        if page.evaluate(_CLEAR):
+            raise CheckError("clearing the stored outputs left some in place")
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         try:
             page.wait_for_function(_ALL_RAN, timeout=RUN_ALL_S * 1000, polling=250)
         except PlaywrightError:
             ran = page.evaluate(_CELLS)
-            done = sum(1 for cell in ran if cell["ran"])
+            done = sum(1 for cell in ran if cell["count"] is not None)
             raise CheckError(f"Run All Cells had not finished after {RUN_ALL_S:.0f} s: {done} of {len(ran)} "
                              "code cells ran") from None
         cells = page.evaluate(_CELLS)
         report.code_cells = len(cells)
+        check_ran_in_order(cells)
         report.expected_errors = check_errors(cells)
 
         if not page.evaluate(_SHOW_CELL, demo.call):
@@ -351,20 +391,39 @@ def check_demo(browser: Any, lab: Lab, name: str, demo: Demo, *, redraw_s: float
             (shots / f"{stem}.after.png").write_bytes(after_png)
         if after_png == before_png:
             raise CheckError(f"the figure got a new image after moving {demo.slider!r}, but its pixels are the same")
-        if report.js_errors:
-            raise CheckError("JavaScript errors in the console:\n  " + "\n  ".join(report.js_errors))
-        return report
+    except CheckError as failure:
+        if report.js_errors:                # they may explain the failure: say them too
+            raise CheckError(f"{failure}\nJavaScript errors in the console:\n  " + "\n  ".join(report.js_errors)) from None
+        raise
     finally:
         page.close()
+    if report.js_errors:
+        raise CheckError("JavaScript errors in the console:\n  " + "\n  ".join(report.js_errors))
+    return report
 
 
-def self_test_notebook() -> str:
+def self_test_notebook(source: str) -> str:
     import nbformat
 
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(SELF_TEST_SOURCE)]
+    notebook.cells = [nbformat.v4.new_code_cell(source)]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     return str(nbformat.writes(notebook))
+
+
+def run_self_test(browser: Any, lab: Lab, test: SelfTest) -> bool:
+    """The check must fail on ``test``'s broken demo, for the expected reason."""
+    try:
+        check_demo(browser, lab, test.name, SELF_TEST_DEMO, redraw_s=SELF_TEST_REDRAW_S)
+    except CheckError as exc:
+        reason = str(exc).replace("\n", " ")
+        if test.expect in reason:
+            print(f"  ok  self-test: {test.what} is caught ({reason})", flush=True)
+            return True
+        print(f"  FAIL self-test: {test.what}: expected {test.expect!r}, got: {reason}", flush=True)
+        return False
+    print(f"  FAIL self-test: {test.what} passed the check", flush=True)
+    return False
 
 
 # --------------------------------------------------------------------------- main
@@ -385,8 +444,8 @@ def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool) -> int:
     _check_tools()
     bin_dir = Path(sys.executable).parent
     notebooks = {Path(d.notebook).name: (ROOT / d.notebook).read_text() for d in demos}
-    if self_test:
-        notebooks["self_test_unwired.ipynb"] = self_test_notebook()
+    self_tests = SELF_TESTS if self_test else ()
+    notebooks.update({test.name: self_test_notebook(test.source) for test in self_tests})
     if shots is not None:
         shots.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -402,18 +461,7 @@ def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool) -> int:
                 except CheckError as exc:
                     failures += 1
                     print(f"  FAIL {name}: {exc}", flush=True)
-            if self_test:
-                try:
-                    check_demo(browser, lab, "self_test_unwired.ipynb", SELF_TEST, redraw_s=SELF_TEST_REDRAW_S)
-                except CheckError as exc:
-                    if "did not change" not in str(exc):
-                        failures += 1
-                        print(f"  FAIL self-test: expected 'the figure did not change', got: {exc}")
-                    else:
-                        print(f"  ok  self-test: a slider wired to nothing is caught ({exc})")
-                else:
-                    failures += 1
-                    print("  FAIL self-test: a slider wired to nothing passed the check")
+            failures += sum(not run_self_test(browser, lab, test) for test in self_tests)
         finally:
             browser.close()
     verdict = "passed" if not failures else f"FAILED ({failures})"
@@ -424,7 +472,7 @@ def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shots", type=Path, help="keep before/after screenshots of each demo's figure here")
-    parser.add_argument("--no-self-test", action="store_true", help="skip the unwired-slider self-test")
+    parser.add_argument("--no-self-test", action="store_true", help="skip the self-tests (broken demos it must fail)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)     # so `finally` cleans up on a CI timeout too
     try:

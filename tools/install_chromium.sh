@@ -22,4 +22,4 @@ fi
 echo "Installing Debian's chromium for the browser check (apt-get, once)..."
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-/usr/bin/chromium --version
+/usr/bin/chromium --version 2>/dev/null   # its wrapper script trips over a shell test on stderr
