@@ -9,9 +9,10 @@ For each demo notebook (lesson 03's backpressure sliders, lesson 06's fairness s
    temporary folder (so autosave never touches the repository) with throwaway settings;
 2. opens the notebook in headless Chromium (Debian's ``chromium``, driven by the ``playwright``
    package through ``executable_path``; Playwright downloads no browser of its own);
-3. runs every cell through the **Run ▸ Run All Cells** menu, as a student would, and waits for
-   every code cell to have run; the only errors allowed are in cells tagged ``raises-exception``,
-   and each of those must raise;
+3. clears the stored outputs, runs every cell through the **Run ▸ Run All Cells** menu, as a
+   student would, and requires each code cell to have run once, in order (execution counts
+   1…n); the only errors allowed are in cells tagged ``raises-exception``, and each of those
+   must raise;
 4. presses the right-arrow key on one slider of the demo and waits for the figure to change:
    the ``<img>`` gets a new PNG and its pixels differ from before;
 5. fails on any JavaScript error (console ``error`` message or uncaught exception).
@@ -21,7 +22,8 @@ reason: a slider wired to nothing ("the figure did not change"), and a working s
 that logs a JavaScript error.  A check that passes is therefore not one that sees nothing.
 
 The server, its kernels, the browser and the temporary folder are cleaned up whatever happens
-(failure, timeout, Ctrl-C or SIGTERM).  Exit status 0 when every demo passed, 1 otherwise, 2 when
+(failure, timeout, Ctrl-C or SIGTERM; on Linux, the server and the browser go even if the check
+itself is killed).  Exit status 0 when every demo passed, 1 otherwise, 2 when
 the tools are missing (a clear message says which, and how to get it).
 """
 
