@@ -2,6 +2,7 @@
 
     python tools/browser_check.py                  # what `make test` runs (and `make browser-check`)
     python tools/browser_check.py --shots DIR      # also keep before/after screenshots in DIR
+    python tools/browser_check.py --every-lesson   # also Run All Cells on every other lesson (~2 min more)
 
 For each demo notebook (lesson 03's backpressure sliders, lesson 06's fairness sliders) it:
 
@@ -146,9 +147,9 @@ class Report:
 
     def line(self) -> str:
         before, after = self.readout
+        slider = f"slider {before} → {after}: the figure redrew in {self.redraw_s:.2f} s; " if self.redraw_s else ""
         return (f"{self.name}: {self.code_cells} code cells ran, {self.expected_errors} raised as tagged "
-                f"(raises-exception); slider {before} → {after}: the figure redrew in {self.redraw_s:.2f} s; "
-                f"JavaScript errors: {len(self.js_errors)}")
+                f"(raises-exception); {slider}JavaScript errors: {len(self.js_errors)}")
 
 
 # --------------------------------------------------------------------------- the server
@@ -324,84 +325,114 @@ def check_errors(cells: Sequence[dict[str, Any]]) -> int:
     return sum(1 for cell in cells if cell["errors"])
 
 
-def check_demo(browser: Any, lab: Lab, name: str, demo: Demo, *, redraw_s: float = REDRAW_S,
-               shots: Path | None = None) -> Report:
-    """Open one notebook, run it all, move the demo's slider and watch the figure."""
-    report = Report(name)
+@contextmanager
+def notebook_page(browser: Any, report: Report) -> Iterator[Any]:
+    """A fresh browser page that records the JavaScript errors it sees in ``report``; on a failure
+    they are added to the message (they may explain it), and on success any of them is a failure."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
     page.on("console", lambda m: report.js_errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: report.js_errors.append(f"uncaught: {e}"))
     try:
-        page.goto(lab.url(f"/lab/tree/{name}?reset"))
-        try:
-            page.wait_for_function(_KERNEL_READY, timeout=KERNEL_S * 1000, polling=200)
-        except PlaywrightError:
-            raise CheckError(f"the notebook's kernel was not ready within {KERNEL_S:.0f} s") from None
-
-        # The stored notebook is executed: clear it first, so every count and output seen below is this run's.
-        if page.evaluate(_CLEAR):
-            raise CheckError("clearing the stored outputs left some in place")
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        try:
-            page.wait_for_function(_ALL_RAN, timeout=RUN_ALL_S * 1000, polling=250)
-        except PlaywrightError:
-            ran = page.evaluate(_CELLS)
-            done = sum(1 for cell in ran if cell["count"] is not None)
-            raise CheckError(f"Run All Cells had not finished after {RUN_ALL_S:.0f} s: {done} of {len(ran)} "
-                             "code cells ran") from None
-        cells = page.evaluate(_CELLS)
-        report.code_cells = len(cells)
-        check_ran_in_order(cells)
-        report.expected_errors = check_errors(cells)
-
-        if not page.evaluate(_SHOW_CELL, demo.call):
-            raise CheckError(f"no cell calls {demo.call!r}")
-        cell = page.locator(".jp-CodeCell").filter(has_text=demo.call).last
-        slider = cell.locator(".widget-slider").filter(has_text=demo.slider).first
-        image = cell.locator(".widget-image").first
-        try:
-            slider.wait_for(state="visible", timeout=30_000)
-            image.wait_for(state="visible", timeout=30_000)
-        except PlaywrightError as exc:
-            raise CheckError(f"the demo did not render a slider {demo.slider!r} and an image: {exc}") from None
-        readout = slider.locator(".widget-readout")
-        before_value = readout.inner_text()
-        before_src = image.get_attribute("src")
-        before_png = image.screenshot()
-
-        slider.locator(".noUi-handle").focus()
-        page.keyboard.press(demo.key)
-        start = time.monotonic()
-        after_value = readout.inner_text()
-        report.readout = (before_value, after_value)
-        if after_value == before_value:
-            raise CheckError(f"pressing {demo.key} on the slider {demo.slider!r} did not move it ({before_value})")
-        try:
-            page.wait_for_function("([img, src]) => img.getAttribute('src') !== src",
-                                   arg=[image.element_handle(), before_src], timeout=redraw_s * 1000, polling=50)
-        except PlaywrightError:
-            raise CheckError(f"the figure did not change within {redraw_s:.0f} s of moving {demo.slider!r} "
-                             f"{before_value} → {after_value}") from None
-        report.redraw_s = time.monotonic() - start
-        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle())
-        after_png = image.screenshot()
-        if shots is not None:
-            stem = Path(name).stem
-            (shots / f"{stem}.before.png").write_bytes(before_png)
-            (shots / f"{stem}.after.png").write_bytes(after_png)
-        if after_png == before_png:
-            raise CheckError(f"the figure got a new image after moving {demo.slider!r}, but its pixels are the same")
+        yield page
     except CheckError as failure:
-        if report.js_errors:                # they may explain the failure: say them too
+        if report.js_errors:
             raise CheckError(f"{failure}\nJavaScript errors in the console:\n  " + "\n  ".join(report.js_errors)) from None
         raise
     finally:
+        try:                                # free the kernel now rather than when the server stops
+            page.evaluate("async () => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                          " if (w && w.sessionContext) await w.sessionContext.shutdown(); }")
+        except PlaywrightError:
+            pass
         page.close()
     if report.js_errors:
         raise CheckError("JavaScript errors in the console:\n  " + "\n  ".join(report.js_errors))
+
+
+def run_all_cells(page: Any, lab: Lab, name: str, report: Report) -> None:
+    """Open ``name``, clear its stored outputs, **Run ▸ Run All Cells**, and judge the run."""
+    page.goto(lab.url(f"/lab/tree/{name}?reset"))
+    try:
+        page.wait_for_function(_KERNEL_READY, timeout=KERNEL_S * 1000, polling=200)
+    except PlaywrightError:
+        raise CheckError(f"the notebook's kernel was not ready within {KERNEL_S:.0f} s") from None
+
+    # The stored notebook is executed: clear it first, so every count and output seen below is this run's.
+    if page.evaluate(_CLEAR):
+        raise CheckError("clearing the stored outputs left some in place")
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    try:
+        page.wait_for_function(_ALL_RAN, timeout=RUN_ALL_S * 1000, polling=250)
+    except PlaywrightError:
+        ran = page.evaluate(_CELLS)
+        done = sum(1 for cell in ran if cell["count"] is not None)
+        raise CheckError(f"Run All Cells had not finished after {RUN_ALL_S:.0f} s: {done} of {len(ran)} "
+                         "code cells ran") from None
+    cells = page.evaluate(_CELLS)
+    report.code_cells = len(cells)
+    check_ran_in_order(cells)
+    report.expected_errors = check_errors(cells)
+
+
+def check_lesson(browser: Any, lab: Lab, name: str) -> Report:
+    """Open one notebook and run it all, as a student does."""
+    report = Report(name)
+    with notebook_page(browser, report) as page:
+        run_all_cells(page, lab, name, report)
     return report
+
+
+def check_demo(browser: Any, lab: Lab, name: str, demo: Demo, *, redraw_s: float = REDRAW_S,
+               shots: Path | None = None) -> Report:
+    """Open one notebook, run it all, move the demo's slider and watch the figure."""
+    report = Report(name)
+    with notebook_page(browser, report) as page:
+        run_all_cells(page, lab, name, report)
+        _move_slider(page, name, demo, report, redraw_s=redraw_s, shots=shots)
+    return report
+
+
+def _move_slider(page: Any, name: str, demo: Demo, report: Report, *, redraw_s: float, shots: Path | None) -> None:
+    """Press the demo slider's arrow key and require a new figure: a new PNG with other pixels."""
+    if not page.evaluate(_SHOW_CELL, demo.call):
+        raise CheckError(f"no cell calls {demo.call!r}")
+    cell = page.locator(".jp-CodeCell").filter(has_text=demo.call).last
+    slider = cell.locator(".widget-slider").filter(has_text=demo.slider).first
+    image = cell.locator(".widget-image").first
+    try:
+        slider.wait_for(state="visible", timeout=30_000)
+        image.wait_for(state="visible", timeout=30_000)
+    except PlaywrightError as exc:
+        raise CheckError(f"the demo did not render a slider {demo.slider!r} and an image: {exc}") from None
+    readout = slider.locator(".widget-readout")
+    before_value = readout.inner_text()
+    before_src = image.get_attribute("src")
+    before_png = image.screenshot()
+
+    slider.locator(".noUi-handle").focus()
+    page.keyboard.press(demo.key)
+    start = time.monotonic()
+    after_value = readout.inner_text()
+    report.readout = (before_value, after_value)
+    if after_value == before_value:
+        raise CheckError(f"pressing {demo.key} on the slider {demo.slider!r} did not move it ({before_value})")
+    try:
+        page.wait_for_function("([img, src]) => img.getAttribute('src') !== src",
+                               arg=[image.element_handle(), before_src], timeout=redraw_s * 1000, polling=50)
+    except PlaywrightError:
+        raise CheckError(f"the figure did not change within {redraw_s:.0f} s of moving {demo.slider!r} "
+                         f"{before_value} → {after_value}") from None
+    report.redraw_s = time.monotonic() - start
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    after_png = image.screenshot()
+    if shots is not None:
+        stem = Path(name).stem
+        (shots / f"{stem}.before.png").write_bytes(before_png)
+        (shots / f"{stem}.after.png").write_bytes(after_png)
+    if after_png == before_png:
+        raise CheckError(f"the figure got a new image after moving {demo.slider!r}, but its pixels are the same")
 
 
 def self_test_notebook(source: str) -> str:
@@ -442,10 +473,11 @@ def _check_tools() -> None:
         raise ToolMissing("the playwright package is missing: run `make test`, which installs requirements.txt")
 
 
-def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool) -> int:
+def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool, lessons: Sequence[Path] = ()) -> int:
     _check_tools()
     bin_dir = Path(sys.executable).parent
     notebooks = {Path(d.notebook).name: (ROOT / d.notebook).read_text() for d in demos}
+    notebooks.update({path.name: path.read_text() for path in lessons})
     self_tests = SELF_TESTS if self_test else ()
     notebooks.update({test.name: self_test_notebook(test.source) for test in self_tests})
     if shots is not None:
@@ -464,6 +496,15 @@ def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool) -> int:
                     failures += 1
                     print(f"  FAIL {name}: {exc}", flush=True)
             failures += sum(not run_self_test(browser, lab, test) for test in self_tests)
+            demo_names = {Path(d.notebook).name for d in demos}
+            for path in lessons:
+                if path.name in demo_names:
+                    continue                # already run, and its slider moved
+                try:
+                    print("  ok  " + check_lesson(browser, lab, path.name).line(), flush=True)
+                except CheckError as exc:
+                    failures += 1
+                    print(f"  FAIL {path.name}: {exc}", flush=True)
         finally:
             browser.close()
     verdict = "passed" if not failures else f"FAILED ({failures})"
@@ -475,10 +516,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shots", type=Path, help="keep before/after screenshots of each demo's figure here")
     parser.add_argument("--no-self-test", action="store_true", help="skip the self-tests (broken demos it must fail)")
+    parser.add_argument("--every-lesson", action="store_true",
+                        help="also run every other lesson in notebooks/ with Run All Cells (about 2 minutes more)")
     args = parser.parse_args(argv)
+    lessons = sorted((ROOT / "notebooks").glob("*.ipynb")) if args.every_lesson else []
     signal.signal(signal.SIGTERM, _raise_on_sigterm)     # so `finally` cleans up on a CI timeout too
     try:
-        return run(DEMOS, shots=args.shots, self_test=not args.no_self_test)
+        return run(DEMOS, shots=args.shots, self_test=not args.no_self_test, lessons=lessons)
     except ToolMissing as exc:
         print(f"browser check: {exc}", file=sys.stderr)
         return 2
