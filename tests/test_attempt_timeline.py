@@ -11,56 +11,20 @@ from funcpipe_async import (
     AttemptSpan,
     ConstantBackoff,
     Err,
-    ErrInfo,
     Ok,
-    Result,
     RetryPolicy,
     Simulation,
     Trace,
-    async_gather,
-    async_lift,
     async_retry,
     attempt_spans,
     attempt_timeline_summary,
     figure_png,
     plot_attempt_timeline,
 )
-from funcpipe_async.plan import AsyncPlan
-
-UNAVAILABLE = ErrInfo("UNAVAILABLE", "503", retryable=True)
-
-
-def scripted(results: list[Result[str, ErrInfo]], work: list[float]) -> AsyncPlan[str]:
-    calls: list[int] = []
-
-    async def call() -> Result[str, ErrInfo]:
-        calls.append(1)
-        await asyncio.sleep(work[min(len(calls), len(work)) - 1])
-        return results[min(len(calls), len(results)) - 1]
-
-    return async_lift(call)
-
-
-def scenario() -> Trace:
-    """``flaky``: Err at 0–1, wait 1, Ok at 2–3.  ``slow``: attempts time out after 2 s (wait
-    1 between), and the 6 s deadline cancels attempt 3 at t=6."""
-    sim = Simulation()
-    flaky = async_retry(
-        scripted([Err(UNAVAILABLE), Ok("a")], [1.0]),
-        RetryPolicy(max_attempts=3, backoff=ConstantBackoff(1)),
-        trace=sim.trace, name="flaky",
-    )
-    slow = async_retry(
-        scripted([Ok("b")], [50.0]),
-        RetryPolicy(max_attempts=5, backoff=ConstantBackoff(1), attempt_timeout=2, deadline=6.5),
-        trace=sim.trace, name="slow",
-    )
-    sim.run(async_gather([flaky, slow], concurrency=2))
-    return sim.trace
-
+from scenarios import UNAVAILABLE, flaky_and_slow, scripted
 
 def test_attempt_spans_pair_attempts_waits_and_give_ups() -> None:
-    spans, give_ups = attempt_spans(scenario())
+    spans, give_ups = attempt_spans(flaky_and_slow())
     assert spans == [
         AttemptSpan("flaky", "attempt", 1, 0.0, 1.0, "UNAVAILABLE"),
         AttemptSpan("slow", "attempt", 1, 0.0, 2.0, "TIMEOUT"),
@@ -75,7 +39,7 @@ def test_attempt_spans_pair_attempts_waits_and_give_ups() -> None:
 
 
 def test_summary_reads_like_the_figure() -> None:
-    assert attempt_timeline_summary(scenario()) == "\n".join(
+    assert attempt_timeline_summary(flaky_and_slow()) == "\n".join(
         [
             "flaky: #1 0–1 UNAVAILABLE; wait 1; #2 2–3 ok",
             "slow: #1 0–2 TIMEOUT; wait 1; #2 3–5 TIMEOUT; wait 1; #3 6–6.500 cancelled; "
@@ -107,7 +71,7 @@ def test_a_wait_cut_short_by_cancellation_ends_when_cancelled() -> None:
 
 
 def test_figure_has_one_bar_per_attempt_in_its_row() -> None:
-    fig = plot_attempt_timeline(scenario(), deadline=6.5)
+    fig = plot_attempt_timeline(flaky_and_slow(), deadline=6.5)
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["flaky", "slow"]

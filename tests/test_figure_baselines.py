@@ -1,9 +1,8 @@
 """Figures that stay right: every plotting helper's figure, pixel-compared with a stored PNG.
 
-Each test builds a fully deterministic input (logical or virtual time, fixed seeds — the same
-scenarios the unit tests and the lessons use, copied here so the baselines depend on nothing
-else) and returns the figure; pytest-mpl compares it with ``baseline_figures/<test name>.png``
-(RMS tolerance 1, text kept).  ``style="default"`` starts from matplotlib's defaults, which is
+Each test builds a fully deterministic input (logical or virtual time, fixed seeds; the traces
+come from ``scenarios.py``, shared with the helpers' unit tests) and returns the figure;
+pytest-mpl compares it with ``baseline_figures/<test name>.png`` (RMS tolerance 1, text kept).  ``style="default"`` starts from matplotlib's defaults, which is
 what a notebook renders with; the helpers add the course's rc on top.  pytest-mpl's own
 default, ``"classic"``, would draw figures no student ever sees.
 
@@ -15,32 +14,17 @@ Without ``--mpl`` the tests only check that each helper returns a figure.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator
 from functools import cache
 
 import pytest
 from matplotlib.figure import Figure
 
 from funcpipe_async import (
-    CONSUME,
-    ConstantBackoff,
     Err,
-    ErrInfo,
     FairnessControls,
     FairnessRun,
-    FakeHttp,
     Ok,
-    Result,
-    RetryPolicy,
-    Simulation,
     Tenant,
-    Trace,
-    async_bind,
-    async_fail,
-    async_gather,
-    async_lift,
-    async_retry,
     plot_attempt_timeline,
     plot_drive_timeline,
     plot_fairness,
@@ -50,13 +34,11 @@ from funcpipe_async import (
     plot_unbounded_vs_bounded,
     render_backpressure,
     render_fairness,
-    run_sync,
     simulate_backpressure,
     simulate_fairness,
-    stream_from,
 )
 from funcpipe_async.demos.backpressure import BackpressureRun
-from funcpipe_async.plan import AsyncPlan
+from scenarios import fetch_then_failing_save, flaky_and_slow, producer_and_consumer
 
 # Tolerance 1 (pytest-mpl's default is 2): with matplotlib pinned (its wheels bundle FreeType) an
 # unchanged figure compares at RMS 0.0, and 2 lets a thin line change colour unnoticed (RMS ~1.4).
@@ -64,69 +46,6 @@ baseline = pytest.mark.mpl_image_compare(baseline_dir="baseline_figures", style=
 
 
 # --- deterministic inputs ------------------------------------------------------------------------
-
-
-def fetch_then_failing_save() -> Trace:
-    """Logical clock: fetch and save described (t=0, 1), driven at t=2; fetch runs 3–5, save 6–7 Err."""
-    trace = Trace()
-    http = FakeHttp({"/a": {"n": 1}}, trace=trace)
-    fetch = trace.step("fetch", async_lift(lambda: http.get_json("/a")))
-    save = trace.step("save", async_fail(ErrInfo("DISK_FULL")))
-    run_sync(async_bind(fetch, lambda _: save), trace=trace)
-    return trace
-
-
-def scripted(results: list[Result[str, ErrInfo]], seconds: float) -> AsyncPlan[str]:
-    """A call that takes ``seconds`` of virtual time and returns ``results`` in turn (the last repeats)."""
-    calls: list[int] = []
-
-    async def call() -> Result[str, ErrInfo]:
-        calls.append(1)
-        await asyncio.sleep(seconds)
-        return results[min(len(calls), len(results)) - 1]
-
-    return async_lift(call)
-
-
-def flaky_and_slow() -> Trace:
-    """``flaky``: Err 0–1, wait 1, Ok 2–3.  ``slow``: attempts time out after 2 s, wait 1 between,
-    and the 6.5 s deadline cancels attempt 3 — every outcome, a give-up, and a deadline."""
-    sim = Simulation()
-    flaky = async_retry(
-        scripted([Err(ErrInfo("UNAVAILABLE", "503", retryable=True)), Ok("a")], 1.0),
-        RetryPolicy(max_attempts=3, backoff=ConstantBackoff(1)),
-        trace=sim.trace, name="flaky",
-    )
-    slow = async_retry(
-        scripted([Ok("b")], 50.0),
-        RetryPolicy(max_attempts=5, backoff=ConstantBackoff(1), attempt_timeout=2, deadline=6.5),
-        trace=sim.trace, name="slow",
-    )
-    sim.run(async_gather([flaky, slow], concurrency=2))
-    return sim.trace
-
-
-def fast_producer_slow_consumer() -> Trace:
-    """Lesson 02: a source producing in 1 s, a consumer taking 3 s per item, 5 items taken."""
-    sim = Simulation()
-
-    async def numbers() -> AsyncGenerator[int, None]:
-        i = 0
-        while True:
-            await asyncio.sleep(1)
-            yield i
-            i += 1
-
-    def handle(x: int) -> AsyncPlan[None]:
-        async def do() -> Result[None, ErrInfo]:
-            await asyncio.sleep(3)
-            sim.trace.record(CONSUME, "consumer", item=x)
-            return Ok(None)
-
-        return async_lift(do)
-
-    assert sim.run(stream_from(numbers).traced(sim.trace).take(5).for_each(handle)) == Ok(5)
-    return sim.trace
 
 
 @cache
@@ -166,7 +85,7 @@ def test_attempt_timeline() -> Figure:
 @baseline
 def test_stream_events() -> Figure:
     """plot_stream_events: pull / emit / consume rows with item numbers, each item's life, the source's close."""
-    return plot_stream_events(fast_producer_slow_consumer())
+    return plot_stream_events(producer_and_consumer(n=5))
 
 
 # --- funcpipe_async.demos.backpressure ------------------------------------------------------------

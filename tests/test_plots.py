@@ -10,12 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from funcpipe_async import (
-    ErrInfo,
-    FakeHttp,
     Trace,
-    async_bind,
-    async_fail,
-    async_lift,
     async_pure,
     course_rc,
     drive_timeline_summary,
@@ -23,30 +18,19 @@ from funcpipe_async import (
     plot_drive_timeline,
     run_sync,
 )
+from scenarios import fetch_then_failing_save
 
 
 def _data(values: Any) -> list[float]:
     return [float(v) for v in np.asarray(values).ravel()]
 
 
-def _fetch_then_failing_save() -> Trace:
-    """A known trace (logical clock, one tick per event):
-
-    t=0 describe fetch · t=1 describe save · t=2 drive · t=3 start fetch · t=4 effect GET /a
-    t=5 finish fetch (Ok) · t=6 start save · t=7 finish save (Err DISK_FULL) · t=8 done
-    """
-    trace = Trace()
-    http = FakeHttp({"/a": {"n": 1}}, trace=trace)
-    fetch = trace.step("fetch", async_lift(lambda: http.get_json("/a")))
-    save = trace.step("save", async_fail(ErrInfo("DISK_FULL")))
-    run_sync(async_bind(fetch, lambda _: save), trace=trace)
-    return trace
 
 
 def test_drive_timeline_summary_of_a_known_trace() -> None:
     # Both steps are described (t=0, 1) before the shell drives (t=2); fetch runs 3–5 with
     # its GET inside; save runs 6–7 and fails.  The http effect is not a step of its own.
-    assert drive_timeline_summary(_fetch_then_failing_save()) == (
+    assert drive_timeline_summary(fetch_then_failing_save()) == (
         "driven by the shell at t=2\n"
         "fetch: described at t=0; ran at t=3–5\n"
         "save: described at t=1; ran at t=6–7 (Err)"
@@ -72,7 +56,7 @@ def test_drive_timeline_summary_lists_every_drive_and_run() -> None:
 
 
 def test_plot_drive_timeline_returns_a_figure_with_one_row_per_step() -> None:
-    fig = plot_drive_timeline(_fetch_then_failing_save())
+    fig = plot_drive_timeline(fetch_then_failing_save())
     assert isinstance(fig, Figure)
     (ax,) = fig.axes
     assert list(ax.get_yticks()) == [0, 1]
@@ -82,7 +66,7 @@ def test_plot_drive_timeline_returns_a_figure_with_one_row_per_step() -> None:
 
 
 def test_plot_drive_timeline_draws_describes_runs_and_drives() -> None:
-    (ax,) = plot_drive_timeline(_fetch_then_failing_save()).axes
+    (ax,) = plot_drive_timeline(fetch_then_failing_save()).axes
     diamonds = [(_data(line.get_xdata()), _data(line.get_ydata())) for line in ax.lines if line.get_marker() == "D"]
     assert diamonds == [([0.0], [0]), ([1.0], [1])]
     bars = [bar for container in ax.containers for bar in container]
@@ -97,7 +81,7 @@ def test_plot_drive_timeline_draws_describes_runs_and_drives() -> None:
 def test_plot_drive_timeline_shades_the_time_before_driving() -> None:
     # The grey band runs from just before the first event (t=0) to the first drive (t=2):
     # the stretch when only descriptions existed.
-    (ax,) = plot_drive_timeline(_fetch_then_failing_save()).axes
+    (ax,) = plot_drive_timeline(fetch_then_failing_save()).axes
     bars = {id(bar) for container in ax.containers for bar in container}
     bands = [(p.get_x(), p.get_width()) for p in ax.patches if isinstance(p, Rectangle) and id(p) not in bars]
     assert len(bands) == len(ax.patches) - len(bars)
@@ -129,8 +113,8 @@ def test_course_rc_uses_the_petroff10_cycle() -> None:
 
 
 def test_figure_png_returns_deterministic_png_bytes() -> None:
-    fig = plot_drive_timeline(_fetch_then_failing_save())
+    fig = plot_drive_timeline(fetch_then_failing_save())
     png = figure_png(fig)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    assert png == figure_png(plot_drive_timeline(_fetch_then_failing_save()))
+    assert png == figure_png(plot_drive_timeline(fetch_then_failing_save()))
     assert b"Software" not in png

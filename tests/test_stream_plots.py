@@ -2,52 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator
-
 from matplotlib.figure import Figure
 
 from funcpipe_async import (
-    CONSUME,
-    ErrInfo,
-    Ok,
-    Result,
-    Simulation,
     Trace,
-    async_lift,
     figure_png,
     plot_stream_events,
     stream_events_summary,
-    stream_from,
 )
-from funcpipe_async.plan import AsyncPlan
-
-
-def scenario(produce: float = 1.0, consume: float = 3.0, n: int = 3) -> Trace:
-    """A fast producer (1 s per item) and a slow consumer (3 s per item), 3 items taken."""
-    sim = Simulation()
-
-    async def numbers() -> AsyncGenerator[int, None]:
-        i = 0
-        while True:
-            await asyncio.sleep(produce)
-            yield i
-            i += 1
-
-    def handle(x: int) -> AsyncPlan[None]:
-        async def do() -> Result[None, ErrInfo]:
-            await asyncio.sleep(consume)
-            sim.trace.record(CONSUME, "consumer", item=x)
-            return Ok(None)
-
-        return async_lift(do)
-
-    assert sim.run(stream_from(numbers).traced(sim.trace).take(n).for_each(handle)) == Ok(n)
-    return sim.trace
+from scenarios import producer_and_consumer
 
 
 def test_summary_lists_each_item_and_the_close() -> None:
-    assert stream_events_summary(scenario()) == (
+    assert stream_events_summary(producer_and_consumer()) == (
         "item 0: pull t=0, emit t=1, consume t=4\n"
         "item 1: pull t=4, emit t=5, consume t=8\n"
         "item 2: pull t=8, emit t=9, consume t=12\n"
@@ -57,7 +24,7 @@ def test_summary_lists_each_item_and_the_close() -> None:
 
 
 def test_a_pull_based_source_never_runs_ahead_of_its_consumer() -> None:
-    summary = stream_events_summary(scenario(produce=0.5, consume=5, n=6))
+    summary = stream_events_summary(producer_and_consumer(produce=0.5, consume=5, n=6))
     assert summary.endswith("most items produced but not yet consumed: 1")
 
 
@@ -66,7 +33,7 @@ def test_summary_of_an_empty_trace() -> None:
 
 
 def test_figure_has_three_rows_and_a_close_marker() -> None:
-    fig = plot_stream_events(scenario())
+    fig = plot_stream_events(producer_and_consumer())
     assert isinstance(fig, Figure)
     (ax,) = fig.axes
     assert [t.get_text() for t in ax.get_yticklabels()] == [
