@@ -18,7 +18,7 @@ from pathlib import Path
 
 from funcpipe_async.grading.checks import UnknownExercise, exercise_slugs
 from funcpipe_async.grading.grader import find_notebooks, grade_folder, grade_notebook
-from funcpipe_async.grading.report import Report, gradebook_csv
+from funcpipe_async.grading.report import Report, gradebook_csv, task_columns
 from funcpipe_async.grading.runner import Limits
 from funcpipe_async.grading.submission import NotebookError
 from funcpipe_async.trace import format_table
@@ -48,7 +48,7 @@ def _fail(message: str) -> int:
 
 
 def _summary(reports: list[Report], gradebook: Path) -> str:
-    task_ids = sorted({t.id for r in reports for t in r.tasks}, key=lambda i: int(i[1:]))
+    task_ids = task_columns(reports)
     rows = []
     for r in reports:
         points = {t.id: str(t.points) for t in r.tasks}

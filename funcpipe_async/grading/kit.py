@@ -19,6 +19,7 @@ grader's child process, which is a shell for the student's code.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -34,7 +35,8 @@ from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.testing import quiet_course_settings
 
 __all__ = [
-    "CheckFailed", "NotDone", "not_done", "refuse_async", "function", "call", "as_plan", "drive", "simulate", "run_awaitable", "for_all",
+    "CheckFailed", "NotDone", "not_done", "refuse_async", "function", "call", "as_plan", "drive", "simulate", "timed",
+    "run_awaitable", "for_all",
     "show", "describe_exception",
 ]
 
@@ -142,6 +144,17 @@ def drive(plan: AsyncPlan[X], *, doing: str) -> Result[X, ErrInfo]:
     if not isinstance(result, (Ok, Err)):  # pragma: no cover - the interpreter already rejects these
         raise CheckFailed(f"{doing} produced {show(result)}; a plan must produce Ok(...) or Err(...)")
     return result
+
+
+async def timed(plan: AsyncPlan[X]) -> tuple[Result[X, ErrInfo], float]:
+    """Await ``plan`` once and say when it ended.  :func:`simulate` gives each drive a fresh
+    virtual clock starting at 0, so the loop's time at the end is how long the call took (the
+    simulation's own ``now`` is not: after ``main`` returns it goes on to cancel leftover tasks).
+
+    ``result, took = simulate(timed(plan), doing="...")``
+    """
+    result = await plan()
+    return result, asyncio.get_running_loop().time()
 
 
 def simulate(main: Any, *, doing: str, sim: Simulation | None = None, limit: float = 86_400.0) -> Any:

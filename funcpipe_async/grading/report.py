@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["STATUSES", "TaskResult", "Report", "gradebook_csv"]
+from funcpipe_async.grading.spec import task_number
+
+__all__ = ["STATUSES", "TaskResult", "Report", "gradebook_csv", "task_columns"]
 
 STATUSES = {
     "passed": "pass",
@@ -52,7 +54,7 @@ class TaskResult:
 
     @property
     def label(self) -> str:
-        return f"Task {self.id[1:]} · {self.title}"
+        return f"Task {task_number(self.id)} · {self.title}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,9 +140,14 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def task_columns(reports: Sequence[Report]) -> list[str]:
+    """Every task id the reports hold, in task order (``t1``, ``t2``, … ``t10``)."""
+    return sorted({t.id for r in reports for t in r.tasks}, key=task_number)
+
+
 def gradebook_csv(reports: Sequence[Report]) -> str:
     """One row per submission: a column per task id (points), the total, status and notes."""
-    task_ids = sorted({t.id for r in reports for t in r.tasks}, key=lambda i: int(i[1:]))
+    task_ids = task_columns(reports)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["submission", "exercise", *task_ids, "total", "max_total", "status", "notes"])

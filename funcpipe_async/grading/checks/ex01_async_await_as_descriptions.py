@@ -363,10 +363,7 @@ def check_assert_replayable(ns: Mapping[str, Any]) -> str:
                     return  # the second drive failed: the helper did reject it
                 raise kit.CheckFailed(f"{doing} raised ReusedCoroutineError on a plan that makes a fresh coroutine each time") from None
             except NotImplementedError:
-                raise kit.NotDone(
-                    "not done yet: assert_replayable still raises NotImplementedError — replace the stub "
-                    "(the `raise NotImplementedError(...)` line) with your code, run the cell, and check again"
-                ) from None
+                raise kit.not_done("assert_replayable") from None
             except Exception as error:  # noqa: BLE001 - a defect in student code is a verdict
                 raise kit.CheckFailed(
                     f"{doing} raised {kit.describe_exception(error)}; a test helper fails with AssertionError "

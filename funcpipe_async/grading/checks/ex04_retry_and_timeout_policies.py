@@ -20,7 +20,6 @@ and the same submission always gets the same feedback.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -56,12 +55,6 @@ def _s(t: float) -> str:
 def _times(ts: Sequence[float]) -> str:
     return "[" + ", ".join(_s(t) for t in ts) + "]"
 
-
-async def _timed(plan: AsyncPlan[Any]) -> tuple[Result[Any, ErrInfo], float]:
-    """Await ``plan`` once and say when it ended: ``kit.simulate`` gives each drive a fresh
-    virtual clock starting at 0, so the loop's time at the end is how long the call took."""
-    result = await plan()
-    return result, asyncio.get_running_loop().time()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,7 +118,7 @@ def _hanging_attempts(policy: RetryPolicy) -> tuple[int, Result[Any, ErrInfo], f
     """Drive ``policy`` on virtual time against a dependency that always hangs."""
     service: ScriptedService[str] = ScriptedService([HANG])
     plan = async_retry(async_lift(service.call), policy, rng=random.Random(4))
-    result, ended = kit.simulate(_timed(plan), doing="the fitted policy")
+    result, ended = kit.simulate(kit.timed(plan), doing="the fitted policy")
     return len(service.calls), result, ended
 
 
@@ -155,10 +148,7 @@ def check_fit_to_deadline(ns: Mapping[str, Any]) -> str:
                 f"their worst case is {_s(_worst_case(policy, expected.max_attempts))}s, below the deadline{hint}"
             ) from None
         except NotImplementedError:
-            raise kit.NotDone(
-                "not done yet: fit_to_deadline still raises NotImplementedError — replace the stub "
-                "(the `raise NotImplementedError(...)` line) with your code, run the cell, and check again"
-            ) from None
+            raise kit.not_done("fit_to_deadline") from None
         except TypeError as error:
             if "jitter" in str(error):
                 raise kit.CheckFailed(
@@ -348,7 +338,7 @@ def _run_fetch(build: Callable[[ScriptedService[str]], Any], script: _Script, na
             f"describing runs nothing, but building {doing} already called the service {len(service.calls)} time(s): "
             "return a plan (async_retry(async_lift(service.call), policy)) and let the shell drive it"
         )
-    result, ended = kit.simulate(_timed(plan), doing=f"driving {doing} against {script!r}")
+    result, ended = kit.simulate(kit.timed(plan), doing=f"driving {doing} against {script!r}")
     if not isinstance(result, (Ok, Err)):
         raise kit.CheckFailed(f"driving {doing} produced {kit.show(result)}; a plan must produce Ok(...) or Err(...)")
     return _Run(tuple(service.calls), result, ended)
@@ -493,12 +483,12 @@ def _run_orders(build: Callable[..., Any], case: _Orders, name: str) -> list[_St
                 "return a plan and let the shell drive it"
             )
         plans.append(plan)
-        result, took = kit.simulate(_timed(plan), doing=f"driving {doing}")
+        result, took = kit.simulate(kit.timed(plan), doing=f"driving {doing}")
         steps.append(_Step(result, took, tuple(payments.charges)))
         payments.calls = 0
     order_id, amount = case.orders[0]
     result, took = kit.simulate(
-        _timed(plans[0]), doing=f"driving the {name}(payments, {order_id!r}, {amount}) plan again"
+        kit.timed(plans[0]), doing=f"driving the {name}(payments, {order_id!r}, {amount}) plan again"
     )
     steps.append(_Step(result, took, tuple(payments.charges)))
     return steps

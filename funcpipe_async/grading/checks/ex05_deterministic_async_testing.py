@@ -180,10 +180,10 @@ def _ask_timeout(helper: Callable[..., Any], case: _TimeoutCase) -> tuple[bool, 
     started = time.perf_counter()
     try:
         returned = helper(case.plan(), case.limit)
+    except kit.CheckFailed:         # a CheckFailed is an AssertionError too: ours, not the helper's verdict
+        raise
     except AssertionError as error:
         return False, error, time.perf_counter() - started
-    except kit.CheckFailed:
-        raise
     except NotImplementedError:
         raise kit.not_done("assert_times_out_at") from None
     except Exception as error:  # noqa: BLE001 - a defect in student code is a verdict
@@ -330,10 +330,10 @@ def _judge_trace(helper: Callable[..., Any], scenario: _Scenario) -> None:
     try:
         returned = helper(scenario.factory(seen), scenario.seed)
         accepted, outcome = True, returned
+    except kit.CheckFailed:         # a CheckFailed is an AssertionError too: ours, not the helper's verdict
+        raise
     except AssertionError as error:
         accepted, outcome = False, error
-    except kit.CheckFailed:
-        raise
     except NotImplementedError:
         raise kit.not_done("assert_same_trace") from None
     except Exception as error:  # noqa: BLE001 - a defect in student code is a verdict
@@ -385,11 +385,7 @@ def retry_end(policy: RetryPolicy, failures: int, latency: float) -> tuple[Resul
     service = ScriptedService([UNAVAILABLE] * failures + ["ok"], latency=latency)
     plan = async_retry(service.plan(), policy)
 
-    async def timed() -> tuple[Result[Any, ErrInfo], float]:
-        result = await plan()
-        return result, asyncio.get_running_loop().time()
-
-    result, end = kit.simulate(timed(), doing="the reference retry")  # a fresh virtual clock, from t=0
+    result, end = kit.simulate(kit.timed(plan), doing="the reference retry")  # a fresh virtual clock, from t=0
     return result, len(service.calls), end
 
 

@@ -278,14 +278,10 @@ _CASES = st.one_of(
 )
 
 
-async def _timed(plan: AsyncPlan[Any]) -> tuple[Result[Any, ErrInfo], float]:
-    result = await plan()
-    return result, asyncio.get_running_loop().time()
-
 
 def _observe(build: Callable[[EffectLog], AsyncPlan[Any]], doing: str) -> Observation:
     log = EffectLog()
-    result, ended = kit.simulate(_timed(build(log)), doing=doing)
+    result, ended = kit.simulate(kit.timed(build(log)), doing=doing)
     return Observation(result, tuple(log.entries), ended)
 
 

@@ -152,10 +152,6 @@ def _nights(draw: st.DrawFn, *, min_size: int = 0, max_size: int = 9) -> Night:
     return Night(ids, latency, refused, broken)
 
 
-async def _timed(plan: AsyncPlan[Any]) -> tuple[Result[Any, ErrInfo], float]:
-    result = await plan()
-    return result, asyncio.get_running_loop().time()
-
 
 # ---------------------------------------------------------------------------------------------
 # Task 1: refactor the messy sync into a description
@@ -175,15 +171,17 @@ def sync_reference(ids: Sequence[str], http: HttpClientCap, store: StorageCap, c
 
 
 @dataclass(frozen=True)
-class _SyncCase:
+class _NightCase:
+    """A night to sync and the concurrency to sync it with (tasks 1 and 3)."""
+
     night: Night
     concurrency: int
 
 
 @st.composite
-def _sync_cases(draw: st.DrawFn) -> _SyncCase:
+def _sync_cases(draw: st.DrawFn) -> _NightCase:
     night = draw(_nights())
-    return _SyncCase(night, draw(st.integers(1, 4)))
+    return _NightCase(night, draw(st.integers(1, 4)))
 
 
 @dataclass(frozen=True)
@@ -196,7 +194,7 @@ class _SyncRun:
     peak: int
 
 
-def _run_sync(build: Callable[..., Any], case: _SyncCase, name: str) -> _SyncRun:
+def _run_sync(build: Callable[..., Any], case: _NightCase, name: str) -> _SyncRun:
     night, c = case.night, case.concurrency
     http, store = RecordsApi(night), FakeStorage()
     doing = f"{name}({list(night.ids)}, http, store, {c})"
@@ -207,14 +205,14 @@ def _run_sync(build: Callable[..., Any], case: _SyncCase, name: str) -> _SyncRun
             f"{len(store.calls)} save(s) on {night!r}: return a plan (async_gather, async_bind, async_lift …) "
             "and let the shell drive it"
         )
-    result, ended = kit.simulate(_timed(plan), doing=f"driving {doing}")
+    result, ended = kit.simulate(kit.timed(plan), doing=f"driving {doing}")
     return _SyncRun(result, ended, dict(store.records), http.requests, tuple(http.calls), http.peak)
 
 
 def check_sync_records(ns: Mapping[str, Any]) -> str:
     sync_records = kit.function(ns, "sync_records")
 
-    def prop(case: _SyncCase) -> None:
+    def prop(case: _NightCase) -> None:
         night, c = case.night, case.concurrency
         want = _run_sync(sync_reference, case, "the reference")
         got = _run_sync(sync_records, case, "sync_records")
@@ -371,7 +369,7 @@ def _run_fetch(make: Callable[[ScriptHttp, str], Any], script: _Script, name: st
             "shell drive it"
         )
     try:
-        result, ended = kit.simulate(_timed(plan), doing=f"driving {doing}")
+        result, ended = kit.simulate(kit.timed(plan), doing=f"driving {doing}")
     except kit.CheckFailed as failure:
         if HANG in script.entries and "can never finish" in str(failure):
             raise kit.CheckFailed(
@@ -577,14 +575,8 @@ def _what_is_broken(kind: str, night: Night, c: int) -> str:
     )
 
 
-@dataclass(frozen=True)
-class _HelperCase:
-    night: Night
-    concurrency: int
-
-
 @st.composite
-def _helper_cases(draw: st.DrawFn) -> _HelperCase:
+def _helper_cases(draw: st.DrawFn) -> _NightCase:
     c = draw(st.integers(1, 3))
     n = draw(st.integers(c + 2, 7))
     ids = tuple(f"r{k}" for k in range(1, n + 1))
@@ -594,10 +586,10 @@ def _helper_cases(draw: st.DrawFn) -> _HelperCase:
     extra = draw(st.sampled_from([None, *ids]))
     if extra is not None and extra != bad:
         refused[extra] = draw(st.sampled_from([NOT_FOUND, UNAVAILABLE]))
-    return _HelperCase(Night(ids, latency, refused, frozenset({bad})), c)
+    return _NightCase(Night(ids, latency, refused, frozenset({bad})), c)
 
 
-def _try_helper(helper: Callable[..., Any], version: Callable[..., Any], case: _HelperCase) -> AssertionError | None:
+def _try_helper(helper: Callable[..., Any], version: Callable[..., Any], case: _NightCase) -> AssertionError | None:
     doing = f"assert_sync_behaviour(version, {case.night!r}, {case.concurrency})"
     try:
         helper(version, case.night, case.concurrency)
@@ -619,7 +611,7 @@ def check_assert_sync_behaviour(ns: Mapping[str, Any]) -> str:
     helper = kit.function(ns, "assert_sync_behaviour")
     kit.refuse_async(helper, "assert_sync_behaviour", drive="builds the plan, drives it with Simulation().run(plan) and asserts")
 
-    def prop(case: _HelperCase) -> None:
+    def prop(case: _NightCase) -> None:
         where = f"on {case.night!r} with concurrency={case.concurrency}"
         for label, version in _CORRECT:
             failure = _try_helper(helper, version, case)

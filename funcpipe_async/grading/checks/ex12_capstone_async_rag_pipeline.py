@@ -158,13 +158,7 @@ def _ids(chunks: Sequence[Any]) -> list[str]:
 
 def dedup_reference(chunks: Sequence[EmbeddedChunk]) -> list[EmbeddedChunk]:
     """The first embedded chunk of each ``(text, vector)``, in input order."""
-    seen: set[tuple[str, Vector]] = set()
-    kept = []
-    for e in chunks:
-        if _key(e) not in seen:
-            seen.add(_key(e))
-            kept.append(e)
-    return kept
+    return _dedup_by(chunks, _key)
 
 
 def _dedup_by(chunks: Sequence[EmbeddedChunk], key: Any) -> list[EmbeddedChunk]:
@@ -299,10 +293,6 @@ class _EmbedRun:
     ended: float
 
 
-async def _timed(plan: AsyncPlan[Any]) -> tuple[Result[Any, ErrInfo], float]:
-    result = await plan()
-    return result, asyncio.get_running_loop().time()
-
 
 def _run_embed(build: Any, case: _Case, name: str) -> _EmbedRun:
     embedder, chunks = case.embedder(), case.chunks()
@@ -310,7 +300,7 @@ def _run_embed(build: Any, case: _Case, name: str) -> _EmbedRun:
     plan = kit.as_plan(kit.call(build, chunks, embedder, case.concurrency, doing=doing), doing=doing)
     built = len(embedder.calls)
     try:
-        result, ended = kit.simulate(_timed(plan), doing=f"driving {doing}", limit=3600)
+        result, ended = kit.simulate(kit.timed(plan), doing=f"driving {doing}", limit=3600)
     except kit.CheckFailed as failed:
         if "can never finish" in str(failed) or "still running" in str(failed):
             raise kit.CheckFailed(
