@@ -184,7 +184,7 @@ if TYPE_CHECKING:
     )
     from funcpipe_async.loopback import Faults, LoopbackJsonService
     from funcpipe_async.boundary import Violation, check_package, scan_source
-    from funcpipe_async.notebook import environment_report, figure_png, setup, show_figure
+    from funcpipe_async.notebook import api_summary, environment_report, figure_png, first_sentence, setup, show_figure
     from funcpipe_async.plots import (
         AttemptSpan,
         attempt_spans,
@@ -252,6 +252,8 @@ _LAZY = {
     "figure_png": "funcpipe_async.notebook",
     "setup": "funcpipe_async.notebook",
     "show_figure": "funcpipe_async.notebook",
+    "api_summary": "funcpipe_async.notebook",
+    "first_sentence": "funcpipe_async.notebook",
     "course_rc": "funcpipe_async.plots",
     "drive_timeline_summary": "funcpipe_async.plots",
     "plot_drive_timeline": "funcpipe_async.plots",
@@ -372,7 +374,7 @@ __all__ = [
     # the boundary check
     "Violation", "check_package", "scan_source",
     # notebooks, quizzes, Hypothesis
-    "setup", "show_figure", "figure_png", "environment_report",
+    "setup", "show_figure", "figure_png", "api_summary", "first_sentence", "environment_report",
     "Question", "quiz_widget", "answer_key_html",
     "COURSE_PROFILE", "load_course_profile", "int_plans", "int_arrows",
     "EffectLog", "ScriptOp", "PlanScript", "ArrowScript", "plan_scripts", "arrow_scripts",

@@ -1,4 +1,5 @@
-"""Helpers for the lesson notebooks: showing figures with alt text, and the environment check.
+"""Helpers for the lesson notebooks: showing figures with alt text, an API at a glance, and the
+environment check.
 
 Nothing here drives a plan.  :func:`show_figure` publishes a figure as PNG together with
 its alt text as the ``text/plain`` alternative: JupyterLab shows the picture, text-only
@@ -8,15 +9,19 @@ readers (and nbval, which never compares pixels) get the words.
 from __future__ import annotations
 
 import base64
+import inspect
 import io
+import re
 import sys
+from collections.abc import Iterable
 from importlib import metadata
+from typing import Any
 
 from matplotlib.figure import Figure
 
 from funcpipe_async.testing import load_course_profile
 
-__all__ = ["setup", "show_figure", "figure_png", "environment_report", "COURSE_PACKAGES"]
+__all__ = ["setup", "show_figure", "figure_png", "first_sentence", "api_summary", "environment_report", "COURSE_PACKAGES"]
 
 COURSE_PACKAGES = (
     "jupyterlab",
@@ -52,6 +57,45 @@ def show_figure(fig: Figure, alt: str) -> None:
 
     png = base64.b64encode(figure_png(fig)).decode("ascii")
     display({"image/png": png, "text/plain": f"[figure] {alt}"}, raw=True)  # type: ignore[no-untyped-call]
+
+
+_ROLE = re.compile(r":(?:class|func|meth|attr|mod|data|exc|obj):`~?(?:[\w.]*\.)?([^`.]+)`")
+_QUOTED_ANNOTATION = re.compile(r"(:|->) '([^']*)'")
+_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)\.\s+(?![a-z0-9])")   # not "e.g. The", "1.5 s" or "x. y"
+_FUNCTION_DEFAULT = re.compile(r"<function ([\w.]+) at 0x[0-9a-f]+>")
+
+
+def first_sentence(obj: Any) -> str:
+    """The first sentence of ``obj``'s docstring on one line, with its reST made plain: double
+    backquotes become single ones, and a Sphinx cross-reference becomes the bare name in
+    backquotes (no role, no module path)."""
+    doc = " ".join((inspect.getdoc(obj) or "").split("\n\n")[0].split())   # the first paragraph
+    if not doc:
+        return "(no docstring)"
+    doc = _ROLE.sub(r"`\1`", doc.replace("``", "`"))
+    return _SENTENCE_END.split(doc, maxsplit=1)[0].rstrip(".") + "."
+
+
+def _signature(obj: Any, annotations: bool) -> str:
+    signature = inspect.signature(obj)
+    if not annotations:
+        signature = signature.replace(
+            parameters=[p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()],
+            return_annotation=inspect.Signature.empty,
+        )
+    text = _QUOTED_ANNOTATION.sub(r"\1 \2", str(signature))   # postponed annotations print quoted
+    return _FUNCTION_DEFAULT.sub(r"\1", text)                   # a function default, by name, no address
+
+
+def api_summary(objects: Iterable[Any], *, annotations: bool = True) -> str:
+    """An API at a glance: each object's qualified name and signature, then its docstring's first
+    sentence, indented.  ``annotations=False`` keeps only parameters and defaults (when the
+    docstrings give the types).  Deterministic: no addresses, no paths."""
+    lines = []
+    for obj in objects:
+        lines.append(f"{obj.__qualname__}{_signature(obj, annotations)}")
+        lines.append(f"    {first_sentence(obj)}")
+    return "\n".join(lines)
 
 
 def environment_report() -> list[tuple[str, bool, str]]:

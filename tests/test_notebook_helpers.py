@@ -1,4 +1,4 @@
-"""``notebook``: the environment check, ``show_figure``'s guards and ``setup``."""
+"""``notebook``: the environment check, ``show_figure``'s guards, ``setup``, and the API summary."""
 
 from __future__ import annotations
 
@@ -6,7 +6,18 @@ import pytest
 from hypothesis import settings
 from matplotlib.figure import Figure
 
-from funcpipe_async import COURSE_PROFILE, environment_report, figure_png, setup, show_figure
+from funcpipe_async import (
+    COURSE_PROFILE,
+    QueuePolicy,
+    Simulation,
+    api_summary,
+    check_law,
+    environment_report,
+    figure_png,
+    first_sentence,
+    setup,
+    show_figure,
+)
 
 
 def test_environment_report_rows_all_pass_here() -> None:
@@ -63,3 +74,33 @@ def test_show_figure_publishes_png_with_alt_text(monkeypatch: pytest.MonkeyPatch
     import base64
 
     assert base64.b64decode(data["image/png"]) == figure_png(fig)
+
+
+def _documented() -> None:
+    """Run :func:`~funcpipe_async.Simulation.run` with ``main``; e.g. 1.5 s. Then more."""
+
+
+def _undocumented(x: int) -> int:
+    return x
+
+
+def test_first_sentence_is_one_plain_line() -> None:
+    assert first_sentence(_documented) == "Run `run` with `main`; e.g. 1.5 s."
+    assert first_sentence(_undocumented) == "(no docstring)"
+    assert "\n" not in first_sentence(QueuePolicy) and first_sentence(QueuePolicy).endswith(".")
+
+
+def test_api_summary_gives_name_signature_and_sentence_per_object() -> None:
+    text = api_summary([QueuePolicy, Simulation.run])
+    assert text.splitlines() == [
+        "QueuePolicy(capacity: int | None = 8, overflow: Overflow = 'suspend') -> None",
+        "    A queue's size and what it does when full, as data.",
+        "Simulation.run(self, main: Any) -> Any",
+        "    " + first_sentence(Simulation.run),
+    ]
+
+
+def test_api_summary_without_annotations_shows_defaults_by_name_and_no_address() -> None:
+    (line, _) = api_summary([check_law], annotations=False).splitlines()
+    assert line == "check_law(law, statement, strategy, sides, *, max_examples=100, same=_same)"
+    assert "0x" not in api_summary([check_law])
