@@ -39,7 +39,17 @@ from funcpipe_async.chunking import (
     serve_batches,
 )
 from funcpipe_async.clock import VirtualClock
-from funcpipe_async.fakes import HANG, BatchEmbedder, FakeEmbedder, FakeHttp, FakePayments, FakeStorage, ScriptedService, hash_embedding
+from funcpipe_async.fakes import (
+    HANG,
+    BatchEmbedder,
+    FakeEmbedder,
+    FakeHttp,
+    FakePayments,
+    FakeStorage,
+    ScriptedHttp,
+    ScriptedService,
+    hash_embedding,
+)
 from funcpipe_async.gather import async_gather, async_sequence
 from funcpipe_async.io_plan import IOPlan, io_bind, io_delay, io_map, io_pure
 from funcpipe_async.ledger import Ledger, Outcome, Step, account_for
@@ -361,7 +371,7 @@ __all__ = [
     "plot_drive_timeline", "drive_timeline_summary", "course_rc",
     "plot_attempt_timeline", "attempt_timeline_summary", "attempt_spans", "AttemptSpan",
     # ports and fakes
-    "HttpClientCap", "StorageCap", "EmbeddingCap", "FakeHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments",
+    "HttpClientCap", "StorageCap", "EmbeddingCap", "FakeHttp", "ScriptedHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments",
     "hash_embedding", "encode_record", "check_key", "encode_save",
     # batching by size or time (lesson 09)
     "BatchPolicy", "BatchState", "Flush", "batch_offer", "batch_due", "batch_tick", "batch_flush",

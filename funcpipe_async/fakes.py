@@ -24,7 +24,7 @@ from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.trace import Trace
 
 __all__ = [
-    "FakeHttp", "FakeStorage", "FakeEmbedder", "BatchEmbedder", "ScriptedService", "HANG", "FakePayments",
+    "FakeHttp", "ScriptedHttp", "FakeStorage", "FakeEmbedder", "BatchEmbedder", "ScriptedService", "HANG", "FakePayments",
     "hash_embedding",
 ]
 
@@ -101,6 +101,48 @@ class ScriptedService(Generic[A]):
 
     def __repr__(self) -> str:
         return f"ScriptedService({self.script!r}, latency={self.latency!r}, calls={len(self.calls)})"
+
+
+class ScriptedHttp:
+    """An ``HttpClientCap`` on the loop's clock whose answers are scripted per item.
+
+    A GET of a URL ending in ``/<item>`` is the next call to that item's
+    :class:`ScriptedService` (``latency`` seconds, then its script's next entry; the last
+    repeats), so an item that fails twice fails on *its* first two requests, whoever else is
+    calling.  An item with no script answers ``Err(HTTP_404)`` at once.  It counts what a
+    reviewer asks about: ``requests``, requests ``in_flight`` now and at ``peak``, and
+    ``samples`` of ``(loop time, in flight)`` at every change (for a plot).
+
+    >>> api = ScriptedHttp({"a1": [ErrInfo("HTTP_503", "busy", retryable=True), {"id": "a1"}]}, latency=0.01)
+    >>> api.services["a1"].calls           # nothing is called until a plan runs
+    []
+    """
+
+    def __init__(self, scripts: Mapping[str, Sequence[Any]], *, latency: float = 0.0) -> None:
+        if not isinstance(scripts, Mapping):
+            raise TypeError(f"ScriptedHttp needs a mapping item -> script, got {type(scripts).__name__}")
+        self.services: dict[str, ScriptedService[Any]] = {
+            item: ScriptedService(script, latency=latency, name=f"GET {item}") for item, script in scripts.items()
+        }
+        self.requests = 0
+        self.in_flight = 0
+        self.peak = 0
+        self.samples: list[tuple[float, int]] = []
+
+    async def get_json(self, url: str) -> Result[Any, ErrInfo]:
+        self.requests += 1
+        service = self.services.get(url.rsplit("/", 1)[-1])
+        if service is None:
+            return Err(ErrInfo("HTTP_404", f"no item at {url}"))
+        loop = asyncio.get_running_loop()
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        self.samples.append((loop.time(), self.in_flight))
+        try:
+            return await service.call()
+        finally:
+            self.in_flight -= 1
+            self.samples.append((loop.time(), self.in_flight))
 
 
 class FakeHttp:
