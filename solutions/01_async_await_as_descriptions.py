@@ -1,0 +1,286 @@
+# ---
+# jupyter:
+#   funcpipe_async:
+#     exercise: 01_async_await_as_descriptions
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [← 01 async/await as Descriptions](../notebooks/01_async_await_as_descriptions.ipynb) · [Contents](../notebooks/00_module_overview.ipynb) · [Exercises](../exercises/README.md)
+#
+# # Exercise 01 · async/await as Descriptions
+#
+# Three graded tasks on the lesson's ideas: a plan **describes** work and runs nothing until a
+# shell drives it; `async_bind` chains dependent steps and **the first `Err` short-circuits**;
+# a plan is **replayable**. 10 points.
+#
+# **How to work**
+# 1. Run the set-up cell.
+# 2. In each task cell, replace the `raise NotImplementedError(...)` line (and the
+#    `# YOUR CODE HERE` comment) with your code, then run the cell.
+# 3. Run the **Check your work** cell at the bottom whenever you like. It checks the code you
+#    last *ran* in each task cell, in a separate process with a 10-second limit per task, so a
+#    mistake cannot freeze your notebook. The same checks grade your submission.
+#
+# Keep everything a task needs inside its own cell: the grader runs the set-up cell and the task
+# cells, and nothing else. Try things out in new cells of your own — they are not graded.
+
+# %% [markdown] tags=["solution-only"]
+# > **Solution notebook — the one source of this exercise.** `python tools/make_exercises.py`
+# > generates the student version in `exercises/` from it: each `# BEGIN SOLUTION … # END SOLUTION`
+# > span becomes a stub, and cells tagged `solution-only` (like this one) are dropped. Edit this
+# > notebook, never the generated one.
+
+# %% [markdown]
+# ## Set up
+#
+# Run this first. The grader runs it too, before your task cells: leave it as it is. `DIRECTORY`
+# is a small world to try your code on — the checks generate many others.
+
+# %% tags=["setup"]
+# Setup — run this first; the grader runs it too
+from funcpipe_async import (
+    AsyncPlan, Err, ErrInfo, FakeHttp, HttpClientCap, Ok, Result,
+    async_bind, async_lift, async_map, async_pure, perform_async, run_sync,
+)
+
+DIRECTORY = {
+    "/users/ada":   {"id": "ada", "email": "ada@example.org", "team": "core"},
+    "/users/grace": {"id": "grace", "email": "grace@example.org", "team": "infra"},
+    "/teams/core":  {"id": "core", "lead": "grace"},
+    "/teams/infra": {"id": "infra", "lead": "alan"},     # alan has no document: a 404
+}
+
+
+# %% [markdown]
+# ## Task 1 — Describe a fetch, run nothing (3 points)
+#
+# In the lesson, `load_user("1", http)` returned a plan, and the fake's call log stayed empty
+# until the shell drove it: **describing runs nothing**. A teammate wrote this step the eager way —
+# the request happens the moment the function is called:
+#
+# ```python
+# def fetch_email_now(user_id: str, http: HttpClientCap) -> Result[str, ErrInfo]:
+#     document = run_sync(async_lift(lambda: http.get_json(f"/users/{user_id}")))   # runs now
+#     return Ok(document.value["email"]) if isinstance(document, Ok) else document
+# ```
+#
+# Write `fetch_email(user_id, http)`, which returns an `AsyncPlan[str]` instead:
+#
+# - driving it makes one call, `GET /users/<user_id>`, and yields `Ok(email)`, the document's
+#   `"email"` field;
+# - when the fetch answers `Err(...)` (a 404, or a scripted fault), that `Err` comes out unchanged;
+# - building the plan calls nothing: `http.calls` stays `[]` until a shell drives it;
+# - it is replayable: driving it again fetches again and gives the same result.
+#
+# *How it is checked:* on generated directories (users present, missing or failing), your plan's
+# result and the fake's call log are compared with the expected ones — after building, after one
+# drive, and after a second drive.
+#
+# <details><summary>Hint 1</summary>
+#
+# Which function turns a capability call into a plan, without calling it? The lesson's
+# `load_user` is one line.
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# To turn `Ok(document)` into `Ok(email)` while leaving an `Err` alone, use `async_map(plan, f)`:
+# `f` runs only on success.
+# </details>
+#
+# <details><summary>Try it</summary>
+#
+# In a new cell: `http = FakeHttp(DIRECTORY)`, `plan = fetch_email("ada", http)`, then
+# `print(http.calls)` (nothing yet) and `print(await perform_async(plan), http.calls)`.
+# </details>
+
+# %% tags=["task:t1"]
+# Task 1 — Describe a fetch, run nothing
+def fetch_email(user_id: str, http: HttpClientCap) -> AsyncPlan[str]:
+    """A plan that GETs /users/<user_id> and yields the user's email."""
+    # BEGIN SOLUTION
+    document = async_lift(lambda: http.get_json(f"/users/{user_id}"))
+    return async_map(document, lambda body: body["email"])
+    # END SOLUTION
+
+
+# %% [markdown] tags=["solution-only"]
+# In the solution: building performs no call; each drive performs one.
+
+# %% tags=["solution-only"]
+http = FakeHttp(DIRECTORY)
+plan = fetch_email("ada", http)
+print("calls after building:", http.calls)
+print("first drive: ", await perform_async(plan), http.calls)
+print("second drive:", await perform_async(plan), http.calls)
+print("missing user:", await perform_async(fetch_email("alan", http)))
+
+
+# %% [markdown]
+# ## Task 2 — Chain three dependent fetches (4 points)
+#
+# *Who leads my team?* Answering takes three fetches, and each one needs the previous answer:
+# `GET /users/<user_id>` gives the user's `"team"`; `GET /teams/<team>` gives the team's `"lead"`;
+# `GET /users/<lead>` gives the lead's `"email"`. Write `team_lead_email(user_id, http)`, an
+# `AsyncPlan[str]` for that chain:
+#
+# - the three calls happen in that order, once each — and only when the plan is driven;
+# - **the first `Err` short-circuits**: when a fetch answers `Err`, that `Err` comes out unchanged
+#   and the later fetches never happen (the fake's call log shows how far the plan got);
+# - the result is `Ok(<the lead's email>)` when all three succeed.
+#
+# Factor the steps into small helpers, as the lesson's `_fetch` / `_validate` / `_save` were, and
+# keep them in this cell. (You may reuse `fetch_email` from Task 1 — but then a mistake there
+# costs you here too.)
+#
+# *How it is checked:* on generated directories — teams whose lead is missing, users without a
+# document, scripted faults at any of the three steps — your plan's result and its calls, in order,
+# are compared with the expected ones.
+#
+# <details><summary>Hint 1</summary>
+#
+# `async_bind(plan, f)` calls `f` with the previous step's *value* and runs the plan `f` returns;
+# on an `Err`, `f` is never called. That *is* the short-circuit: you need no
+# `if isinstance(..., Err)` anywhere.
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# A helper `_get(url, http)` that lifts one GET makes each step one line. The shape is
+# `async_bind(<user>, lambda user: async_bind(<team>, lambda team: <lead's email>))`.
+# </details>
+#
+# <details><summary>Hint 3</summary>
+#
+# If your plan yields `Ok(<a plan>)` instead of an email, you used `async_map` with a function that
+# returns a plan: that step needs `async_bind`.
+# </details>
+
+# %% tags=["task:t2"]
+# Task 2 — Chain three dependent fetches
+# BEGIN SOLUTION
+def _get(url: str, http: HttpClientCap) -> AsyncPlan[dict]:
+    return async_lift(lambda: http.get_json(url))
+
+def _team_of(user: dict, http: HttpClientCap) -> AsyncPlan[dict]:
+    return _get(f"/teams/{user['team']}", http)
+
+def _email_of_lead(team: dict, http: HttpClientCap) -> AsyncPlan[str]:
+    return async_map(_get(f"/users/{team['lead']}", http), lambda lead: lead["email"])
+# END SOLUTION
+
+def team_lead_email(user_id: str, http: HttpClientCap) -> AsyncPlan[str]:
+    """A plan: the user's document -> their team's document -> the team lead's email."""
+    # BEGIN SOLUTION
+    return async_bind(
+        _get(f"/users/{user_id}", http),
+        lambda user: async_bind(_team_of(user, http), lambda team: _email_of_lead(team, http)),
+    )
+    # END SOLUTION
+
+
+# %% [markdown] tags=["solution-only"]
+# In the solution: the call log stops at the first `Err`.
+
+# %% tags=["solution-only"]
+for user_id in ["ada", "grace", "alan"]:
+    http = FakeHttp(DIRECTORY)
+    result = await perform_async(team_lead_email(user_id, http))
+    print(f"{user_id:<6} {result}")
+    print(f"       calls: {http.calls}")
+
+
+# %% [markdown]
+# ## Task 3 — Test that a plan replays (3 points)
+#
+# A plan is a recipe, so driving it twice gives the same result (when its effects are idempotent,
+# as a GET is). The lesson checked that by hand, `first == second`. Turn the check into a reusable
+# test helper: `assert_replayable(plan)` drives `plan` twice and raises `AssertionError` when the
+# two results differ; otherwise it returns `None`.
+#
+# - Drive with `run_sync(plan)`, in a plain `def`: then the helper works inside a Hypothesis
+#   property (`@given` cannot decorate an `async def`), in pytest and in this notebook.
+# - A plan built as `async_lift(lambda: coro)` around one shared coroutine fails its second drive
+#   with `ReusedCoroutineError`. Letting that error propagate is fine: the test fails either way.
+#
+# *How it is checked:* your helper is run on plans Hypothesis generates. Replayable ones — pure,
+# failing, suspending, bound, fetching — must pass; plans whose result changes between drives (a
+# counter, a flaky fetch) and shared-coroutine plans must fail. A helper that always passes, or
+# always fails, scores nothing.
+#
+# <details><summary>Hint 1</summary>
+#
+# Two drives, two results, one `assert first == second, f"..."`. `Ok` and `Err` are frozen
+# dataclasses, so `==` compares them by value.
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# Compare what driving *produced*, not the plans or the coroutines: `plan() == plan()` is always
+# `False` — two different coroutine objects.
+# </details>
+
+# %% tags=["task:t3"]
+# Task 3 — Test that a plan replays
+def assert_replayable(plan: AsyncPlan) -> None:
+    """Drive `plan` twice; fail with AssertionError if the two results differ."""
+    # BEGIN SOLUTION
+    first, second = run_sync(plan), run_sync(plan)
+    assert first == second, f"not replayable: the first drive gave {first}, the second {second}"
+    # END SOLUTION
+
+
+# %% [markdown] tags=["solution-only"]
+# In the solution: the helper inside a Hypothesis property, and rejecting a shared coroutine.
+
+# %% tags=["solution-only"]
+from hypothesis import given, strategies as st
+from funcpipe_async import ReusedCoroutineError, load_course_profile
+
+load_course_profile()
+
+@given(st.sampled_from(["ada", "grace", "alan", "nobody"]))
+def team_lead_email_replays(user_id: str) -> None:
+    assert_replayable(team_lead_email(user_id, FakeHttp(DIRECTORY)))
+
+team_lead_email_replays()
+print("team_lead_email replays for every user id")
+
+http = FakeHttp(DIRECTORY)
+coro = http.get_json("/users/ada")                  # one coroutine, shared by every drive
+try:
+    assert_replayable(async_lift(lambda: coro))
+except (AssertionError, ReusedCoroutineError) as error:
+    print("a shared coroutine is rejected:", type(error).__name__)
+
+# %% [markdown]
+# ## Check your work
+#
+# Run the cell below whenever you like. It checks the code you last **ran** in each task cell —
+# run a task cell again after you edit it — in a separate process, with a 10-second limit per
+# task. Each task scores all its points or none, with feedback saying what the checks found.
+
+# %%
+from funcpipe_async.grading import check_my_work
+
+check_my_work("01_async_await_as_descriptions")
+
+# %% [markdown]
+# ## On your own
+#
+# - Write a Hypothesis property for associativity on *your* chain: for every user id, regrouping
+#   the binds of `team_lead_email` gives the same result **and** the same calls.
+# - Add a fourth step: save the lead's email with a `FakeStorage`. Where is the save described,
+#   and when does it run?
+#
+# ## Hand it in
+#
+# Save the notebook (*File ▸ Save*) and hand in the `.ipynb` file as your course asks. Your
+# instructor grades it with the same checks you just ran (see [the exercises README](../exercises/README.md)).
+#
+# ---
+# [← 01 async/await as Descriptions](../notebooks/01_async_await_as_descriptions.ipynb) · [Contents](../notebooks/00_module_overview.ipynb) · [Exercises](../exercises/README.md)
