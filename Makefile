@@ -3,8 +3,10 @@
 #   make test   run every test: pytest + strict nbval + mypy --strict + the boundary check
 #               + the demos in a real browser (installs Debian's chromium the first time)
 # and, for maintainers:
-#   make notebooks   re-execute every notebook in place after an edit (then commit them)
+#   make test-fast   the package's tests without the slow ones (grading, nbval, browser): < 1 minute
+#   make notebooks   rebuild every notebook from its .py source and execute it (then commit both)
 #   make exercises   regenerate exercises/ from solutions/ (then make notebooks)
+#   make requirements  recompile requirements.txt / requirements-dev.txt from the .in files
 #   make bench       run the benchmarks and print their figures
 #   make html        build a static HTML copy of the course in build/html/ (no kernel needed)
 #   make browser-check   only the real-browser check of the two slider demos (before a class)
@@ -12,41 +14,57 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two stamps: students get requirements.txt (JupyterLab and what the lessons run) and the
+# package; maintainers and CI add requirements-dev.txt (tests, notebook tools, types, lint, browser).
+STUDENT := $(VENV)/.student
+DEV     := $(VENV)/.dev
 # The browser check's Chromium: Debian's package, installed on first `make test` if missing.
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 # JupyterLab refuses to run as root without this flag; add it only when we are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test notebooks exercises bench html browser-check clean
+.PHONY: lab test test-fast notebooks exercises requirements bench html browser-check clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STUDENT): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -c "import matplotlib.pyplot"   # build matplotlib's font cache once, quietly
-	touch $(STAMP)
+	touch $(STUDENT)
+
+$(DEV): $(STUDENT) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(DEV)
 
 $(CHROMIUM):
 	bash tools/install_chromium.sh
 
-lab: $(STAMP)
+lab: $(STUDENT)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=. $(ROOT_FLAG) notebooks/00_module_overview.ipynb
 
-test: $(STAMP) $(CHROMIUM)
+test: $(DEV) $(CHROMIUM)
 	bash tools/run_tests.sh
 
-browser-check: $(STAMP) $(CHROMIUM)
+test-fast: $(DEV)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests -m "not slow" -n 2 -q
+
+browser-check: $(DEV) $(CHROMIUM)
 	$(BIN)/python tools/browser_check.py
 
-notebooks: $(STAMP)
+notebooks: $(DEV)
 	$(BIN)/python tools/execute_notebooks.py
 
-exercises: $(STAMP)
+exercises: $(DEV)
 	$(BIN)/python tools/make_exercises.py
 
-bench: $(STAMP)
+requirements: $(DEV)
+	$(BIN)/uv pip compile requirements.in --python-version 3.11.7 --annotation-style line -o requirements.txt
+	$(BIN)/uv pip compile requirements-dev.in --python-version 3.11.7 --annotation-style line -o requirements-dev.txt
+
+bench: $(DEV)
 	$(BIN)/python benchmarks/bench_gather.py
 	$(BIN)/python benchmarks/bench_bind_depth.py
 	$(BIN)/python benchmarks/bench_virtual_time.py
@@ -55,7 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_backpressure_slider.py
 	$(BIN)/python benchmarks/bench_fairness_slider.py
 
-html: $(STAMP)
+html: $(DEV)
 	$(BIN)/python tools/export_html.py
 
 clean:
