@@ -9,14 +9,29 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(p for folder in ("notebooks", "solutions", "exercises") for p in (ROOT / folder).glob("*.ipynb"))
+FOLDERS = ("notebooks", "notebooks/further", "solutions", "exercises")
+NOTEBOOKS = sorted(p for folder in FOLDERS for p in (ROOT / folder).glob("*.ipynb"))
+EXECUTED = [p for p in NOTEBOOKS if p.parent.name != "exercises"]
+EXERCISES = [p for p in NOTEBOOKS if p.parent.name == "exercises"]
 LESSONS = [p for p in NOTEBOOKS if p.parent.name == "notebooks"]
+ANSI = re.compile(r"\x1b\[")
+ANSI_CODE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Where a path of the machine that executed a notebook would show: the checkout, home, temp and
+# interpreter folders (the checkout's own absolute path first, whatever it is).
+ABSOLUTE_PATH = re.compile(
+    re.escape(str(ROOT)) + r"|/(?:work|tmp|root|home|Users|opt|usr|var)/|~/|site-packages|\.venv/|python3\.\d+/")
+# An IPython frame outside the notebook that still names a line: "File <path>:<line>, in f(...)".
+LIBRARY_LINE = re.compile(r"^File [^\n]*:\d+, in ", re.MULTILINE)
+
+sys.path.insert(0, str(ROOT / "tools"))
+import lesson_sources  # noqa: E402
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -44,14 +59,80 @@ def test_there_are_lesson_notebooks() -> None:
     assert len(LESSONS) >= 2
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+@pytest.mark.parametrize("path", EXECUTED, ids=_id)
 def test_every_code_cell_is_stored_executed(path: Path) -> None:
     unexecuted = [
         _source(c).splitlines()[0] for c in _cells(path)
         if c["cell_type"] == "code" and _source(c).strip() and c.get("execution_count") is None
     ]
-    if path.parent.name != "exercises":  # student versions are stored unexecuted on purpose
-        assert not unexecuted, f"{_id(path)}: cells saved without running (nbval skips them): {unexecuted}"
+    assert not unexecuted, f"{_id(path)}: cells saved without running (nbval skips them): {unexecuted}"
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=_id)
+def test_student_versions_are_stored_unexecuted(path: Path) -> None:
+    """A student opens a clean exercise: no counts, no outputs (nbval runs it without comparing)."""
+    ran = [_source(c).splitlines()[0] for c in _cells(path)
+           if c["cell_type"] == "code" and (c.get("execution_count") is not None or c.get("outputs"))]
+    assert not ran, f"{_id(path)}: cells stored with outputs or counts: {ran}"
+
+
+def _texts(cell: dict[str, Any]) -> list[str]:
+    """Every text a cell's outputs store: streams, text mimetypes, error messages and tracebacks."""
+    texts = []
+    for out in cell.get("outputs", []):
+        texts.append("".join(out.get("text", "")))
+        for mime, value in out.get("data", {}).items():
+            if mime.startswith("text/") or mime.endswith("json"):
+                texts.append(value if isinstance(value, str) else json.dumps(value))
+        texts.extend([out.get("evalue", ""), *out.get("traceback", [])])
+    return texts
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_outputs_carry_no_ansi_escapes(path: Path) -> None:
+    for cell in _cells(path):
+        bad = [t for t in _texts(cell) if ANSI.search(t)]
+        assert not bad, f"{_id(path)}: an output holds ANSI colour codes: {bad[0][:80]!r} (make notebooks strips them)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_outputs_carry_no_absolute_paths(path: Path) -> None:
+    for cell in _cells(path):
+        for text in _texts(cell):
+            found = ABSOLUTE_PATH.search(text)
+            assert not found, f"{_id(path)}: an output names a machine path near {text[max(found.start() - 40, 0):found.end() + 40]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_tracebacks_name_no_library_line_numbers(path: Path) -> None:
+    """Moving a line of the package must not rewrite a lesson: library frames keep module and function only."""
+    for cell in _cells(path):
+        for out in cell.get("outputs", []):
+            for frame in out.get("traceback", []):
+                assert not LIBRARY_LINE.search(ANSI_CODE.sub("", frame)), f"{_id(path)}: a traceback frame names a library line: {frame[:100]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_no_widget_state_is_stored(path: Path) -> None:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    assert "widgets" not in notebook.get("metadata", {}), f"{_id(path)}: metadata.widgets holds widget state"
+    for cell in notebook["cells"]:
+        for out in cell.get("outputs", []):
+            assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {}), (
+                f"{_id(path)}: an output stores a widget view (random model id)")
+
+
+@pytest.mark.parametrize("path", lesson_sources.paired_notebooks(), ids=_id)
+def test_notebook_and_its_script_are_a_pair(path: Path) -> None:
+    """The .py script is the reviewed source: it must say exactly what the executed notebook holds."""
+    reason = lesson_sources.drift(path)
+    assert reason is None, reason
+
+
+def test_every_script_has_its_notebook() -> None:
+    scripts = [p for folder in lesson_sources.FOLDERS for p in (ROOT / folder).glob("*.py")]
+    orphans = [p.relative_to(ROOT).as_posix() for p in scripts if not p.with_suffix(".ipynb").exists()]
+    assert not orphans, f"scripts without an executed notebook (run make notebooks): {orphans}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)

@@ -12,7 +12,7 @@ echo "== mypy --strict =="
 echo "== description/driver boundary =="
 "$BIN/python" -m funcpipe_async.boundary
 
-echo "== pytest: package tests, figure baselines and strict nbval on every notebook (PYTHONHASHSEED=0) =="
+echo "== pytest: package tests (fast and slow), figure baselines, the wheel, strict nbval on every notebook (PYTHONHASHSEED=0) =="
 PYTHONHASHSEED=0 "$BIN/python" -m pytest tests notebooks solutions \
     --nbval --nbval-current-env --nbval-cell-timeout=60 --mpl \
     -n 2 --dist loadfile -q "$@"
