@@ -9,7 +9,8 @@ that pull plans from the input in order.  It never creates one task per plan, so
 * the first ``Err`` (in time) fails the whole gather and cancels the plans still running;
 * an exception raised by a plan (a defect) cancels the rest and propagates unchanged;
 * cancelling the gather from outside cancels every worker and waits for them, so no task
-  is left pending;
+  is left pending; no plan starts after the cancel, even if a running plan swallows its
+  ``CancelledError`` (a cancelled worker claims nothing more);
 * ``concurrency=1`` runs the plans one after another in the caller's task — exactly the
   sequential ``async_bind`` chain, with no task created.
 
@@ -118,6 +119,7 @@ async def _run_pool(plans: Sequence[AsyncPlan[A]], concurrency: int) -> Result[l
     failure: list[Err[ErrInfo]] = []
     defects: list[BaseException] = []
     workers: list[asyncio.Task[None]] = []
+    cancelled = False  # set when the gather itself is cancelled (or interrupted) from outside
 
     def stop_others() -> None:
         current = asyncio.current_task()
@@ -125,11 +127,17 @@ async def _run_pool(plans: Sequence[AsyncPlan[A]], concurrency: int) -> Result[l
             if task is not current:
                 task.cancel()
 
+    def may_claim() -> bool:
+        # A worker whose cancellation was swallowed by its plan still has cancelling() > 0:
+        # it must not start more work, or a cancelled gather would run the whole input.
+        this = asyncio.current_task()
+        return not (failure or defects or cancelled or (this is not None and this.cancelling()))
+
     async def worker() -> None:
         nonlocal next_index
         # Claiming an index and starting its plan happen with no await in between, so the
         # workers share the input without a lock and take plans strictly in input order.
-        while next_index < count and not failure and not defects:
+        while next_index < count and may_claim():
             index = next_index
             next_index += 1
             try:
@@ -163,6 +171,7 @@ async def _run_pool(plans: Sequence[AsyncPlan[A]], concurrency: int) -> Result[l
     except BaseException:
         # Cancelled from outside (or interrupted): cancel every worker and wait until each has
         # finished its cleanup — even if we are cancelled again meanwhile — then re-raise.
+        cancelled = True
         for task in workers:
             task.cancel()
         while True:

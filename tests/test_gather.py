@@ -540,3 +540,60 @@ def test_async_sequence_runs_plans_one_after_another_and_stops_at_the_first_err(
     assert Simulation().run(async_sequence([])) == Ok([])
     with pytest.raises(PlanTypeError):
         async_sequence([3])  # type: ignore[list-item]
+
+
+def _swallowing_sleeper(started: list[tuple[int, float]], index: int) -> AsyncPlan[int]:
+    """A 10-second plan that swallows its cancellation and returns as if nothing happened."""
+
+    async def run() -> Result[int, ErrInfo]:
+        started.append((index, asyncio.get_running_loop().time()))
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            return Ok(-index)
+        return Ok(index)
+
+    return async_lift(run)
+
+
+def test_cancelled_gather_starts_nothing_new_even_when_plans_swallow_the_cancel() -> None:
+    """asyncio's and trio's rule: after a cancel, no new work starts and the gather ends at the cancel.
+
+    Before the fix, workers went on claiming plans: all six started and the gather ended at t=21.
+    """
+    from funcpipe_async import Simulation
+
+    started: list[tuple[int, float]] = []
+    gather = async_gather([_swallowing_sleeper(started, i) for i in range(6)], concurrency=2)
+
+    async def main() -> tuple[str, float]:
+        task = asyncio.ensure_future(gather())
+        await asyncio.sleep(1)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return "cancelled", asyncio.get_running_loop().time()
+        return "finished", asyncio.get_running_loop().time()
+
+    sim = Simulation()
+    outcome, ended = sim.run(main())
+    assert outcome == "cancelled"
+    assert ended == pytest.approx(1.0), f"the gather ended at t={ended}, not at the cancel (t=1)"
+    assert [i for i, _ in started] == [0, 1], f"plans started after the cancel: {started}"
+
+
+def test_a_timeout_around_a_gather_ends_at_the_deadline_when_plans_swallow_the_cancel() -> None:
+    from funcpipe_async import Simulation, async_timeout
+
+    started: list[tuple[int, float]] = []
+    plan = async_timeout(async_gather([_swallowing_sleeper(started, i) for i in range(6)], concurrency=2), 2)
+
+    async def main() -> tuple[Result[list[int], ErrInfo], float]:
+        result = await plan()
+        return result, asyncio.get_running_loop().time()
+
+    result, ended = Simulation().run(main())
+    assert isinstance(result, Err) and result.error.code == "TIMEOUT"
+    assert ended == pytest.approx(2.0), f"the timeout returned at t={ended}, not at its deadline (t=2)"
+    assert len(started) == 2
