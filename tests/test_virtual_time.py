@@ -243,6 +243,7 @@ def test_run_rejects_a_callable_returning_a_non_awaitable() -> None:
         ({"limit": 0}, "limit must be a positive"),
         ({"limit": -5}, "limit must be a positive"),
         ({"max_idle_steps": 0}, "max_idle_steps must be a positive int"),
+        ({"max_steps": 0}, "max_steps must be a positive int"),
     ],
 )
 def test_simulation_validates_its_arguments(kwargs: dict[str, Any], message: str) -> None:
@@ -318,8 +319,41 @@ def test_busy_waiting_hits_the_idle_step_limit() -> None:
         while True:
             await asyncio.sleep(0)
 
-    with pytest.raises(SimulationLimitError, match="10,000 loop steps without virtual time moving"):
+    with pytest.raises(SimulationLimitError, match="10,000 loop steps without virtual time moving") as caught:
         Simulation(max_idle_steps=10_000).run(spin())
+    assert "pass a larger `max_idle_steps`" in str(caught.value), "the error names the remedy for real work"
+
+
+def test_a_poll_that_never_ends_stops_at_the_step_limit_naming_its_task() -> None:
+    """Bug: a 10 ms poll ran a whole simulated day (8.6 M steps, ~250 s of wall time) first."""
+
+    async def poll() -> None:
+        while True:
+            await asyncio.sleep(0.01)
+
+    async def main() -> None:
+        await asyncio.gather(asyncio.ensure_future(poll()))
+
+    with pytest.raises(SimulationLimitError, match="20,000 loop steps in this run") as caught:
+        Simulation(max_steps=20_000).run(main())
+    assert caught.value.now < 300, "stopped by the step bound, long before the one-day time limit"
+    assert any("poll" in line for line in caught.value.waiting), caught.value.waiting
+
+
+def test_the_default_step_bound_is_well_below_a_simulated_day_of_polling() -> None:
+    # A 10 ms poll takes two loop steps per sleep: a simulated day is 17 M steps, the bound 2 M.
+    assert Simulation().max_steps == 2_000_000
+
+
+def test_real_work_in_many_steps_is_not_stopped_by_the_step_bound() -> None:
+    async def work() -> int:
+        total = 0
+        for i in range(30_000):
+            await asyncio.sleep(0.5)
+            total += i
+        return total
+
+    assert Simulation(max_steps=100_000).run(work()) == sum(range(30_000))
 
 
 # --- nothing outlives a run; runs are reproducible --------------------------------------

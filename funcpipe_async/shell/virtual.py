@@ -15,17 +15,33 @@ Timers due at the same instant fire in the order they were set (asyncio's own he
 ties unordered), and, as on asyncio's real loop, timers within its clock resolution (1 ns)
 of ``now`` count as due.  This is trio's ``MockClock(autojump_threshold=0)``, done for asyncio.  Runs are
 reproducible: the same plan gives the same results, the same trace and the same simulated
-times every run.  Two guards turn runaway plans into clear errors instead of hangs:
-``limit`` (simulated seconds, default one simulated day) and ``max_idle_steps`` (loop
-iterations without time moving — a task spinning on ``await asyncio.sleep(0)``).
+times every run.  Three guards turn runaway plans into clear errors instead of hangs, each
+a deterministic count (never wall time), each naming the tasks still running:
+
+* ``limit``: simulated seconds (default one simulated day);
+* ``max_steps``: loop iterations in one run, whatever the clock does (default 2,000,000,
+  about a minute of wall time) — a poll that never ends (``while True: await
+  asyncio.sleep(0.01)``) stops here instead of running a simulated day step by step;
+* ``max_idle_steps``: loop iterations at one instant, without the clock moving (default
+  1,000,000) — a task spinning on ``await asyncio.sleep(0)`` waiting for a flag.  Real work
+  done in many tiny yields at one instant also counts: the error says so, and a run that
+  really needs it passes a larger value.
+
+A plan that never awaits (a CPU loop) cannot be interrupted by any single-threaded event
+loop, this one included: no guard can stop it, only a process-level limit can.
 
 It works from pytest (a plain sync test calls ``run``) and from a notebook cell: the
 kernel's own loop is set aside while the simulation runs in the same thread, then put back.
 Randomness is injected, never global: ``Simulation(seed=7).rng`` is a ``random.Random``
 seeded for this run only.
 
-Not simulated: sockets and other real I/O (they still work, but their wall-clock latency
-is invisible to the virtual clock), and subprocesses.  Use fakes for those in tests.
+Not simulated: sockets and other real I/O, and subprocesses.  The loop looks for ready
+descriptors only when it has nothing else to do, and never waits for them: with a timer
+pending the clock jumps to it (a real reply that takes 0.2 s loses to a virtual 5 s timeout),
+and with none pending the run stops with :class:`DeadlockError`.  Likewise a thread that is
+not started through ``run_in_executor``/``to_thread`` (``executor.submit`` +
+``wrap_future``, ``run_coroutine_threadsafe``) is invisible to the clock.  Use fakes for I/O
+in tests, and ``asyncio.to_thread`` for blocking work.
 """
 
 from __future__ import annotations
@@ -122,13 +138,27 @@ class _VirtualSelector(selectors.DefaultSelector):
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         loop = self.loop
         assert loop is not None
+        loop.steps += 1
+        if loop.steps > loop.max_steps:
+            loop.abort(
+                SimulationLimitError(
+                    f"{loop.max_steps:,} loop steps in this run: a loop that never ends, such as a "
+                    f"poll (`while True: await asyncio.sleep(0.01)`)? Wait on an Event or a Queue "
+                    f"instead, or pass a larger `max_steps` if the run really does this much",
+                    loop.clock.now,
+                    loop.waiting(),
+                )
+            )
+            return []
         if timeout == 0:
             loop.idle_steps += 1
             if loop.idle_steps > loop.max_idle_steps:
                 loop.abort(
                     SimulationLimitError(
                         f"{loop.max_idle_steps:,} loop steps without virtual time moving: a task is "
-                        f"busy-waiting (a loop around `await asyncio.sleep(0)`?)",
+                        f"busy-waiting (a loop around `await asyncio.sleep(0)`?) — wait on an Event "
+                        f"instead; if this is real work done in many small yields at one instant, "
+                        f"pass a larger `max_idle_steps`",
                         loop.clock.now,
                         loop.waiting(),
                     )
@@ -195,7 +225,7 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
     _run_once = asyncio.BaseEventLoop._run_once  # type: ignore[attr-defined]
     _check_running = asyncio.BaseEventLoop._check_running  # type: ignore[attr-defined]
 
-    def __init__(self, clock: VirtualClock, limit: float, max_idle_steps: int) -> None:
+    def __init__(self, clock: VirtualClock, limit: float, max_idle_steps: int, max_steps: int) -> None:
         selector = _VirtualSelector()
         super().__init__(selector)
         selector.loop = self
@@ -204,6 +234,8 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
         self.deadline = clock.now + limit
         self.max_idle_steps = max_idle_steps
         self.idle_steps = 0
+        self.max_steps = max_steps
+        self.steps = 0
         self.threads_in_flight = 0
         self.failure: BaseException | None = None
         self._created = 0
@@ -285,7 +317,7 @@ class Simulation:
     value).  Every run continues the same clock, so a scenario can be driven in stages.
     """
 
-    __slots__ = ("clock", "rng", "trace", "limit", "max_idle_steps")
+    __slots__ = ("clock", "rng", "trace", "limit", "max_idle_steps", "max_steps")
 
     def __init__(
         self,
@@ -294,6 +326,7 @@ class Simulation:
         start: float = 0.0,
         limit: float = ONE_DAY,
         max_idle_steps: int = 1_000_000,
+        max_steps: int = 2_000_000,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"Simulation seed must be an int, got {type(seed).__name__}")
@@ -301,11 +334,14 @@ class Simulation:
             raise ValueError(f"Simulation limit must be a positive number of simulated seconds, got {limit!r}")
         if isinstance(max_idle_steps, bool) or not isinstance(max_idle_steps, int) or max_idle_steps < 1:
             raise ValueError(f"Simulation max_idle_steps must be a positive int, got {max_idle_steps!r}")
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"Simulation max_steps must be a positive int, got {max_steps!r}")
         self.clock = VirtualClock(start)
         self.rng = random.Random(seed)
         self.trace = Trace(clock=self.clock)
         self.limit = float(limit)
         self.max_idle_steps = max_idle_steps
+        self.max_steps = max_steps
 
     @property
     def now(self) -> float:
@@ -324,7 +360,7 @@ class Simulation:
         instead of hanging; an exception raised by ``main`` propagates unchanged.  Tasks
         ``main`` leaves behind are cancelled (and awaited) before ``run`` returns."""
         coro = _to_coroutine(main)
-        loop = _VirtualLoop(self.clock, self.limit, self.max_idle_steps)
+        loop = _VirtualLoop(self.clock, self.limit, self.max_idle_steps, self.max_steps)
         outer = asyncio._get_running_loop()  # a notebook kernel's loop, or None in a script
         asyncio._set_running_loop(None)      # set it aside: asyncio allows one running loop per thread
         try:
