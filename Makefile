@@ -41,8 +41,20 @@ $(DEV): $(STUDENT) requirements-dev.txt
 $(CHROMIUM):
 	bash tools/install_chromium.sh
 
-lab: $(STUDENT)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=. $(ROOT_FLAG) notebooks/00_module_overview.ipynb
+# The student's own copy of the lessons and exercises (tools/student_copy.py): JupyterLab's
+# autosave and the student's answers stay out of the files git tracks. The landing page is
+# lesson 00 (default_url is also what the printed URL opens); no news pop-up, no update check.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+$(LAB_SETTINGS): $(STUDENT)
+	mkdir -p $(dir $(LAB_SETTINGS))
+	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $(LAB_SETTINGS)
+
+lab: $(STUDENT) $(LAB_SETTINGS)
+	$(BIN)/python tools/student_copy.py
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=work $(ROOT_FLAG) \
+	    --LabApp.default_url=/lab/tree/notebooks/00_module_overview.ipynb \
+	    --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 
 test: $(DEV) $(CHROMIUM)
 	bash tools/run_tests.sh
