@@ -185,7 +185,7 @@ def concurrency_is_bounded(night: Night, concurrency: int) -> None:
     assert api.peak == min(concurrency, len(night.flaky))
 
 concurrency_is_bounded()
-print("in flight == min(concurrency, records) on 30 generated nights and bounds")
+print("in flight == min(concurrency, records) on every generated night and bound (max_examples=30)")
 
 # %% [markdown]
 # **Every input accounted for.** On nights with every kind of fault, the ledger has one outcome per
@@ -212,7 +212,7 @@ def every_input_is_accounted_for(night: Night) -> None:
     assert all(len(api.services[i].calls) == 1 for i in night.missing)
 
 every_input_is_accounted_for()
-print("one outcome per record, each failure at its step with its code, on 30 generated stormy nights")
+print("one outcome per record, each failure at its step with its code, on every generated stormy night (max_examples=30)")
 
 # %% [markdown]
 # ---
