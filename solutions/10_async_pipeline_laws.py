@@ -88,23 +88,23 @@ def script_duration(script: PlanScript) -> float:
 #
 # <details><summary>Hint 1</summary>
 #
-# The lesson's `concurrency_one_law` has the same shape:
-# `check_law(name, statement, st.tuples(...), lambda m, k: (lambda log: ..., lambda log: ...), max_examples=50)`.
-# `sides` receives the drawn values (`m`, `k`) and returns the two sides.
+# Which cell of the lesson calls `check_law` with a strategy that draws *two* values, and builds
+# both sides from a fresh log? ([Check two laws on plain asyncio](../notebooks/10_async_pipeline_laws.ipynb#Check-two-laws-on-plain-asyncio)
+# and `concurrency_one_law` in [Check the gather laws](../notebooks/10_async_pipeline_laws.ipynb#Check-the-gather-laws).)
+# What does `sides` receive, and what must each of the two sides it returns take?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# Which broken gather needs which example? The one that drops failures is invisible unless `m`
-# can fail; the one that drives plans twice is invisible unless `m` records an effect and effects
-# are compared; the late one shows only in time. `plan_scripts()` and the default comparison reach
-# all of them.
+# For each of the four broken gathers, ask: what must `m` do (fail? record an effect? sleep?)
+# for the bug to show, and which part of the observation shows it? Does your strategy draw such
+# an `m`, and does your comparison look at that part?
 # </details>
 #
 # <details><summary>Try it</summary>
 #
-# `print(gather_singleton_law(async_gather))` should hold with 50 examples. Then try it on a broken
-# gather of your own, e.g. `lambda plans, concurrency: async_map(async_gather(plans, concurrency=concurrency), lambda xs: xs[0])`.
+# Print your law's report for `async_gather`: does it hold? Then write a broken gather of your own
+# (one that unwraps the single value, say) and check that the report fails on it.
 # </details>
 
 # %% tags=["task:t1"]
@@ -157,16 +157,15 @@ print(gather_singleton_law(gather_twice).counterexample)
 #
 # <details><summary>Hint 1</summary>
 #
-# A value that depends on another drawn value: `plan_scripts().flatmap(lambda m: st.tuples(st.just(m), ...))`,
-# or `@st.composite`. Either way, the strategy draws pairs `(m, t)`, and `sides(m, t)` builds
-# `lambda log: timeout(m.build(log), t)` and `m.build`.
+# How do you draw a value that depends on another drawn value? Look up Hypothesis's `flatmap`
+# and `@st.composite` ([drawing interactively](https://hypothesis.readthedocs.io/en/latest/data.html)).
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# `t = script_duration(m)` exactly is not enough: the timeout's timer and the script's last sleep
-# end at the same instant, and the timer was set first, so it fires first. Draw the margin from a
-# few positive values, e.g. `st.sampled_from([0.5, 1.0, 10.0])`.
+# If `t` equals the script's total sleep exactly, which fires first at that instant: the
+# timeout's timer or the script's last sleep? Which of the two was set first? What does that say
+# about the margin you add?
 # </details>
 
 # %% tags=["task:t2"]
@@ -221,15 +220,14 @@ print(careless.counterexample)
 #
 # <details><summary>Hint 1</summary>
 #
-# An effect is `"label(value)@instant"`: `effect.rsplit("@", 1)[0]` drops the instant.
-# `collections.Counter` (or `sorted`) compares a multiset, whatever the order.
+# An effect prints as `"label(value)@instant"`. How do you drop the part after the `@`? And which
+# standard-library type compares two collections while ignoring their order, but not their counts?
 # </details>
 #
 # <details><summary>Try it</summary>
 #
-# `check_law("same work", "...", st.tuples(st.lists(plan_scripts(failures=False), max_size=4), st.integers(1, 4)),
-# lambda ps, k: (lambda log: async_gather([s.build(log) for s in ps], concurrency=k), lambda log: sequence([s.build(log) for s in ps])), same=same_work)`
-# should hold — and fail with `same=lambda a, b: a == b`.
+# Pass `same_work` as `same=` to a `check_law` of `async_gather` against `sequence` on
+# never-failing scripts: it should hold. With the default comparison, should the same law hold?
 # </details>
 
 # %% tags=["task:t3"]

@@ -89,7 +89,8 @@ UNAVAILABLE = ErrInfo("HTTP_503", "service unavailable", retryable=True)
 #
 # Write `sync_records(ids, http, store, concurrency)`, its refactored **description**: a plain `def`
 # that returns an `AsyncPlan` and runs nothing until a shell drives it. Keep every behaviour the
-# outside world sees, and change only what the lesson's steps 1, 3 and 5 change:
+# outside world sees, and change only what the lesson's refactoring changes (ports as arguments, a
+# bounded fan-out, a description instead of running code):
 #
 # - the ports are arguments: fetch with `http.get_json(f"/records/{record_id}")`, save the record it
 #   returns with `store.save(record_id, record)`;
@@ -106,24 +107,23 @@ UNAVAILABLE = ErrInfo("HTTP_503", "service unavailable", retryable=True)
 #
 # <details><summary>Hint 1</summary>
 #
-# Describe one record first: `async_bind(fetch, lambda record: save)` where both are
-# `async_lift(lambda: ...)` capability calls. Then gather the records with
-# `async_gather(plans, concurrency=concurrency)`.
+# How do you describe *one* record, fetch and then save what came back, as a single plan? Which
+# combinator of [lesson 01](../notebooks/01_async_await_as_descriptions.ipynb) chains a plan to one
+# that needs its value? And which call of the lesson's step 2 runs many plans with a bound?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# `async_gather` fails fast: the first `Err` cancels everything still running. Wrap each record's plan
-# in `async_settle`, so its `Err` becomes a value — then `async_map` the list of outcomes to the ids
-# whose outcome is an `Err`.
+# What does `async_gather` do with the first `Err` ([lesson 07](../notebooks/07_async_adapters.ipynb))?
+# How can one record's `Err` become a *value*, so every record runs, and where do you then turn the
+# list of outcomes into the failed ids, in input order?
 # </details>
 #
 # <details><summary>Try it</summary>
 #
-# `night = Night(("r1", "r2", "r3"), refused={"r2": NOT_FOUND}, broken=frozenset({"r3"}))`, then
-# `api, store = RecordsApi(night), FakeStorage()` and
-# `print(Simulation().run(sync_records(list(night.ids), api, store, 2)), api.peak, sorted(store.records))`
-# — `Ok(['r2', 'r3']) 2 ['r1']`.
+# Make a three-record night where the API refuses one record and the warehouse another, and drive
+# your plan with a bound of 2 on a `Simulation`. Which ids should come back, what should
+# `api.peak` be, and which records should the store hold?
 # </details>
 
 # %% tags=["task:t1"]
@@ -155,8 +155,8 @@ print(sim.run(plan), f"| saved {sorted(store.records)} | {api.requests} requests
 # %% [markdown]
 # ## Task 2 — Replace an ad-hoc retry loop with a policy (3 points)
 #
-# The same pull request fetches one record with this loop. Unlike the lesson's `while True`, it
-# has rules — they are just buried in control flow:
+# The same pull request fetches one record with this loop. Unlike the lesson's script, it has
+# rules — they are just buried in control flow:
 #
 # ```python
 # async def fetch_record_messy(http, record_id):
@@ -186,15 +186,16 @@ print(sim.run(plan), f"| saved {sorted(store.records)} | {api.requests} requests
 #
 # <details><summary>Hint 1</summary>
 #
-# Read the loop line by line: `range(1, 6)` is `max_attempts`; `delay` doubles from 0.5 and is capped
-# — an `ExponentialBackoff`; the tuple of codes is `retry_on`; `wait_for(..., timeout=2)` is
-# `attempt_timeout`. Print `delay_schedule(RETRY)` and compare it with the loop's sleeps.
+# Read the loop line by line: which line says how many tries in all, which how far apart, which
+# errors are retried, and what stops one try? Which field of `RetryPolicy`
+# ([lesson 04](../notebooks/04_retry_and_timeout_policies.ipynb)) states each? Does
+# `delay_schedule(RETRY)` match the loop's sleeps?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# The loop decides by **code**: it retries a `429` even if its step did not flag it retryable, and
-# does not retry a `409` that was flagged. `retry_on=None` would trust the flag instead.
+# Does the loop decide by the error's **code** or by its `retryable` flag? What does it do with a
+# `409` that is flagged retryable? Which `RetryPolicy` field chooses between the two ways?
 # </details>
 
 # %% tags=["task:t2"]
@@ -255,15 +256,15 @@ for label, script in scripts.items():
 #
 # <details><summary>Hint 1</summary>
 #
-# Five observations decide it, all on the fakes: `api.requests` and `store.calls` *before* you drive
-# (nothing yet), the plan's result (`Ok(night.expected_failed())`), `store.records`
-# (`night.expected_saved()`), `api.requests` after (one per record) and `api.peak`.
+# Which of the five broken versions can you see *before* you drive the plan, and which only
+# after? What do the fakes count (see the set-up cell), and what does the night say a correct job
+# leaves behind?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# The bound is a maximum: `api.peak <= concurrency`. A version that runs one record at a time is
-# slower, not wrong.
+# Is the bound a target or a maximum? What should your helper say about a version that runs one
+# record at a time?
 # </details>
 
 # %% tags=["task:t3"]
@@ -314,8 +315,8 @@ check_my_work("11_refactoring_guide")
 #   new night would show the change?
 # - Give `assert_sync_behaviour` a time budget: fail a version whose job ends later than the bounded
 #   reference would. What does that make of the one-at-a-time version — and is that what you want?
-# - Run your helper on the messy function itself (patch a `CLIENT` and a `STORE` into a module
-#   namespace, as the lesson's `observe` did). Which assertion fails first?
+# - Run your helper on the messy function itself (`exec` it into a namespace holding a `CLIENT` and
+#   a `STORE`, as the lesson's `observe_night` `exec`s each version). Which assertion fails first?
 #
 # ## Hand it in
 #
