@@ -493,7 +493,7 @@ for name, (by, _) in RUNS.items():
 #
 # ## Check the run
 #
-# The invariants of the table, asserted on the DRR run, with a probe on the trace for the queue:
+# The invariants of the table, asserted on the DRR run:
 
 # %%
 sim, drr_embedder = Simulation(), FlakyEmbedder(FAULTS)
@@ -599,7 +599,7 @@ print(format_table(["chunks", "embed calls", "most in flight", "deepest queue", 
 # ### Anti-pattern 1: dedup that drops the duplicates
 #
 # Save calls by embedding only the first chunk of each text — and build the ledger from what was
-# embedded:
+# embedded. **Predict:** how many of the 145 chunks will the ledger miss?
 
 # %%
 texts = list(dict.fromkeys(c.text for c in CHUNKS))
