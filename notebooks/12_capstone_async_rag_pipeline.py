@@ -546,8 +546,8 @@ for f in (clean, chunk_text, reconcile, fan_out, embed_text, embed_doc, rag_pipe
 
 # %% [markdown]
 # The description drives nothing: `Simulation().run(...)` in the cells above is the shell. The plain
-# form mixes both in one function — it starts its own tasks — which is why it can only be *run*, not
-# passed around, printed or replayed.
+# form describes and drives in one function — it creates its own tasks — so what it returns is a
+# coroutine to await once, not a value to print, compose or check before anything runs.
 #
 # **2 · What do queues, workers and fairness do to throughput?** Workers raise it until the next
 # bottleneck; the scheduler changes who waits, not when the run ends (the table above); a queue's
