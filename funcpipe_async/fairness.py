@@ -36,9 +36,9 @@ import asyncio
 import math
 import random
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from funcpipe_async.trace import Trace, format_table
 
@@ -55,6 +55,7 @@ __all__ = [
     "simulate_schedule",
     "serve_on_loop",
     "completions_from_trace",
+    "fair_source",
     "TenantStats",
     "tenant_stats",
     "stats_table",
@@ -68,6 +69,8 @@ __all__ = [
 
 ARRIVE = "arrive"
 SERVE = "serve"
+
+A = TypeVar("A")
 
 
 def _fmt(x: float) -> str:
@@ -398,6 +401,60 @@ def completions_from_trace(trace: Trace) -> list[Completion]:
             raise ValueError(f"a serve event needs numeric arrival, start and size, got {dict(e.data)}")
         found.append(Completion(e.name, float(arrival), float(start), e.time, float(size)))  # type: ignore[arg-type]
     return found
+
+
+# --- a fair stage for a pipeline -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Carried(Request):
+    item: Any = None
+
+
+def fair_source(items: Iterable[A], scheduler: Scheduler, *, tenant: Callable[[A], str],
+                arrival: Callable[[A], float],
+                size: Callable[[A], float] | None = None) -> Callable[[], AsyncIterator[A]]:
+    """A replayable pipeline source that releases timed ``items`` in ``scheduler``'s order.
+
+    Item ``x`` arrives ``arrival(x)`` seconds (of the running loop's clock) after the first
+    pull and joins the line of ``tenant(x)`` (``size(x)`` work units, default 1).  Each pull
+    returns the item the scheduler picks among those that have arrived, sleeping until the
+    next arrival when none has.  The consumer sets the pace, so in front of a bounded stage
+    (``pipeline(fair_source(...), [Stage(..., queue=QueuePolicy(1))])``) the scheduler
+    decides each time that stage has room: the fair stage in front of a shared resource.
+
+    Law (``tests/test_fairness.py``): pulled by one consumer that spends ``size / capacity``
+    seconds on each item, it releases the items in the order, and at the instants, that
+    :func:`simulate_schedule` computes.  Each call of the returned function is a fresh run.
+    """
+    snapshot = tuple(items)
+    _lines(scheduler)  # an unknown scheduler fails here, when the source is described
+
+    async def release() -> AsyncIterator[A]:
+        pending = sorted(
+            (_Carried(tenant(x), float(arrival(x)), float(size(x)) if size is not None else 1.0, x) for x in snapshot),
+            key=lambda r: r.arrival,
+        )
+        lines = _lines(scheduler)
+        loop = asyncio.get_running_loop()
+        origin = loop.time()
+        i = 0
+        while True:
+            now = loop.time() - origin
+            while i < len(pending) and pending[i].arrival <= now + 1e-9:
+                lines.add(pending[i])
+                i += 1
+            request = lines.next()
+            if request is None:
+                if i == len(pending):
+                    return
+                await asyncio.sleep(pending[i].arrival - now)
+                continue
+            assert isinstance(request, _Carried)
+            yield request.item
+
+    release.__qualname__ = f"fair_source({scheduler.name})"
+    return release
 
 
 # --- metrics -----------------------------------------------------------------------------------

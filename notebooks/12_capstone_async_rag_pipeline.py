@@ -11,90 +11,59 @@
 #
 # # 12 · Capstone: async RAG pipeline
 #
-# Every lesson of this module built one tool. The capstone uses them all on one job: turn a pile of
-# documents into embedded, deduplicated chunks for a retrieval-augmented generation (RAG) index —
-# the seed's §4.4 example, grown from a dozen lines into the production shape. Documents arrive as
-# a stream; they are cleaned and chunked (pure), batched by size or time, embedded through a
-# capability with bounded concurrency, a rate limit, retries and timeouts, indexed, and deduplicated
-# — with **every chunk accounted for**, on **virtual time**, and traced. Then the module's three
-# capstone checkpoints are answered with evidence you can re-run.
+# The capstone uses the whole module on one job: turn documents from several tenants into embedded,
+# deduplicated chunks for a retrieval-augmented generation (RAG) index — the seed's §4.4 example in
+# its production shape. You write it **in plain asyncio first**, then as a description built from
+# the package, and prove the two give the same output on virtual time.
 #
 # **What you'll do**
-# - Write the capstone's domain: documents, cleaning, chunking and structural dedup — pure functions.
-# - Rebuild the seed's `async_rag_pipeline` with the package, watch one failure sink it, and account
-#   for every chunk instead.
-# - Drive the production shape — a stream through bounded stages, batched, rate-limited, retried —
-#   and read its queues, its calls against the rate limit and its attempts as figures.
-# - Answer the capstone checkpoints: where work is described and driven, what queues, workers, rate
-#   limits and fairness do to throughput, and what the test helpers do and do not protect.
-# - Break the pipeline four ways — unbounded fan-out, dedup before embedding, a retry with no
-#   timeout, silently dropped failures — and fix each.
+# - Write the pipeline with `asyncio.Queue(maxsize=…)`, a `TaskGroup` of workers, `asyncio.gather`
+#   with a `Semaphore`, `asyncio.timeout` and a retry loop; then describe it with the package and
+#   assert both give the same ledger, calls and instants.
+# - Embed each distinct text once and fan the vector out, with every chunk still in the ledger.
+# - Put a fair stage in front of embedding and measure each tenant's p95 latency, FIFO against DRR.
+# - Break the pipeline three ways and fix each.
 #
 # **What you'll learn**
-# - How the module's parts compose: `async_gather`, `async_settle`, `Stream.batch`, `pipeline` and
-#   `Stage`, `async_retry` and `async_timeout`, `AsyncRateLimiter`, `Ledger`, `Simulation`, `observe`.
-# - Which knob answers which pressure — concurrency, queue capacity, batch size and wait, rate, retry.
-# - How to defend an async design with measurements instead of adjectives.
+# - To translate every construct of the module to plain asyncio and back (the Rosetta table).
+# - Which knob answers which pressure, and how to defend a design with a number.
 #
 # **What you'll need**
-# - Lessons [01](01_async_await_as_descriptions.ipynb) to [11](11_refactoring_guide.ipynb). Each
-#   section names the lesson it builds on; nothing here is re-explained at length.
-# - About 60 minutes. Run the cells top to bottom (*Run ▸ Run All Cells* works too).
+# - Lessons [01](01_async_await_as_descriptions.ipynb) to [11](11_refactoring_guide.ipynb); each
+#   section links the lesson it builds on. Deep dives (rate-limited batches, throughput sweeps, the
+#   test helpers) are in the appendix [further/12](further/12_capstone_async_rag_pipeline.ipynb).
+# - About 60 minutes.
 
 # %% [markdown]
 # ## Place this lesson
 #
 # ```mermaid
-# flowchart TD
-#   family["Python Programming"] --> program["Python Functional Programming"]
-#   program --> module["Module 08: Async Pipelines, Backpressure, and Fairness"]
-#   module --> concept["12 Capstone: async RAG pipeline"]
-#   concept --> capstone["Capstone checkpoints: described vs driven, throughput, test helpers"]
-# ```
-#
-# ```mermaid
 # flowchart LR
-#   docs["documents (a stream)"] --> chunk["clean + chunk (pure)"]
-#   chunk --> batch["batch: size or time (09)"]
-#   batch --> q1[["queue: capacity 4 (03)"]]
-#   q1 --> embed["embed × 2 workers: rate limit (06), retry + timeout (04)"]
-#   embed --> q2[["queue: capacity 4 (03)"]]
-#   q2 --> index["index (07)"]
-#   index --> ledger["dedup + ledger: every chunk once (08)"]
+#   docs["documents from 3 tenants"] --> fair["fair stage: FIFO or DRR (06)"]
+#   fair --> q[["queue: capacity 1 (03)"]]
+#   q --> embed["embed × 2 workers: distinct texts once, 2 calls each, retry + timeout (01, 04, 09)"]
+#   embed --> ledger["ledger: every chunk once (08)"]
 # ```
 #
-# The first diagram places the capstone: the pressure test of the whole module. The second is the
-# pipeline you will build; the number in each box is the lesson that built the part.
+# The number in each box is the lesson that built the part.
 #
-# **Core question.** Can one async pipeline use retries, timeouts, rate limits, bounded queues and
-# batching *and still* be a description you can read, replay, measure and test — with its driving in
-# one place and every input accounted for?
+# **Core question.** Can one async pipeline bound its concurrency, retry and cut its calls, share
+# an embedder fairly and account for every chunk — and still be a value you can replay, measure
+# and test, equal to the plain asyncio you would otherwise write?
 #
-# **Why it matters.** A RAG ingestion job is the typical place where async code turns into folklore:
-# an embedding API that throttles and sometimes hangs, a corpus too large to embed at once, and
-# duplicates that waste money and skew retrieval. When the job misbehaves, the questions are always
-# the same — *what is in flight, what is waiting, what was lost?* — and this pipeline answers each
+# **Why it matters.** An ingestion job meets every pressure at once: an API that throttles and
+# hangs, a bulk re-index that floods the line, duplicates that cost money. When it misbehaves the
+# questions are *what is in flight, who is waiting, what was lost?* This pipeline answers each
 # with a number.
-#
-# **The review question to carry:** *for each pressure this pipeline can meet — a burst of
-# documents, a slow model, a throttling API, a hanging call — which knob absorbs it, and which
-# figure shows it working?*
 
 # %% [markdown]
 # ## Set up
-#
-# Everything reusable comes from `funcpipe_async`. What is defined in this notebook is the
-# capstone's own domain — documents, chunks, cleaning, dedup — and its own shell: the *student's*
-# pipeline, built from the package, as the seed's `domain/rag_async.py` is. `setup()` loads the
-# course's derandomized Hypothesis profile.
 
 # %%
 import asyncio
-import hashlib
 import inspect
 import random
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 import matplotlib
@@ -103,16 +72,11 @@ from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from funcpipe_async import (
-    HANG, AsyncPlan, AsyncRateLimiter, BatchPolicy, DeficitRoundRobin, EmbeddingCap, Err, ErrInfo,
-    ExponentialBackoff, FakeEmbedder, FakeStorage, Fifo, Ledger, Ok, Outcome, Question, QueuePolicy,
-    Request, Result, RetryPolicy, ScriptedService, Simulation, SimulationLimitError, Stage,
-    ThreadedEmbedder, TokenBucket, Trace, account_for, answer_key_html, async_bind, async_gather,
-    async_lift, async_map, async_pure, async_retry, async_settle, async_timeout,
-    attempt_timeline_summary, check_law, check_package, course_rc, delay_schedule, depth_series,
-    drive_timeline_summary, first_sentence, format_table, hash_embedding, jain_index, littles_law,
-    max_min_shares, max_window_cost, observe, paced, perform_async, pipeline, plot_attempt_timeline,
-    plot_drive_timeline, quiz_widget, scan_source, setup, show_figure, simulate_schedule,
-    stats_table, stream_from, tenant_stats,
+    HANG, DeficitRoundRobin, Err, ErrInfo, ExponentialBackoff, FakeEmbedder, Fifo, Ledger, Ok, Outcome,
+    Question, QueuePolicy, RetryPolicy, Simulation, Stage, answer_key_html, api_summary, async_bind,
+    async_gather, async_lift, async_map, async_retry, async_settle, async_timeout, course_rc,
+    delay_schedule, fair_source, format_table, percentile, pipeline, quiz_widget, scan_source, setup,
+    show_figure,
 )
 
 setup()
@@ -120,61 +84,72 @@ setup()
 # %% [markdown]
 # ## Laws and invariants, each with a live check
 #
-# | category | name | statement | enforcement (live in this notebook) |
+# | category | name | statement | enforcement (live) |
 # |---|---|---|---|
-# | invariant | described, not driven | building any plan of the capstone calls the embedder zero times; only the shell cell drives | [Rebuild the seed's pipeline](#Rebuild-the-seed's-pipeline); [Checkpoint 1](#Checkpoint-1:-find-where-work-is-described-and-where-it-is-driven) (`scan_source`: 0 driving calls in the domain) |
-# | invariant | every chunk exactly once | the ledger has one outcome per chunk — kept, `dedup: DUPLICATE` or failed with its `ErrInfo`: `ledger.problems(ids) == []` | [Check every chunk is accounted for](#Check-every-chunk-is-accounted-for); Hypothesis in Checkpoint 3; anti-patterns 2 and 4 |
-# | invariant | bounded | embed calls in flight ≤ workers; each queue's depth ≤ its capacity | [Check every chunk…](#Check-every-chunk-is-accounted-for); [Draw the queues](#Draw-the-queues); anti-pattern 1 |
-# | invariant | rate limited | in any window `w`, admitted calls ≤ `rate·w + burst`, retries included | [Draw the embedding calls against the rate limit](#Draw-the-embedding-calls-against-the-rate-limit) |
-# | invariant | a hang is cut | no embed attempt outlives its timeout; the call ends as `Err(TIMEOUT)` in the ledger | [Draw the stage timeline](#Draw-the-stage-timeline); anti-pattern 3 |
-# | law | dedup is idempotent and order-preserving | `dedup(dedup(xs)) == dedup(xs)`; the kept chunks are a subsequence of the input | Hypothesis — [Checkpoint 3](#Checkpoint-3:-compare-the-test-helpers-with-the-runtime-surfaces-they-protect) |
-# | law | concurrency does not change the answer | the pipeline's output with 1 embed worker equals its output with 3 (`ordered=True`) | `check_law` — Checkpoint 3 |
-# | invariant | deterministic | the same seed gives the same ledger, the same output and the same trace, event for event | [Replay it](#Replay-it:-same-seed,-same-output,-same-trace); `observe` in Checkpoint 3 |
+# | law | plain = description | the plain-asyncio pipeline and the package's give the same ledger, calls, instants and peak | [Prove the two forms equal](#Prove-the-two-forms-equal); Hypothesis |
+# | invariant | every chunk exactly once | one ledger line per chunk: saved, `dedup: DUPLICATE`, or failed with its `ErrInfo` | [Check the run](#Check-the-run); Hypothesis; anti-pattern 1 |
+# | invariant | bounded | embed calls in flight ≤ workers × calls per document; queue depth ≤ capacity | [Check the run](#Check-the-run); Hypothesis |
+# | invariant | a hang is cut | the hung call is cut at 1 s and retried (an uncut hang never ends: `Simulation` raises `DeadlockError`) | every run here ends; [Check the run](#Check-the-run) |
+# | invariant | the light tenant is served | search's p95 latency ≤ 3 s while the re-index floods the line | anti-pattern 3 (FIFO fails, DRR passes) |
+# | law | embed once | the cache changes the number of calls, never the ledger | [Embed each distinct text once](#Embed-each-distinct-text-once) |
+# | invariant | one model per index | every kept vector comes from the same model | anti-pattern 2 |
 
 # %% [markdown]
-# ## Decide which knob answers which pressure
+# ## Translate each construct to plain asyncio
 #
-# Every "limit" in the pipeline bounds one thing and lives in one place. Read this table now; the
-# measurements in [Checkpoint 2](#Checkpoint-2:-measure-what-queues,-workers,-rate-limits-and-fairness-do-to-throughput)
-# back each row.
+# Every package construct is a plain-asyncio idiom given a name and made a value. The last column
+# links the cell that proves the two equal (lessons 01–11 show each in its own section; this
+# lesson proves the pipeline's row live).
 #
-# | pressure | knob | where it lives | what it bounds | what it costs | lesson |
-# |---|---|---|---|---|---|
-# | the model is slow, the job must finish sooner | **concurrency** (`Stage(workers=n)`, `async_gather(concurrency=n)`) | the embed stage | calls in flight, tasks | more load on the API; useless past the next bottleneck | 01, 03 |
-# | documents arrive faster than they are embedded | **queue capacity** (`QueuePolicy(k)`, `suspend`) | in front of each stage | items waiting, memory, time in queue (Little's law) | none on throughput: the source waits instead | 03 |
-# | each call has a fixed overhead | **batch size / wait** (`BatchPolicy(max_size, max_wait)`) | between chunking and embedding | calls per chunk; a lone chunk's wait | the first chunk of a batch waits up to `max_wait` | 09 |
-# | the API has a quota ("4 calls/s, bursts of 2") | **rate** (`AsyncRateLimiter(TokenBucket(rate, burst))`) | inside each attempt, before the call | calls per window, retries included | a ceiling on throughput, whatever the workers | 06 |
-# | the API fails now and then, or hangs | **retry + timeout** (`async_retry`, `async_timeout`) | around one batch call | attempts per batch; time per attempt | extra calls (they pay tokens too); a deadline on latency | 04 |
-# | one tenant floods the embedder | **scheduling** (`DeficitRoundRobin` vs `Fifo`) | the line in front of the embedder | the light tenant's latency | the heavy tenant waits a little longer | 06 |
+# | package construct | plain asyncio | what the description adds | proved equal in |
+# |---|---|---|---|
+# | `AsyncPlan`, `async_bind`, `async_map` | `async def` calling `await` in sequence | a value built without running; printable, replayable | [01 · "Write the chain as async def, then as a plan"](01_async_await_as_descriptions.ipynb#Write-the-chain-as-async-def,-then-as-a-plan) |
+# | `async_gather(plans, concurrency=n)` | `asyncio.gather` + `asyncio.Semaphore(n)` | n tasks, not one per item; input order | [01 · "Gather with a semaphore, then with async_gather"](01_async_await_as_descriptions.ipynb#Gather-with-a-semaphore,-then-with-async_gather); [here](#Prove-the-two-forms-equal) |
+# | `Stream`, `stream_from(…).map(…)` | an `async def` generator + `contextlib.aclosing` | replayable; closes its sources on early exit | [02 · "Close a generator with aclosing, then with a Stream"](02_async_generators.ipynb#Close-a-generator-with-aclosing,-then-with-a-Stream) |
+# | `pipeline`, `Stage(workers, queue=QueuePolicy(k))` | `asyncio.Queue(maxsize=k)` + worker tasks in a `TaskGroup` + a stop sentinel | overflow strategies as data, per-queue counters, a depth probe | [03 · "Build the pipeline with asyncio.Queue and a TaskGroup"](03_backpressure.ipynb#Build-the-pipeline-with-asyncio.Queue-and-a-TaskGroup); [here](#Prove-the-two-forms-equal) |
+# | `RetryPolicy` + `async_retry` | a `for attempt …` loop with `asyncio.sleep(backoff)` | the schedule is data (`delay_schedule`), seeded jitter, budgets | [04 · "Write the retry loop by hand"](04_retry_and_timeout_policies.ipynb#Write-the-retry-loop-by-hand); [here](#Prove-the-two-forms-equal) |
+# | `async_timeout(plan, s)` | `async with asyncio.timeout(s)` | the timeout is `Err(TIMEOUT)`, a value the retry reads | [04 · "Cut a hang with asyncio.timeout"](04_retry_and_timeout_policies.ipynb#Cut-a-hang-with-asyncio.timeout); [here](#Prove-the-two-forms-equal) |
+# | `Simulation` (virtual time) | `asyncio.run` on the real clock | minutes in milliseconds, the same trace every run | [05 · "Run one test on asyncio.run and on Simulation"](05_deterministic_async_testing.ipynb#Run-one-test-on-asyncio.run-and-on-Simulation) |
+# | `TokenBucket` + `AsyncRateLimiter`; `DeficitRoundRobin` | a refill loop with `asyncio.sleep`; one `deque` per tenant and a round-robin pick | a pure state machine; schedulers as values | [06 · "Write a token bucket with asyncio.sleep"](06_rate_limiting_and_fairness.ipynb#Write-a-token-bucket-with-asyncio.sleep); [here](#Put-a-fair-stage-in-front-of-embedding) |
+# | ports (`EmbeddingCap`) and adapters | a concrete client (`httpx`) called directly | one contract for fake and real; exceptions become `Err` | [07 · "Call httpx directly, then through the port"](07_async_adapters.ipynb#Call-httpx-directly,-then-through-the-port) |
+# | `account_for`, `Ledger` | a dict of outcomes filled in `try`/`except` per item | exactly once by construction; `problems()` checks it | [08 · "Count outcomes by hand, then with account_for"](08_async_service_integrations.ipynb#Count-outcomes-by-hand,-then-with-account_for) |
+# | `BatchPolicy`, `Stream.batch` | a loop that collects until `max_size` or `asyncio.timeout(max_wait)` | the flush rule as a state machine you can step | [09 · "Batch with a queue and a timeout, then with BatchPolicy"](09_async_chunking.ipynb#Batch-with-a-queue-and-a-timeout,-then-with-BatchPolicy) |
+#
+# What the descriptions cost: one more layer to read, and a stack trace that shows the
+# interpreter's frames between your code and the loop.
 
 # %% [markdown]
 # ## Read the public API
 #
-# The parts the capstone composes, one line each, with the lesson that built them:
+# The parts this lesson composes (`fair_source` is new: lesson 06's schedulers as a pipeline source):
 
 # %%
-PARTS = {
-    "01": (async_bind, async_gather, async_settle), "02/09": (stream_from, BatchPolicy),
-    "03": (pipeline, Stage, QueuePolicy, depth_series), "04": (async_retry, async_timeout),
-    "06": (AsyncRateLimiter, TokenBucket), "08": (account_for, Ledger), "10": (observe, check_law),
-    "11/01": (scan_source, check_package),
-}
-for lesson, parts in PARTS.items():
-    for f in parts:
-        print(f"[{lesson:>5}] {f.__name__}: {first_sentence(f)}")
+print(api_summary([fair_source, pipeline, Stage, async_gather, async_retry, async_timeout, async_settle]))
 
+# %% [markdown]
+# ## Decide which knob answers which pressure
+#
+# | pressure | knob | what it bounds | what it costs |
+# |---|---|---|---|
+# | the model is slow | workers, calls per document | calls in flight | more load on the API; useless past the next bottleneck |
+# | documents arrive in bursts | queue capacity | items waiting (memory) | none with constant service times; with variable ones, a tiny queue lets a stage idle ([further/12](further/12_capstone_async_rag_pipeline.ipynb)) |
+# | the API fails or hangs | retry + timeout | attempts; time per attempt | extra calls; a deadline on latency |
+# | one tenant floods the line | the scheduler of the fair stage | the light tenants' latency | the heavy tenant waits longer |
+# | the same text recurs | a vector cache: embed once, fan out | calls per distinct text | memory for the cache |
 
 # %% [markdown]
 # ## Build the corpus
 #
-# The capstone's domain is three frozen values: a raw document, a chunk of cleaned text (it knows
-# its document and its position, so its id — `d03#1` — is stable), and an embedded chunk (a chunk,
-# its vector and the model that made it). They are plain data: comparable, printable, hashable.
+# Three frozen values: a document (with its tenant and arrival time), a chunk (its id, `re03#1`, is
+# stable), and an embedded chunk. A bulk **re-index** drops 32 documents at t = 0; **search** and
+# **support** send one document a second each. Sentences repeat across documents, so dedup has work.
 
 # %%
 @dataclass(frozen=True)
-class RawDoc:
+class Doc:
     doc_id: str
+    tenant: str
+    arrival: float
     text: str
 
 @dataclass(frozen=True)
@@ -188,17 +163,14 @@ class Chunk:
         return f"{self.doc_id}#{self.index}"
 
 @dataclass(frozen=True)
-class EmbeddedChunk:
+class Embedded:
     chunk: Chunk
     vector: tuple[float, ...]
     model: str
 
 
 # %% [markdown]
-# The corpus is generated, not downloaded: documents are sentences about this module drawn from
-# an injected, seeded `random.Random`, so it is the same on every run. Six extra documents copy
-# earlier ones — three exactly, three as **near-duplicates** (shouted, re-spaced, with an extra
-# `!`), the kind a crawler brings back from two URLs. Dedup will have work.
+# Cleaning and chunking are pure: lower-case, punctuation to spaces, eight words a chunk.
 
 # %%
 SENTENCES = (
@@ -208,1019 +180,502 @@ SENTENCES = (
     "Batching trades first-item latency for cheaper calls.", "An adapter turns exceptions into values at the boundary.",
     "Little's law links depth, arrival rate and waiting time.", "A timeout must cancel the work it gives up on.",
 )
-
-def make_corpus(rng: random.Random, n: int = 24, copies: int = 6) -> list[RawDoc]:
-    docs = [RawDoc(f"d{i:02d}", " ".join(rng.sample(SENTENCES, rng.randint(2, 4)))) for i in range(n)]
-    for j, source in enumerate(rng.sample(docs, copies)):
-        near = "  " + source.text.upper().replace(". ", ".   ") + "!"       # same words, other bytes
-        docs.append(RawDoc(f"d{n + j:02d}", source.text if j % 2 == 0 else near))
-    return docs
-
-CORPUS = make_corpus(random.Random(12))
-print(len(CORPUS), "documents; the last six copy earlier ones:")
-for doc in CORPUS[-2:]:
-    print(f"  {doc.doc_id}: {doc.text[:70]!r}…")
-
-# %% [markdown]
-# ## Clean and chunk, purely
-#
-# Cleaning lower-cases, turns punctuation into spaces and collapses whitespace; chunking cuts the
-# cleaned words into chunks of at most eight. Both are pure functions — no `await`, no clock — so they
-# are tested like any function and cost nothing to replay. Watch the near-duplicate: after cleaning,
-# its chunks have exactly the text of its source's chunks.
-
-# %%
 WORDS = 8
-_PUNCTUATION = re.compile(r"[^\w\s']")
 
 def clean(text: str) -> str:
-    return " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
 
-def chunk_text(doc: RawDoc, words: int = WORDS) -> list[Chunk]:
+def chunk_text(doc: Doc) -> list[Chunk]:
     tokens = clean(doc.text).split()
-    return [Chunk(doc.doc_id, i // words, " ".join(tokens[i:i + words])) for i in range(0, len(tokens), words)]
+    return [Chunk(doc.doc_id, i // WORDS, " ".join(tokens[i:i + WORDS])) for i in range(0, len(tokens), WORDS)]
 
-def clean_and_chunk(docs: list[RawDoc], words: int = WORDS) -> list[Chunk]:
-    return [chunk for doc in docs for chunk in chunk_text(doc, words)]
 
+# %% [markdown]
+# **Predict:** 48 documents make 145 chunks. How many *distinct* chunk texts — 140, 110 or 80? Then run.
 
 # %%
-CHUNKS = clean_and_chunk(CORPUS)
+def make_corpus(rng: random.Random, bulk: int = 32, light: int = 8) -> list[Doc]:
+    def doc(i: int, tenant: str, at: float, k: int) -> Doc:
+        return Doc(f"{tenant[:2]}{i:02d}", tenant, at, " ".join(rng.sample(SENTENCES, k)))
+    docs = [doc(i, "reindex", 0.0, rng.randint(2, 4)) for i in range(bulk)]
+    return docs + [doc(i, t, start + i, rng.randint(1, 2)) for t, start in (("search", 0.5), ("support", 1.0))
+                   for i in range(light)]
+
+CORPUS = make_corpus(random.Random(12))
+CHUNKS = [c for d in CORPUS for c in chunk_text(d)]
 IDS = [c.chunk_id for c in CHUNKS]
-texts = Counter(c.text for c in CHUNKS)
-print(f"{len(CHUNKS)} chunks, {len(texts)} distinct texts; the most repeated appears {texts.most_common(1)[0][1]} times")
-near = CORPUS[-1]
-source = next(d for d in CORPUS[:-6] if clean(d.text) == clean(near.text))
-print(f"{near.doc_id} (near-duplicate of {source.doc_id}) has the same chunk texts:",
-      [c.text for c in chunk_text(near)] == [c.text for c in chunk_text(source)])
-
-
-# %% [markdown]
-# ## Deduplicate by structure
-#
-# Two chunks are duplicates when they have the same text **and** the same vector — the structure of
-# the embedded chunk, not its id or its document. `structural_dedup` keeps the first occurrence of
-# each and keeps the order: a pure function on the embedded chunks, applied *after* embedding (anti-pattern
-# 2 shows what goes wrong before). Both halves of the key matter: the same text embedded by two
-# model versions gives two vectors, and must be kept twice.
-
-# %%
-def dedup_key(e: EmbeddedChunk) -> tuple[str, tuple[float, ...]]:
-    return (e.chunk.text, e.vector)
-
-def structural_dedup(embedded: list[EmbeddedChunk]) -> list[EmbeddedChunk]:
-    seen: set[tuple[str, tuple[float, ...]]] = set()
-    kept = []
-    for e in embedded:
-        if dedup_key(e) not in seen:
-            seen.add(dedup_key(e))
-            kept.append(e)
-    return kept
-
-
-# %%
-a, b = Chunk("x", 0, "plans describe work"), Chunk("y", 0, "plans describe work")
-sample = [EmbeddedChunk(a, (0.1, 0.2), "v1"), EmbeddedChunk(b, (0.1, 0.2), "v1"), EmbeddedChunk(b, (0.9, 0.4), "v2")]
-kept = structural_dedup(sample)
-print([(e.chunk.chunk_id, e.model) for e in kept], "| idempotent:", structural_dedup(kept) == kept)
-
-
-# %% [markdown]
-# ## Rebuild the seed's pipeline
-#
-# The seed's §4.4, with the package's parts: `_embed_chunk` lifts one capability call and maps its
-# vector into an `EmbeddedChunk`; `async_rag_pipeline` chunks the documents, embeds every chunk with
-# `async_gather(..., concurrency=n)` and dedups the result. Lesson 01 ran a toy version on two
-# sentences; here it meets the whole corpus. The embedder is any `EmbeddingCap` — the port of lesson
-# 07 — so the domain never names a concrete client.
-
-# %%
-def _embed_chunk(chunk: Chunk, embedder: EmbeddingCap) -> AsyncPlan[EmbeddedChunk]:
-    return async_bind(
-        async_lift(lambda: embedder.embed(chunk.text)),
-        lambda vector: async_pure(EmbeddedChunk(chunk, vector, embedder.model_name)),
-    )
-
-def async_rag_pipeline(docs: list[RawDoc], embedder: EmbeddingCap, concurrency: int) -> AsyncPlan[list[EmbeddedChunk]]:
-    return async_bind(
-        async_pure(docs),
-        lambda ds: async_map(
-            async_gather([_embed_chunk(c, embedder) for c in clean_and_chunk(ds)], concurrency=concurrency),
-            structural_dedup,
-        ),
-    )
-
-
-# %% [markdown]
-# Building the plan embeds nothing. (The seed writes `async_pure(list(gen_clean_and_chunk(docs)))`,
-# which cleans while *describing*; that is pure work, so it is allowed, but here even the chunking
-# waits for the drive.) The plan prints as the code that builds it:
-
-# %%
-embedder = FakeEmbedder()
-seed_plan = async_rag_pipeline(CORPUS, embedder, concurrency=4)
-print(repr(seed_plan)[:60], "…")                 # the documents themselves are part of the value
-print("embed calls after building:", len(embedder.calls))
-
-# %% [markdown]
-# Drive it on virtual time. Watch three numbers: every chunk is embedded once (109 calls), at most
-# 4 at a time, and dedup keeps one chunk per distinct text — the near-duplicates are gone.
-
-# %%
-sim = Simulation(seed=12)
-result = sim.run(seed_plan)
-print(f"calls: {len(embedder.calls)} | most in flight: {embedder.max_in_flight} | kept after dedup: {len(result.value)}")
-print("first kept:", result.value[0].chunk.chunk_id, result.value[0].vector, result.value[0].model)
-
-# %% [markdown]
-# ## See one failure sink the batch
-#
-# A real embedding API fails now and then. `FlakyEmbedder` is an `EmbeddingCap` over the package's
-# `FakeEmbedder` (the model) and a `ScriptedService` (the network: call *n* answers with script entry
-# *n* — a 503, a hang, or "go ahead"). It counts the calls in flight, as the fakes do.
-
-# %%
-UNAVAILABLE = ErrInfo("HTTP_503", "embedding service unavailable", retryable=True)
-
-class FlakyEmbedder:
-    # An EmbeddingCap: the network's scripted answer first, then the model's vector.
-    def __init__(self, network: ScriptedService, model: FakeEmbedder | None = None) -> None:
-        self.network, self.model = network, model or FakeEmbedder()
-        self.in_flight = self.max_in_flight = 0
-
-    @property
-    def model_name(self) -> str:
-        return self.model.model_name
-
-    async def embed(self, text: str) -> Result[tuple[float, ...], ErrInfo]:
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            answer = await self.network.call()
-            return answer if isinstance(answer, Err) else await self.model.embed(text)
-        finally:
-            self.in_flight -= 1
-
-
-# %% [markdown]
-# One 503 on call 40 of 109. `async_gather` fails fast — the first `Err` cancels the rest and *is*
-# the result (lesson 01) — so the whole job returns one error, and the 39 vectors already paid for
-# are thrown away with it:
-
-# %%
-network = ScriptedService([Ok(None)] * 39 + [UNAVAILABLE, Ok(None)], latency=0.1)
-flaky = FlakyEmbedder(network)
-print(Simulation().run(async_rag_pipeline(CORPUS, flaky, concurrency=4)))
-print(f"calls made: {len(network.calls)} of {len(CHUNKS)}; chunks accounted for: 0")
+TEXTS = sorted({c.text for c in CHUNKS})
+print(f"{len(CORPUS)} documents, {len(CHUNKS)} chunks, {len(TEXTS)} distinct texts")
 
 # %% [markdown]
 # ## Account for every chunk
 #
-# Lesson 08's `account_for` runs each input through named steps and turns its fate into one
-# `Outcome` — so one chunk's failure never stops the others, and the `Ledger` has one line per chunk.
-# The embed step is retried (lesson 04) and each attempt is cut by a timeout: the network now
-# also **hangs** on call 61.
+# The ledger rule of lesson 08, as one pure function: given each chunk with its `Result` (a vector
+# or the `Err` that stopped it), in corpus order, a chunk is *saved* if its (text, vector) is new,
+# `dedup: DUPLICATE` if it repeats a saved one, or failed at `embed` with its own `ErrInfo`.
 
 # %%
-POLICY = RetryPolicy(max_attempts=3, backoff=ExponentialBackoff(initial=0.5, factor=2, cap=2),
-                     retry_on=frozenset({"HTTP_503", "TIMEOUT"}))
-ATTEMPT_TIMEOUT = 1.0
-BY_ID = {c.chunk_id: c for c in CHUNKS}
-
-def embed_step(embedder: EmbeddingCap):
-    return lambda chunk_id: async_retry(async_timeout(_embed_chunk(BY_ID[chunk_id], embedder), ATTEMPT_TIMEOUT), POLICY)
-
-network = ScriptedService([Ok(None)] * 39 + [UNAVAILABLE] + [Ok(None)] * 20 + [HANG, Ok(None)], latency=0.1)
-sim = Simulation()
-ledger = sim.run(account_for(IDS, [("embed", embed_step(FlakyEmbedder(network)))], concurrency=4)).value
-print(ledger.table())
-print("problems:", ledger.problems(IDS), f"| calls: {len(network.calls)} | done at t={sim.now:g} s")
-
-
-# %% [markdown]
-# Every chunk is there: the 503 and the hang were retried away. But `account_for` keeps each
-# input's *outcome*, not its value, and it follows each input on its own — while dedup needs **all**
-# the embedded values together, and a real embedding API wants **batches**. The production shape keeps
-# `account_for`'s rule (one outcome per input) and changes the plumbing: settle every call
-# (`async_settle`, so an `Err` is a value), then reconcile the values into the same `Ledger` with a
-# pure function.
-#
-# ## Reconcile: kept, deduplicated or failed
-#
-# `reconcile` walks the chunks in input order with one `Result` each: an `Err` is a failure at
-# `embed` with its `ErrInfo`; an embedded chunk is kept if its structure is new, or reported as
-# `dedup: DUPLICATE` naming the chunk it repeats. The ledger's `saved` means *kept in the index*.
-
-# %%
-def reconcile(chunks: list[Chunk], results: list[Result[EmbeddedChunk, ErrInfo]]) -> tuple[list[EmbeddedChunk], Ledger]:
-    first: dict[tuple[str, tuple[float, ...]], str] = {}
+def reconcile(pairs: list, model: str) -> tuple[list[Embedded], Ledger]:
+    first: dict[tuple, str] = {}
     kept, outcomes = [], []
-    for chunk, result in zip(chunks, results, strict=True):
-        if isinstance(result, Err):
+    for chunk, result in pairs:
+        key = (chunk.text, result.value) if isinstance(result, Ok) else None
+        if key is None:
             outcomes.append(Outcome(chunk.chunk_id, "embed", result.error))
-        elif dedup_key(result.value) in first:
-            outcomes.append(Outcome(chunk.chunk_id, "dedup", ErrInfo("DUPLICATE", f"same text and vector as {first[dedup_key(result.value)]}")))
+        elif key in first:
+            outcomes.append(Outcome(chunk.chunk_id, "dedup", ErrInfo("DUPLICATE", f"same as {first[key]}")))
         else:
-            first[dedup_key(result.value)] = chunk.chunk_id
-            kept.append(result.value)
+            first[key] = chunk.chunk_id
+            kept.append(Embedded(chunk, result.value, model))
             outcomes.append(Outcome(chunk.chunk_id))
     return kept, Ledger(tuple(outcomes))
 
 
 # %% [markdown]
-# The seed's shape with `async_settle` around each chunk's plan: the gather now returns every
-# outcome, in input order, and `reconcile` makes the ledger. The kept chunks are exactly what
-# `structural_dedup` keeps — the two views agree:
+# ## Write the pipeline in plain asyncio
+#
+# First the embedder: lesson 05's scripted fake, per text. One text answers 503 once, one
+# **hangs** once, one answers 503 three times in a row; every call takes 0.3 s.
 
 # %%
-def settled_rag_pipeline(chunks: list[Chunk], embedder: EmbeddingCap, concurrency: int):
-    plans = [async_settle(async_retry(async_timeout(_embed_chunk(c, embedder), ATTEMPT_TIMEOUT), POLICY)) for c in chunks]
-    return async_map(async_gather(plans, concurrency=concurrency), lambda results: reconcile(chunks, results))
+UNAVAILABLE = ErrInfo("HTTP_503", "embedding service unavailable", retryable=True)
+FAULTS = {TEXTS[3]: [UNAVAILABLE], TEXTS[7]: [HANG], TEXTS[11]: [UNAVAILABLE] * 3}
 
-network = ScriptedService([Ok(None)] * 39 + [UNAVAILABLE] * 9 + [Ok(None)], latency=0.1)
-kept, ledger = Simulation().run(settled_rag_pipeline(CHUNKS, FlakyEmbedder(network), concurrency=4)).value
-print(ledger.table())
-print("problems:", ledger.problems(IDS), "| kept == structural_dedup(kept):", structural_dedup(kept) == kept)
-
-
-# %% [markdown]
-# Nine 503s in a row, from call 40: the four chunks in flight retried through most of them, but one
-# chunk's three attempts all landed on 503s. It is in the ledger as `embed: HTTP_503`, with the error
-# that stopped it, and nothing else was lost. (Its text survives: another chunk with the same text
-# was embedded and kept.)
-#
-# ## Stream the documents through bounded stages
-#
-# Now the production shape. Documents do not all exist at t = 0 — they **arrive**, one every 0.1 s.
-# The source is a lazy stream (lesson 02): arriving documents → chunks → batches of at most 8, or
-# whatever has waited 0.5 s (lesson 09). A `pipeline` (lesson 03) feeds the batches through two
-# bounded stages:
-#
-# * **embed** — 2 workers, a queue of 4 in front: each batch is one call to the embedding API,
-#   rate-limited (lesson 06), cut at 1 s, retried by `POLICY`, and settled;
-# * **index** — 1 worker, a queue of 4: writes the batch's vectors to a store (lesson 07's
-#   `FakeStorage`) under a **content key**, so the store itself holds one record per distinct chunk.
-#
-# `EmbeddingApi` is the capstone's embedding API: `embed_batch(texts)` is one call — network
-# latency and faults from a `ScriptedService`, vectors from `FakeEmbedder` — and `embed(text)` keeps
-# it an `EmbeddingCap`. An optional `EffectLog` records every call for Checkpoint 3.
-
-# %%
-class EmbeddingApi:
-    def __init__(self, network: ScriptedService, *, log=None) -> None:
-        self.network, self.model, self.log = network, FakeEmbedder(), log
-        self.in_flight = self.max_in_flight = 0
-        self.calls: list[int] = []                       # the size of every call, in order
+class FlakyEmbedder:
+    def __init__(self, faults: dict, latency: float = 0.3, model: str = "fake-embed-v1") -> None:
+        self.faults, self.latency = {t: list(s) for t, s in faults.items()}, latency
+        self.model, self.calls, self.in_flight, self.peak = FakeEmbedder(model_name=model), [], 0, 0
 
     @property
     def model_name(self) -> str:
         return self.model.model_name
 
-    async def embed(self, text: str) -> Result[tuple[float, ...], ErrInfo]:
-        vectors = await self.embed_batch((text,))
-        return vectors if isinstance(vectors, Err) else Ok(vectors.value[0])
-
-    async def embed_batch(self, texts: tuple[str, ...]) -> Result[list[tuple[float, ...]], ErrInfo]:
-        self.calls.append(len(texts))
-        if self.log is not None:
-            self.log.record("embed", len(texts))
+    async def embed(self, text: str):
+        self.calls.append(text)
         self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self.peak = max(self.peak, self.in_flight)
         try:
-            answer = await self.network.call()
-            if isinstance(answer, Err):
-                return answer
-            return Ok([(await self.model.embed(t)).value for t in texts])
+            answer = self.faults[text].pop(0) if self.faults.get(text) else None
+            if answer is HANG:
+                await asyncio.get_running_loop().create_future()     # never answers
+            await asyncio.sleep(self.latency)
+            return Err(answer) if isinstance(answer, ErrInfo) else await self.model.embed(text)
         finally:
             self.in_flight -= 1
 
 
 # %% [markdown]
-# The settings of the run, as data. `delay_schedule` shows the retry waits before anything runs.
+# The rules, as data, and the one piece both forms share: **fan out**. A worker embeds only the
+# distinct texts of a document that the cache has not seen, stores what came back, then gives
+# *every* chunk its vector — from the cache — or the `Err` of its text.
 
 # %%
-BATCH = BatchPolicy(max_size=8, max_wait=0.5)
-WORKERS, CAPACITY, RATE, BURST = 2, 4, 4, 2           # embed workers, queue capacity, calls/s, burst
-LATENCY, INDEX_SECONDS, EVERY = 0.4, 0.1, 0.1          # per call, per batch indexed, between documents
-print(BATCH, f"| workers={WORKERS} capacity={CAPACITY} rate={RATE}/s burst={BURST}")
-print("retry waits:", delay_schedule(POLICY), f"| each attempt cut at {ATTEMPT_TIMEOUT:g} s")
+POLICY = RetryPolicy(max_attempts=3, backoff=ExponentialBackoff(initial=0.5, factor=2, cap=2),
+                     retry_on=frozenset({"HTTP_503", "TIMEOUT"}))
+TIMEOUT_S, WORKERS, CAPACITY, PER_DOC = 1.0, 2, 1, 2      # attempt timeout, workers, queue, calls per document
+
+def fan_out(chunks: list[Chunk], new: list[str], results: list, cache: dict) -> list:
+    got = dict(zip(new, results, strict=True))
+    cache.update({text: r.value for text, r in got.items() if isinstance(r, Ok)})
+    return [(c, Ok(cache[c.text]) if c.text in cache else got[c.text]) for c in chunks]
 
 
 # %% [markdown]
-# The source: a stream that yields each document after `every` seconds of the loop's clock, then
-# the pure chunking and the batching. It is a description — printing it runs nothing:
+# Now the plain form, the way you would write it without the package: a bounded
+# `asyncio.Queue`, a producer that sleeps until each arrival, two workers in a `TaskGroup` that stop on
+# `None`, and per document `asyncio.gather` bounded by a `Semaphore`, each call in a retry loop
+# around `asyncio.timeout`. Each worker records the instant it finished a document.
 
 # %%
-def chunk_batches(docs: list[RawDoc], every: float, batch: BatchPolicy):
-    return stream_from(paced(docs, every)).map(chunk_text).flatten().batch(batch)
+async def plain_rag(docs: list[Doc], embedder: FlakyEmbedder) -> list:
+    loop, queue, cache, done = asyncio.get_running_loop(), asyncio.Queue(maxsize=CAPACITY), {}, []
 
-print(chunk_batches(CORPUS, EVERY, BATCH))
+    async def embed_text(text: str, gate: asyncio.Semaphore):
+        async with gate:
+            for attempt, wait in enumerate([*delay_schedule(POLICY), None], start=1):
+                try:
+                    async with asyncio.timeout(TIMEOUT_S):
+                        result = await embedder.embed(text)
+                except TimeoutError:
+                    result = Err(ErrInfo("TIMEOUT", "timeout gave no result within 1s", retryable=True))
+                if isinstance(result, Ok) or wait is None or result.error.code not in POLICY.retry_on:
+                    return result
+                await asyncio.sleep(wait)
+
+    async def produce() -> None:
+        for doc in sorted(docs, key=lambda d: d.arrival):
+            await asyncio.sleep(max(0.0, doc.arrival - loop.time()))
+            await queue.put(doc)
+        for _ in range(WORKERS):
+            await queue.put(None)
+
+    async def work() -> None:
+        while (doc := await queue.get()) is not None:
+            chunks = chunk_text(doc)
+            new = list(dict.fromkeys(c.text for c in chunks if c.text not in cache))
+            gate = asyncio.Semaphore(PER_DOC)
+            results = await asyncio.gather(*(embed_text(t, gate) for t in new))
+            done.append((doc, fan_out(chunks, new, results, cache), loop.time()))
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(produce())
+        for _ in range(WORKERS):
+            tg.create_task(work())
+    return done
 
 
 # %% [markdown]
-# The embed step, one batch → a plan. Two design points, each from an earlier lesson: the limiter is
-# acquired **inside** the retried attempt, so a retry pays a token like any call (lesson 08); and the
-# timeout wraps only the *call*, not the wait for a token, so a throttled attempt is not mistaken for
-# a hung one. `async_settle` makes a batch that fails for good a value, not the end of the pipeline.
+# **Predict:** two workers, at most two calls per document. What is the most embed calls in flight
+# at once — 2, 4 or 48? Then run it on virtual time (`Simulation`, lesson 05).
 
 # %%
-def embed_batch_step(embedder: EmbeddingApi, limiter: AsyncRateLimiter, trace: Trace | None = None):
-    async def token() -> Result[None, ErrInfo]:
-        await limiter.acquire()
-        return Ok(None)
+def in_corpus_order(done: list) -> list:
+    order = {d.doc_id: i for i, d in enumerate(CORPUS)}
+    return sorted(done, key=lambda item: order.get(item[0].doc_id, len(order)))
 
-    def step(batch: tuple[Chunk, ...]):
-        call = async_lift(lambda: embedder.embed_batch(tuple(c.text for c in batch)))
-        attempt = async_bind(async_lift(token), lambda _: async_timeout(call, ATTEMPT_TIMEOUT))
-        retried = async_retry(attempt, POLICY, trace=trace, name=f"{batch[0].chunk_id}+{len(batch) - 1}")
-        return async_map(async_settle(retried), lambda outcome: (batch, outcome))
-    return step
-
+plain_embedder = FlakyEmbedder(FAULTS)
+plain_done = in_corpus_order(Simulation().run(plain_rag(CORPUS, plain_embedder)))
+plain_kept, plain_ledger = reconcile([p for _, pairs, _ in plain_done for p in pairs], plain_embedder.model_name)
+print(plain_ledger.table())
+print(f"{len(plain_embedder.calls)} embed calls, at most {plain_embedder.peak} in flight")
 
 # %% [markdown]
-# The index step stores each embedded chunk under a key derived from its text and vector — so
-# storing a duplicate replaces the same record — and takes 0.1 s per batch:
-
-# %%
-def content_key(e: EmbeddedChunk) -> str:
-    return hashlib.sha256(repr(dedup_key(e)).encode()).hexdigest()[:12]
-
-def embedded(batch: tuple[Chunk, ...], outcome, model: str) -> list[Result[EmbeddedChunk, ErrInfo]]:
-    if isinstance(outcome, Err):
-        return [outcome] * len(batch)
-    return [Ok(EmbeddedChunk(c, v, model)) for c, v in zip(batch, outcome.value, strict=True)]
-
-def index_step(store: FakeStorage, model: str):
-    async def write(batch, outcome):
-        await asyncio.sleep(INDEX_SECONDS)
-        for r in embedded(batch, outcome, model):
-            if isinstance(r, Ok):
-                await store.save(content_key(r.value), {"chunk": r.value.chunk.chunk_id, "text": r.value.chunk.text})
-        return Ok((batch, outcome))
-    return lambda item: async_lift(lambda: write(*item))
-
-
-# %% [markdown]
-# The whole pipeline is one description: `rag_pipeline(...)` returns an `AsyncPlan` whose value
-# is the reconciled `(kept, ledger, report)`. `ordered=True` hands the batches back in source order
-# whatever order the two workers finish in (lesson 03), so the ledger is in input order.
-
-# %%
-def rag_pipeline(docs, embedder, limiter, store, *, workers=WORKERS, capacity=CAPACITY, batch=BATCH,
-                 every=EVERY, trace=None):
-    stages = [Stage("embed", embed_batch_step(embedder, limiter, trace), workers=workers, queue=QueuePolicy(capacity)),
-              Stage("index", index_step(store, embedder.model_name), workers=1, queue=QueuePolicy(capacity))]
-
-    def account(report):
-        chunks = [c for b, _ in report.items for c in b]
-        results = [r for b, outcome in report.items for r in embedded(b, outcome, embedder.model_name)]
-        kept, ledger = reconcile(chunks, results)
-        return kept, ledger, report
-    return async_map(pipeline(chunk_batches(docs, every, batch).iterate, stages, probe=trace, ordered=True), account)
-
-
-# %% [markdown]
-# ## Drive it: the one shell cell
+# ## Describe the same pipeline with the package
 #
-# Everything above describes. The function below is the capstone's **shell**: it makes a fresh
-# `Simulation` (a virtual clock, a seeded `rng`, a trace), the capabilities — the network with its
-# fault script, the limiter, the store — and drives the plan, once. It is the only function of the
-# capstone that drives anything ([Checkpoint 1](#Checkpoint-1:-find-where-work-is-described-and-where-it-is-driven)
-# proves it). The network's script: a 503 on call 4, a hang on call 6, and five 503s in a row
-# from call 11 — enough to exhaust one batch's attempts.
+# Each plain construct has its description (the Rosetta table): the retry loop is `async_retry`,
+# `asyncio.timeout` is `async_timeout`, `gather` + `Semaphore` is `async_gather(concurrency=…)`, the
+# queue and workers are a `pipeline` with one `Stage`, and the producer is `fair_source` — here
+# with `Fifo()`, arrival order. `async_settle` makes a chunk's final `Err` a value.
 
 # %%
-SCRIPT = [Ok(None)] * 3 + [UNAVAILABLE, Ok(None), HANG] + [Ok(None)] * 4 + [UNAVAILABLE] * 5 + [Ok(None)]
+def embed_text(text: str, embedder) -> object:
+    call = async_lift(lambda: embedder.embed(text))
+    return async_settle(async_retry(async_timeout(call, TIMEOUT_S), POLICY))
 
-@dataclass(frozen=True)
-class Run:
-    kept: list
-    ledger: Ledger
-    report: object
-    trace: Trace
-    admitted: list
-    calls: list
-    peak: int
-    index_keys: list
-    ended: float
+async def _now():
+    return Ok(asyncio.get_running_loop().time())
+
+def embed_doc(doc: Doc, embedder, cache: dict):
+    chunks = chunk_text(doc)
+    new = list(dict.fromkeys(c.text for c in chunks if c.text not in cache))
+    pairs = async_map(async_gather([embed_text(t, embedder) for t in new], concurrency=PER_DOC),
+                      lambda results: fan_out(chunks, new, results, cache))
+    return async_bind(pairs, lambda ps: async_map(async_lift(_now), lambda t: (doc, ps, t)))
+
+def rag_pipeline(docs: list[Doc], embedder, scheduler, *, shared_cache=True, probe=None):
+    source = fair_source(docs, scheduler, tenant=lambda d: d.tenant, arrival=lambda d: d.arrival)
+    cache: dict = {}                                  # the vector cache, shared by the workers
+    step = lambda doc: embed_doc(doc, embedder, cache if shared_cache else {})
+    embed = Stage("embed", step, workers=WORKERS, queue=QueuePolicy(CAPACITY))
+    return pipeline(source, [embed], probe=probe)
 
 
 # %% [markdown]
-# `drive_capstone` builds the world, describes the pipeline, drives it once and packs what happened
-# into a `Run`. Every argument has a default, so `drive_capstone()` is the run of this section:
+# Building the plan calls nothing; it prints as its shape:
 
 # %%
-def drive_capstone(docs=CORPUS, script=SCRIPT, seed=12, log=None, **knobs) -> Run:
-    sim = Simulation(seed=seed)
-    embedder = EmbeddingApi(ScriptedService(script, latency=LATENCY), log=log)
-    limiter, store = AsyncRateLimiter(TokenBucket(rate=knobs.pop("rate", RATE), burst=BURST)), FakeStorage()
-    kept, ledger, report = sim.run(rag_pipeline(docs, embedder, limiter, store, trace=sim.trace, **knobs)).value
-    return Run(kept, ledger, report, sim.trace, limiter.admitted, embedder.calls, embedder.max_in_flight,
-               sorted(store.records), sim.now)
-
+package_embedder = FlakyEmbedder(FAULTS)
+plan = rag_pipeline(CORPUS, package_embedder, Fifo())
+print(plan, "| calls after building:", len(package_embedder.calls))
 
 # %% [markdown]
-# Run it. Read the queue table first (offered, taken, max depth, how long the source's puts
-# waited), then the ledger: kept, duplicates, and the batch that failed for good — every chunk of it
-# named, with its error.
-
-# %%
-run = drive_capstone()
-print(run.report.table())
-print()
-print(run.ledger.table())
-print("failed for good:", ", ".join(o.item for o in run.ledger.failed if o.stage == "embed"), "—",
-      next(o for o in run.ledger.failed if o.stage == "embed").error.message)
-print(f"{len(run.calls)} embed calls for {len(CHUNKS)} chunks; done at t={run.ended:g} s")
-
-# %% [markdown]
-# ## Check every chunk is accounted for
+# ## Prove the two forms equal
 #
-# Each invariant of the table at the top, as an assertion on what the run produced. The ledger and the
-# index are two independent records of the same truth: what the pipeline believes it kept, and what
-# the store holds.
+# **Predict:** will the two runs agree on every ledger line *and* on the virtual instant each document
+# finished? Then run.
 
 # %%
-assert run.ledger.problems(IDS) == [] and len(run.ledger.outcomes) == len(IDS)
-counts = run.ledger.counts()
-assert sum(counts.values()) == len(IDS)
-assert run.kept == structural_dedup(run.kept) and len(run.kept) == counts["saved"]
-assert run.index_keys == sorted(content_key(e) for e in run.kept)
-assert run.peak <= WORKERS and all(d <= CAPACITY for d in run.report.max_depth.values())
-assert max_window_cost(run.admitted, 1.0) <= RATE * 1.0 + BURST
-print(f"exactly once: {len(run.ledger.outcomes)} outcomes for {len(IDS)} chunks: {counts}")
-print(f"index holds {len(run.index_keys)} records = {len(run.kept)} kept | peak in flight {run.peak} <= {WORKERS} | "
-      f"max depths {run.report.max_depth} <= {CAPACITY}")
+sim = Simulation()
+report = sim.run(plan).value
+package_done = in_corpus_order(list(report.items))
+package_kept, package_ledger = reconcile([p for _, pairs, _ in package_done for p in pairs], package_embedder.model_name)
+assert package_ledger == plain_ledger and package_kept == plain_kept
+assert [(d.doc_id, t) for d, _, t in package_done] == [(d.doc_id, t) for d, _, t in plain_done]
+assert (package_embedder.calls, package_embedder.peak) == (plain_embedder.calls, plain_embedder.peak)
+print(f"same ledger, kept chunks, {len(package_done)} finish instants, {len(package_embedder.calls)} calls "
+      f"in the same order, peak {package_embedder.peak}; done at t={sim.now:g} s")
 
 # %% [markdown]
-# ## Replay it: same seed, same output, same trace
+# The answers agree to the instant. What the description adds: the pipeline is a **value** — built
+# without running, printed, replayed, driven under any clock — and its parts are data you can test
+# alone (`delay_schedule(POLICY)` is the retry loop's waits, before anything runs). It also carries
+# counters the plain form would need code for: `report.table()` is each queue's offered, taken and
+# max depth. What it costs: one more vocabulary, and tracebacks through the interpreter.
 #
-# Nothing in the run reads the wall clock or the global `random`, so driving it again gives the same
-# ledger, the same kept chunks and the same trace — every event, at the same virtual instant:
+# ## Embed each distinct text once
+#
+# Lesson 09's cost message: pay per call, so never pay twice for the same text. The cache holds
+# every vector embedded so far; `fan_out` hands it to each later chunk with that text. **Predict:**
+# without the cache, how many calls would the run make? Then compare.
 
 # %%
-again = drive_capstone()
-events = lambda r: [(e.time, e.kind, e.name, dict(e.data)) for e in r.trace.events]
-print("same ledger:", again.ledger == run.ledger, "| same kept:", again.kept == run.kept,
-      "| same trace:", events(again) == events(run), f"({len(run.trace)} events)")
+def count_calls(shared_cache: bool) -> tuple[int, Ledger]:
+    embedder = FlakyEmbedder(FAULTS)
+    done = Simulation().run(rag_pipeline(CORPUS, embedder, Fifo(), shared_cache=shared_cache)).value.items
+    return len(embedder.calls), reconcile([p for _, ps, _ in in_corpus_order(list(done)) for p in ps], embedder.model_name)[1]
 
+(no_cache, no_cache_ledger), (cached, cached_ledger) = count_calls(False), count_calls(True)
+print(f"chunks {len(CHUNKS)} | distinct texts {len(TEXTS)} | calls without the cache {no_cache} | with it {cached}")
+print("same ledger:", no_cache_ledger.counts() == cached_ledger.counts(), cached_ledger.counts())
 
 # %% [markdown]
-# ## Draw the queues
+# The cache cuts the calls from 149 to 84 and changes no ledger line. It still makes more calls than
+# there are distinct texts (76): retries; a text whose calls all failed is tried again by the next
+# document that has it; and two workers may embed the same new text at once — the cache only knows
+# what has *finished*. [Exercise 12](../exercises/12_capstone_async_rag_pipeline.ipynb) asks for a
+# design that cuts the calls further, and a measurement to defend it.
 #
-# The pipeline's probe recorded every change of each queue's depth on the trace (lesson 03);
-# `depth_series` reads it back. Look for the `embed` queue climbing while the network is slow and the
-# retries wait, touching its capacity (dashed) — that is when the source's put waited and the
-# stream stopped pulling documents — and the `index` queue staying shallow.
+# ## Put a fair stage in front of embedding
+#
+# Every document goes through `fair_source`, which picks the next one each time the embed queue has
+# room. Under `Fifo()` the 32 re-index documents that arrived at t = 0 go first, and search waits
+# behind them. Lesson 06's `DeficitRoundRobin` takes one document per tenant per round.
+# **Predict:** search's p95 latency (arrival → embedded) under FIFO, and under DRR? Then run.
 
 # %%
-def plot_queue_depths(trace: Trace, queues: list[str], capacity: int, *, end: float) -> Figure:
+def tenant_latencies(scheduler) -> tuple[dict[str, list[tuple[float, float]]], float]:
+    sim = Simulation()
+    done = sim.run(rag_pipeline(CORPUS, FlakyEmbedder(FAULTS), scheduler)).value.items
+    by: dict[str, list[tuple[float, float]]] = {}
+    for doc, _, finished in done:
+        by.setdefault(doc.tenant, []).append((doc.arrival, finished - doc.arrival))
+    return by, sim.now
+
+RUNS = {s.name: tenant_latencies(s) for s in (Fifo(), DeficitRoundRobin())}
+rows = [[name, tenant, f"{percentile([l for _, l in lat], 50):.2f}", f"{percentile([l for _, l in lat], 95):.2f}",
+         f"{end:.2f}"] for name, (by, end) in RUNS.items() for tenant, lat in sorted(by.items())]
+print(format_table(["scheduler", "tenant", "p50 s", "p95 s", "all done at s"], rows))
+
+# %% [markdown]
+# Say search promises a p95 of 3 s. Under FIFO the promise breaks (anti-pattern 3, live):
+
+# %% tags=["raises-exception"]
+def p95(scheduler: str, tenant: str) -> float:
+    return percentile([latency for _, latency in RUNS[scheduler][0][tenant]], 95)
+
+assert p95("FIFO", "search") <= 3.0, f"search's p95 is {p95('FIFO', 'search'):.1f} s behind the re-index (promise: 3 s)"
+
+# %%
+assert p95("deficit round robin", "search") <= 3.0
+print(f"under DRR search's p95 is {p95('deficit round robin', 'search'):.1f} s")
+
+# %% [markdown]
+# The figure shows what the percentiles hide: *when* each document waited.
+
+# %%
+def plot_tenant_latency(runs: dict) -> Figure:
     with matplotlib.rc_context(course_rc()):
         fig = Figure(figsize=(10, 3.6), layout="constrained")
-        ax = fig.add_subplot()
-        for (name, style, marker), colour in zip(((queues[0], "-", "o"), (queues[1], "--", "s")),
-                                                 [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]):
-            series = [(0.0, 0)] + depth_series(trace, name) + [(end, depth_series(trace, name)[-1][1])]
-            ax.step([t for t, _ in series], [d for _, d in series], where="post", linestyle=style, marker=marker,
-                    markevery=max(len(series) // 15, 1), color=colour, label=f"queue in front of {name}")
-        ax.axhline(capacity, color="black", linestyle=":", label=f"capacity {capacity}")
-        ax.set_xlabel("virtual seconds")
-        ax.set_ylabel("batches waiting")
-        ax.set_title("Queue depth of each stage over virtual time")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        axes = fig.subplots(1, len(runs), sharey=True)
+        for ax, (name, (by, _)) in zip(axes, runs.items()):
+            for (tenant, lat), marker in zip(sorted(by.items()), "osx"):
+                ax.plot([a for a, _ in lat], [l for _, l in lat], marker=marker, linestyle="none", label=tenant)
+            ax.set_title(name)
+            ax.set_xlabel("arrival (virtual seconds)")
+        axes[0].set_ylabel("latency to embedded (virtual s)")
+        axes[-1].legend(loc="upper right")
     return fig
 
-
-# %%
-def depth_summary(trace: Trace, name: str) -> str:
-    series = depth_series(trace, name)
-    full = [t for t, d in series if d == CAPACITY]
-    return (f"{name}: {len(series)} depth changes, max {max(d for _, d in series)}"
-            + (f", at capacity first at t={full[0]:g} s" if full else ", never at capacity"))
-
-show_figure(plot_queue_depths(run.trace, ["embed", "index"], CAPACITY, end=run.ended), alt=(
-    "Step plot of batches waiting against virtual seconds for the queues in front of the embed and index stages, "
-    "with the capacity 4 as a dotted line; the embed queue climbs to the capacity while retries wait, the index "
-    "queue stays low."))
-for name in ("embed", "index"):
-    print(depth_summary(run.trace, name))
-
+show_figure(plot_tenant_latency(RUNS), alt=(
+    "Two scatter panels of latency against arrival time per tenant. Under FIFO the search and support documents "
+    "that arrive in the first seconds wait as long as the re-index backlog; under deficit round robin their "
+    "latency stays under about two seconds while the re-index documents wait longer."))
+for name, (by, _) in RUNS.items():
+    worst = {t: max(l for _, l in lat) for t, lat in sorted(by.items())}
+    print(name, "— worst latency per tenant:", {t: round(w, 2) for t, w in worst.items()})
 
 # %% [markdown]
-# ## Draw the embedding calls against the rate limit
+# Under FIFO every light document arriving during the backlog waits for all of it: search's p95 is
+# 7.6 s. Under DRR it is 1.9 s — about one round — and the re-index pays for it (p95 8.1 → 9.5 s).
+# The run ends at nearly the same instant (9.5 and 9.6 s): both schedulers keep the workers busy;
+# only *who waits* changes.
+# A bounded queue protects memory; only a scheduler protects the light tenant.
 #
-# The limiter records every admission (lesson 06). Counted over time, the calls must stay under the
-# line `burst + rate·t` — the token bucket's promise — retries included. Look for the staircase
-# staying under the line everywhere — closest in the first second, when both workers call back to
-# back — and flattening while the pipeline waits on backoffs (around t = 4.5–5.3 s).
+# ## Check the run
+#
+# The invariants of the table, asserted on the DRR run:
 
 # %%
-def plot_rate(admitted: list, rate: float, burst: float, *, end: float) -> Figure:
-    times = [t for t, _ in admitted]
-    with matplotlib.rc_context(course_rc()):
-        fig = Figure(figsize=(10, 3.6), layout="constrained")
-        ax = fig.add_subplot()
-        ax.step([0.0, *times, end], [0, *range(1, len(times) + 1), len(times)], where="post", marker="o",
-                markevery=list(range(1, len(times) + 1)), label="embed calls admitted (cumulative)")
-        ax.plot([0, end], [burst, burst + rate * end], color="black", linestyle="--",
-                label=f"token bucket bound: {burst:g} + {rate:g}·t")
-        ax.set_xlabel("virtual seconds")
-        ax.set_ylabel("calls")
-        ax.set_title("Embedding calls against the rate limit (retries included)")
-        ax.legend(loc="upper left")
-    return fig
-
-
-# %%
-show_figure(plot_rate(run.admitted, RATE, BURST, end=run.ended), alt=(
-    f"Cumulative embedding calls admitted against virtual seconds, {len(run.admitted)} in all, staying under the "
-    f"dashed line {BURST} + {RATE}·t."))
-print(f"{len(run.admitted)} calls admitted ({len(run.calls)} reached the API); "
-      f"most in any 1 s window: {max_window_cost(run.admitted, 1.0):g} <= rate·1 + burst = {RATE + BURST}")
-print("tightest window of 0.5 s:", max_window_cost(run.admitted, 0.5), "<=", RATE * 0.5 + BURST)
+sim, drr_embedder = Simulation(), FlakyEmbedder(FAULTS)
+drr = sim.run(rag_pipeline(CORPUS, drr_embedder, DeficitRoundRobin(), probe=sim.trace)).value
+drr_kept, drr_ledger = reconcile([p for _, ps, _ in in_corpus_order(list(drr.items)) for p in ps], drr_embedder.model_name)
+assert drr_ledger.problems(IDS) == [] and len(drr_ledger.outcomes) == len(IDS)
+assert drr_embedder.peak <= WORKERS * PER_DOC and drr.max_depth["embed"] <= CAPACITY
+assert len({(e.chunk.text, e.vector) for e in drr_kept}) == len(drr_kept)
+print(drr_ledger.table())
+print("failed at embed:", [str(o) for o in drr_ledger.failed if o.stage == "embed"])
 
 # %% [markdown]
-# ## Draw the stage timeline
+# ## Prove it with Hypothesis
 #
-# `async_retry` recorded each batch's attempts and waits on the same trace; lesson 04's attempt
-# timeline draws them, one row per batch (named after its first chunk and how many follow). Look for
-# the 503 and its short backoff, the hung attempt cut at exactly 1 s, and the batch whose three
-# attempts all failed.
+# For generated corpora, fault scripts and schedulers: every chunk once, bounded, and — under FIFO —
+# the plain pipeline equal to the description.
 
 # %%
-show_figure(plot_attempt_timeline(run.trace, title="Embed stage: attempts per batch on virtual time",
-                                  time_label="virtual seconds"), alt=(
-    "One row per batch of the embed stage against virtual seconds: most batches one short successful attempt; "
-    "one 503 then a retry; one attempt timed out at 1 s then retried; one batch failing three times."))
-for line in attempt_timeline_summary(run.trace).splitlines():
-    if "#2" in line:
-        print(line)
-print(sum("#2" not in line for line in attempt_timeline_summary(run.trace).splitlines()),
-      "other batches: one attempt each, ok")
+specs = st.lists(st.tuples(st.sampled_from(["reindex", "search"]), st.lists(st.sampled_from(SENTENCES), min_size=1, max_size=3)),
+                 min_size=1, max_size=8)
+scripts = st.lists(st.sampled_from([UNAVAILABLE, HANG, None]), max_size=3)
+
+@settings(max_examples=25)
+@given(specs=specs, script=scripts, scheduler=st.sampled_from([Fifo(), DeficitRoundRobin()]))
+def pipeline_laws(specs, script, scheduler) -> None:
+    docs = [Doc(f"g{i}", tenant, 0.5 * i * (tenant == "search"), " ".join(s)) for i, (tenant, s) in enumerate(specs)]
+    chunks = [c for d in docs for c in chunk_text(d)]
+    faults = {t: [e for e in script if e is not None] for t in sorted({c.text for c in chunks})[::2]}
+    embedder = FlakyEmbedder(faults)
+    done = Simulation().run(rag_pipeline(docs, embedder, scheduler)).value.items
+    _, ledger = reconcile([p for _, ps, _ in sorted(done, key=lambda x: docs.index(x[0])) for p in ps], "m")
+    assert ledger.problems([c.chunk_id for c in chunks]) == [] and embedder.peak <= WORKERS * PER_DOC
+    if isinstance(scheduler, Fifo):
+        plain = Simulation().run(plain_rag(docs, FlakyEmbedder(faults)))
+        assert sorted((d.doc_id, t, ps) for d, ps, t in plain) == sorted((d.doc_id, t, ps) for d, ps, t in done)
+
+pipeline_laws()
+print("every chunk once, bounded, plain == description: 25 examples")
 
 # %% [markdown]
-# ## Checkpoint 1: find where work is described and where it is driven
+# ## Answer the capstone checkpoints
 #
-# *Inspect where async work is described and where it is actually driven.*
-#
-# **Evidence 1 — the drive timeline.** Wrap the seed shape's steps with `Trace.step` (lesson 01) on a
-# logical clock, build the plan, then drive it through `perform_async` inside the simulation. Every
-# `describe` comes first, in the grey band; nothing runs before the shell's dashed line.
+# **1 · Where is work described, and where driven?** **Predict:** which of the capstone's functions
+# drive? Then scan them (lesson 01's `scan_source`):
 
 # %%
-timeline = Trace()
-small = clean_and_chunk(CORPUS[:2])
-described = timeline.step("chunk", async_pure(small))
-described = async_bind(described, lambda cs: timeline.step("embed ×4", async_gather([_embed_chunk(c, FakeEmbedder()) for c in cs], concurrency=4)))
-described = async_bind(described, lambda es: timeline.step("dedup", async_pure(structural_dedup(es))))
-Simulation().run(perform_async(described, trace=timeline))
-show_figure(plot_drive_timeline(timeline), alt=(
-    "Drive timeline: the chunk step is described before the shell starts driving; chunk, embed and dedup each "
-    "run only after the dashed drive line, embed and dedup described only when the step before them ran."))
-print(drive_timeline_summary(timeline))
-
-# %% [markdown]
-# `embed ×4` and `dedup` are described *during* the drive — inside `async_bind`'s functions, once
-# the step before them has a value — and still nothing runs before the drive.
-#
-# **Evidence 2 — the static check.** `scan_source` (lesson 01's boundary check) reads a function's
-# source and lists every place it *drives*: `asyncio.run`, `create_task`, `asyncio.gather`,
-# `Simulation`, `perform_async`… Run it on every function the capstone defines. Watch the domain and
-# the descriptions come back clean, and the one shell function name its driver:
-
-# %%
-CAPSTONE = [clean, chunk_text, clean_and_chunk, dedup_key, structural_dedup, _embed_chunk, async_rag_pipeline,
-            reconcile, settled_rag_pipeline, chunk_batches, embed_batch_step, content_key, embedded,
-            index_step, rag_pipeline, drive_capstone]
-rows = []
-for f in CAPSTONE:
+for f in (clean, chunk_text, reconcile, fan_out, embed_text, embed_doc, rag_pipeline, plain_rag):
     found = scan_source(inspect.getsource(f), f.__name__)
-    rows.append([f.__name__, len(found), "; ".join(v.what for v in found) or "-"])
-print(format_table(["function", "driving calls", "what"], rows))
+    print(f"{f.__name__:>12}: {', '.join(v.what for v in found) or 'describes only'}")
 
 # %% [markdown]
-# And the package the capstone is built from passes the same check, module by module
-# (`funcpipe_async/shell/` and the demos are the drivers; `gather.py` may create its worker pool):
-
-# %%
-print("package description modules that drive:", check_package())
-
-# %% [markdown]
-# **Answer.** Work is *described* in every function above but one: the domain (`clean`,
-# `chunk_text`, `structural_dedup`, `reconcile`) is pure; the plans (`_embed_chunk`, `rag_pipeline`,
-# the steps) are values that name capability calls and compose them with `async_bind`, `async_gather`,
-# `async_retry`, `Stage`. Work is *driven* in exactly one place, `drive_capstone`: it owns the clock,
-# the capabilities and the `sim.run`. Concurrency is still explicit inside the description —
-# `workers=2`, `concurrency=4` — but nothing starts until that one call.
+# The description drives nothing: `Simulation().run(...)` in the cells above is the shell. The plain
+# form describes and drives in one function — it creates its own tasks — so what it returns is a
+# coroutine to await once, not a value to print, compose or check before anything runs.
 #
-# ## Checkpoint 2: measure what queues, workers, rate limits and fairness do to throughput
+# **2 · What do queues, workers and fairness do to throughput?** Workers raise it until the next
+# bottleneck; the scheduler changes who waits, not when the run ends (the table above); a queue's
+# capacity bounds memory and waiting — with constant service times it does not change throughput, with
+# variable ones a larger buffer absorbs the variance. The sweep that measures each is in
+# [further/12](further/12_capstone_async_rag_pipeline.ipynb).
 #
-# *Review how bounded queues and fairness policies shape throughput.*
-#
-# A throughput question needs a saturated pipeline: all documents present at t = 0 (`every=0`), a
-# network that never fails, and a larger corpus (90 documents). Vary one knob at a time and measure
-# chunks per virtual second, the deepest the embed queue got, and the calls in flight.
-
-# %%
-BIG = make_corpus(random.Random(7), n=80, copies=10)
-N_BIG = len(clean_and_chunk(BIG))
-
-def measure(workers: int, capacity: int, rate: float) -> list[object]:
-    r = drive_capstone(BIG, [Ok(None)], every=0, workers=workers, capacity=capacity, rate=rate)
-    return [workers, capacity, f"{rate:g}", f"{r.ended:.2f}", f"{N_BIG / r.ended:.1f}", r.report.max_depth["embed"], r.peak]
-
-MEASURED = [measure(w, c, rate) for rate in (1000, 4) for w in (1, 2, 4, 8) for c in (2, 8)]
-print(f"{N_BIG} chunks, batches of {BATCH.max_size}, {LATENCY:g} s per call, index {INDEX_SECONDS:g} s per batch")
-print(format_table(["workers", "capacity", "rate /s", "elapsed s", "chunks/s", "max depth", "in flight"], MEASURED))
-
-
-# %% [markdown]
-# Plot throughput against workers, one line per rate limit and capacity:
-
-# %%
-def plot_throughput(rows: list[list[object]]) -> Figure:
-    with matplotlib.rc_context(course_rc()):
-        fig = Figure(figsize=(9, 3.8), layout="constrained")
-        ax = fig.add_subplot()
-        styles = {("1000", 2): ("-", "o"), ("1000", 8): (":", "x"), ("4", 2): ("--", "s"), ("4", 8): ("-.", "+")}
-        for (rate, capacity), (line, marker) in styles.items():
-            pts = [(r[0], float(r[4])) for r in rows if r[2] == rate and r[1] == capacity]
-            ax.plot([w for w, _ in pts], [t for _, t in pts], linestyle=line, marker=marker, markersize=9,
-                    label=f"{'no rate limit' if rate == '1000' else 'rate 4 calls/s'}, capacity {capacity}")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks([1, 2, 4, 8], ["1", "2", "4", "8"])
-        ax.set_xlabel("embed workers (concurrency)")
-        ax.set_ylabel("throughput (chunks per virtual second)")
-        ax.set_title("Workers raise throughput until the next bottleneck; capacity does not")
-        ax.legend(loc="upper left", fontsize=9)
-    return fig
-
-show_figure(plot_throughput(MEASURED), alt=(
-    "Throughput in chunks per virtual second against embed workers 1, 2, 4, 8. Without a rate limit it rises "
-    "then flattens at the index stage's limit; with 4 calls per second it flattens lower. Capacity 2 and 8 "
-    "lines coincide."))
-for rate in ("1000", "4"):
-    best = max(float(r[4]) for r in MEASURED if r[2] == rate)
-    print(f"rate {rate:>4}/s: best {best:.1f} chunks/s; capacity changes throughput: "
-          f"{any(a[4] != b[4] for a, b in zip(MEASURED[::2], MEASURED[1::2]) if a[2] == rate)}")
-
-# %% [markdown]
-# Read the table as the decision table's rows, measured:
-#
-# * **workers** set throughput: one worker embeds a batch of 8 every 0.4 s (20 chunks/s); two double
-#   it — until the next bottleneck. Without a rate limit that is the index stage (one batch per 0.1 s,
-#   80 chunks/s), so 8 workers buy nothing over 4 and only add calls in flight.
-# * **capacity** changes the *max depth* (2 or 8 batches waiting, the memory and the time each batch
-#   waits) and **never** the throughput: a bounded queue with `suspend` turns overload into waiting
-#   at the source, not into lost or faster work.
-# * **the rate limit** is a ceiling whatever the workers: 4 calls/s of 8 chunks is 32 chunks/s at
-#   most (31.5 measured), and extra workers just wait for tokens — 8 workers never had more than 3
-#   calls in flight.
-#
-# Little's law ties the queue's depth to its throughput (lesson 03): on the live run, the mean number
-# of batches waiting in front of `embed` equals the arrival rate times the mean wait:
-
-# %%
-print(littles_law(run.trace, "embed"))
-
-# %% [markdown]
-# **Fairness.** One embedding service often serves more than one caller. Say a bulk *re-index*
-# drops 40 batches at t = 0 while *search* sends one small batch each second, which a user is
-# waiting for. The embedder serves one call at a time, 2.5 calls per second. Lesson 06's
-# `simulate_schedule` replays that workload under FIFO — the embed stage's queue as it stands — and
-# under deficit round robin. Watch search's p95 latency and Jain's index on each tenant's
-# throughput relative to its max-min fair share:
-
-# %%
-CALLS_PER_S, HORIZON = 1 / LATENCY, 20.0
-workload = [Request("reindex", 0.0)] * 40 + [Request("search", 0.5 + k) for k in range(20)]
-fair = max_min_shares({"reindex": 40 / HORIZON, "search": 20 / HORIZON}, CALLS_PER_S)
-for scheduler in (Fifo(), DeficitRoundRobin(quantum=1)):
-    stats = tenant_stats(simulate_schedule(workload, scheduler, capacity=CALLS_PER_S), HORIZON, ["reindex", "search"])
-    print(scheduler.name, f"— Jain's index vs fair shares: {jain_index([s.throughput / fair[s.tenant] for s in stats]):.3f}")
-    print(stats_table(stats))
-
-
-# %% [markdown]
-# Under FIFO, search's requests wait behind the whole re-index — a p95 of 16 s for a user, only 10
-# of its 20 calls served within the horizon — and Jain's index is 0.83. Deficit round robin serves
-# one search batch per round: a p95 of 0.7 s, all 20 served, and the re-index gets 1.5 calls/s, exactly
-# its max-min fair share (Jain's index 1.0). The server never idles under either scheduler
-# (work-conserving); the scheduler only decides the order. A bounded queue protects *memory*; only a scheduler protects
-# the *light tenant*. In this pipeline the place for it is the line in front of the embedder — one
-# queue per tenant and a DRR pick, or `KeyedLimiter` to give each tenant its own rate.
-#
-# **Answer.** Bounded queues shape *where* work waits and how much of it: max depth tracks capacity,
-# throughput does not. Throughput is set by the slowest stage's concurrency × per-call rate and capped
-# by the rate limit; past that, more workers only add calls in flight. Fairness does not change total
-# throughput either — it decides *who* gets it, which the latency percentiles and Jain's index show.
-#
-# ## Checkpoint 3: compare the test helpers with the runtime surfaces they protect
-#
-# *Compare test helpers with the runtime surfaces they are protecting.*
-#
-# **The same run, observed twice.** `observe` (lesson 10) drives a plan on a fresh `Simulation`
-# with a fresh `EffectLog` and returns its result, its effects — here every embed call, with the batch
-# size and the virtual instant — and the elapsed time. Two observations of the same pipeline are
-# equal: that is the determinism every other check relies on.
-
-# %%
-def capstone_side(docs, workers=WORKERS, script=(Ok(None),)):
-    def side(log):
-        embedder = EmbeddingApi(ScriptedService(list(script), latency=LATENCY), log=log)
-        limiter, store = AsyncRateLimiter(TokenBucket(rate=RATE, burst=BURST)), FakeStorage()
-        return async_map(rag_pipeline(docs, embedder, limiter, store, workers=workers), lambda out: out[:2])
-    return side
-
-first, second = observe(capstone_side(CORPUS, script=SCRIPT)), observe(capstone_side(CORPUS, script=SCRIPT))
-print("equal observations:", first == second, f"| {len(first.effects)} effects, elapsed {first.elapsed:g} s")
-print("first effects:", ", ".join(first.effects[:4]), "…")
-
-# %% [markdown]
-# **A property over generated corpora.** Hypothesis draws corpora (1 to 6 documents of drawn
-# sentences, so duplicates are common) and a fault script (503s and hangs in any position); the
-# pipeline runs on virtual time. For every example: each chunk is accounted for exactly once, dedup is
-# idempotent, the kept chunks keep input order, and they are exactly `structural_dedup` of the
-# chunks that were embedded.
-
-# %%
-corpora = st.lists(st.lists(st.sampled_from(SENTENCES), min_size=1, max_size=3).map(" ".join), min_size=1, max_size=6)
-scripts = st.lists(st.sampled_from([Ok(None), Ok(None), UNAVAILABLE, HANG]), min_size=1, max_size=8)
-EXAMPLES = Counter()
-
-@settings(max_examples=30)
-@given(texts=corpora, script=scripts)
-def every_chunk_accounted_for(texts, script) -> None:
-    EXAMPLES["pipeline"] += 1
-    docs = [RawDoc(f"g{i}", t) for i, t in enumerate(texts)]
-    ids = [c.chunk_id for c in clean_and_chunk(docs)]
-    r = drive_capstone(docs, script + [Ok(None)], every=0.05)
-    assert r.ledger.problems(ids) == []
-    assert structural_dedup(r.kept) == r.kept
-    assert [e.chunk.chunk_id for e in r.kept] == [i for i in ids if i in {e.chunk.chunk_id for e in r.kept}]
-    assert len(r.index_keys) == len(r.kept)
-
-every_chunk_accounted_for()
-print(f"every chunk once, dedup idempotent, order kept, index == kept: {EXAMPLES['pipeline']} examples")
-
-# %% [markdown]
-# **A law of the pipeline.** More workers must make it faster, never different. `check_law`
-# (lesson 10) draws corpora, drives the pipeline with 1 embed worker and with 3, and compares what
-# matters here — the kept chunks and the ledger — not the instants, which *should* differ:
-
-# %%
-same_answer = lambda left, right: left.result == right.result
-report = check_law(
-    "workers", "rag_pipeline(workers=1) == rag_pipeline(workers=3) (kept chunks and ledger)",
-    st.tuples(corpora.map(lambda ts: [RawDoc(f"g{i}", t) for i, t in enumerate(ts)])),
-    lambda docs: (capstone_side(docs, workers=1), capstone_side(docs, workers=3)),
-    max_examples=20, same=same_answer,
-)
-print(report.law, "|", report.statement, "|", report.examples, "examples |", "holds" if report.holds else report.counterexample)
-
-# %% [markdown]
-# **The runtime surface behind the fake.** The fake model is `hash_embedding`, a pure function;
-# the real one would be a blocking library. Lesson 07's `ThreadedEmbedder` wraps exactly such a
-# function in `asyncio.to_thread` — the adapter a real model would sit behind. Run the seed shape
-# through it (real threads, virtual clock standing still while they work) and compare vectors with the
-# fake's:
-
-# %%
-threaded = ThreadedEmbedder(hash_embedding, model_name=FakeEmbedder().model_name)
-through_threads = Simulation().run(async_rag_pipeline(CORPUS[:6], threaded, concurrency=4)).value
-through_fake = Simulation().run(async_rag_pipeline(CORPUS[:6], FakeEmbedder(), concurrency=4)).value
-print(f"same kept chunks and vectors through a thread pool: {through_threads == through_fake} "
-      f"({len(through_fake)} chunks; {threaded.calls} calls, at most {threaded.max_in_flight} in flight)")
-
-
-# %% [markdown]
-# What each helper protects, why it is deterministic — and what it does **not** cover:
-#
-# | test helper | runtime surface it stands for | why the test is deterministic | what it does not cover |
-# |---|---|---|---|
-# | `Simulation` (virtual clock) | asyncio's real loop, its timers, `sleep`, `timeout` | time jumps to the next timer; same seed, same interleaving | real latency distributions, CPU time of the model, GC pauses, a loop blocked by sync code |
-# | `ScriptedService` network | the embedding API over HTTP | faults scripted per call | the real error mix, `Retry-After` headers, partial batch failures, connection pools (lesson 08 did those for real) |
-# | `FakeEmbedder` / `hash_embedding` | the model | SHA-256 of the text | vector *quality*: similar texts get unrelated vectors, so near-duplicate detection by cosine similarity cannot be tested with it |
-# | `FakeStorage` | the vector index | a dict | durability, concurrent writers, the index's own consistency |
-# | `observe`, `check_law`, the Hypothesis property | the pipeline's contract | derandomized examples, fresh clock each | throughput on real hardware: the numbers of Checkpoint 2 are model numbers, to be re-measured against the real API |
-# | `ThreadedEmbedder` contract | a blocking model library | `hash_embedding` in a thread | a real model's latency, memory and thread-safety |
-#
-# **Answer.** The helpers replace exactly the surfaces that make async tests flaky — the clock, the
-# network, the model — with scripted, deterministic stand-ins, and leave the code under test (the
-# descriptions, the queues, the limiter, the retries, the ledger) *real*: the same `rag_pipeline`
-# runs under the fakes and would run against the real API. What they cannot tell you is how the real
-# API behaves; that is a contract test against it (lesson 07) and a measurement in production.
+# **3 · What do the test helpers protect, and what not?** `Simulation`, `FlakyEmbedder` and
+# Hypothesis make the clock, the network and the model deterministic, and leave the code under test
+# real: the same `rag_pipeline` would run against a real API. They cannot tell you real latencies or
+# vector quality (the fake's vectors are hashes); that takes a contract test (lesson 07) and
+# production measurements. The full table is in [further/12](further/12_capstone_async_rag_pipeline.ipynb).
 #
 # ## Measure the cost
 #
 # | operation | time | memory held |
 # |---|---|---|
-# | `clean`, `chunk_text`, `structural_dedup`, `reconcile` over `n` chunks | O(n) | O(n) output; dedup's `seen` set O(distinct) |
-# | building `rag_pipeline(...)` | O(1) — a value | O(1) |
-# | driving it on `n` chunks in batches of `b` | O(n) work, ⌈n/b⌉ calls (+ retries) | O(capacity × stages + workers + b) batches in flight — **not** O(n) — plus the O(n) collected output |
-# | the probe and the retry trace | O(calls + queue operations) events | O(events) — optional |
+# | `clean`, `chunk_text`, `reconcile` over n chunks | O(n) | O(n) output |
+# | building `rag_pipeline(...)` | O(1): a value | O(1) |
+# | driving it on n chunks, d distinct texts | O(n) work, about d calls (+ retries, + races) | O(d) cache + O(capacity + workers) documents in flight |
 #
-# The measurement counts things on virtual time: chunks, calls, trace events, the most calls in flight
-# and the deepest queue, for the corpus 1, 2 and 4 times over. Watch the counts grow with `n` while
-# the in-flight and depth columns stay flat:
+# **Predict:** copy the corpus twice and four times (same texts, new ids). Do the calls grow with
+# the chunks? Then run.
 
 # %%
 def cost(copies: int) -> list[object]:
-    docs = [RawDoc(f"{d.doc_id}.{k}", d.text) for k in range(copies) for d in CORPUS]
-    r = drive_capstone(docs, [Ok(None)], every=0.02)
-    return [len(clean_and_chunk(docs)), len(r.calls), len(r.trace), r.peak, max(r.report.max_depth.values()),
-            f"{r.ended:g}"]
+    docs = [Doc(f"{d.doc_id}.{k}", d.tenant, d.arrival, d.text) for k in range(copies) for d in CORPUS]
+    embedder, sim = FlakyEmbedder({}), Simulation()
+    report = sim.run(rag_pipeline(docs, embedder, DeficitRoundRobin())).value
+    return [sum(len(chunk_text(d)) for d in docs), len(embedder.calls), embedder.peak, report.max_depth["embed"], f"{sim.now:g}"]
 
-print(format_table(["chunks", "embed calls", "trace events", "most in flight", "deepest queue", "virtual s"],
-                   [cost(k) for k in (1, 2, 4)]))
+print(format_table(["chunks", "embed calls", "most in flight", "deepest queue", "virtual s"], [cost(k) for k in (1, 2, 4)]))
 
 # %% [markdown]
-# Calls grow as ⌈n/8⌉ and events linearly; the calls in flight never pass the 2 workers and no
-# queue passes its capacity of 4, whatever the corpus size. Batching divides the calls by 8 compared
-# with the seed shape's one call per chunk.
+# Chunks grow 4×, calls barely move (the texts are the same), and the bounds stay flat: the
+# cache costs memory per *distinct* text, the queue and workers a constant.
 #
 # ## Fix the anti-patterns
 #
 # | anti-pattern | symptom | fix |
 # |---|---|---|
-# | unbounded fan-out: `asyncio.gather` over every chunk | calls in flight = number of chunks; the API throttles or falls over | `async_gather(..., concurrency=n)` or `Stage(workers=n)` |
-# | dedup before embedding, by dropping repeated texts | the dropped chunks vanish from the ledger; nobody can say what happened to them | embed, then dedup structurally and report each duplicate in the ledger |
-# | a retry without a timeout on a hanging embedder | one stuck call holds a worker for ever; the job never ends | an attempt timeout inside the retry: the hang becomes `Err(TIMEOUT)` |
-# | a pipeline that silently drops failed chunks | the output looks fine; the ledger does not add up | settle every call, reconcile every chunk into the ledger |
+# | dedup that drops the duplicates | fewer calls, and chunks missing from the ledger | embed each text once, fan the vector out to every chunk |
+# | two models in one index | vectors that cannot be compared | one model per index; re-embed everything to switch |
+# | a global FIFO in front of a shared embedder | light tenants wait behind a bulk job | a fair stage (failed and fixed [above](#Put-a-fair-stage-in-front-of-embedding)) |
 #
-# ### Anti-pattern 1: unbounded fan-out
+# (Unbounded `gather` and a retry without a timeout are lessons [03](03_backpressure.ipynb) and
+# [04](04_retry_and_timeout_policies.ipynb); `async_gather`'s fail-fast is lesson [07](07_async_adapters.ipynb).)
 #
-# The "simple" way to embed everything concurrently: one coroutine per chunk, all gathered at once.
-# (This cell is shell code, so it may call `asyncio.gather`; the bug is the missing bound.)
+# ### Anti-pattern 1: dedup that drops the duplicates
+#
+# Save calls by embedding only the first chunk of each text — and build the ledger from what was
+# embedded. **Predict:** how many of the 145 chunks will the ledger miss?
 
 # %%
-fan_out = FakeEmbedder()
-
-async def embed_everything() -> list:
-    return await asyncio.gather(*(fan_out.embed(c.text) for c in CHUNKS))
-
-Simulation().run(embed_everything())
-print(f"{len(fan_out.calls)} calls, {fan_out.max_in_flight} in flight at once")
+texts = list(dict.fromkeys(c.text for c in CHUNKS))
+vectors = Simulation().run(async_gather([embed_text(t, FakeEmbedder()) for t in texts], concurrency=4)).value
+firsts = {}
+for c in CHUNKS:
+    firsts.setdefault(c.text, c)
+_, lossy = reconcile(list(zip(firsts.values(), vectors)), "fake-embed-v1")
 
 # %% tags=["raises-exception"]
-assert fan_out.max_in_flight <= 4, f"unbounded fan-out: {fan_out.max_in_flight} embed calls in flight for {len(CHUNKS)} chunks"
+lost = lossy.problems(IDS)
+assert lost == [], f"{len(lost)} of {len(IDS)} chunks missing from the ledger, e.g. {lost[0]}"
 
 # %% [markdown]
-# The fix is the seed's own: `async_gather(..., concurrency=4)` runs a pool of 4 workers, never a
-# task per chunk.
+# Same calls, whole ledger: fan the vectors out to every chunk with that text.
 
 # %%
-bounded = FakeEmbedder()
-Simulation().run(async_gather([_embed_chunk(c, bounded) for c in CHUNKS], concurrency=4))
-assert bounded.max_in_flight <= 4
-print(f"{len(bounded.calls)} calls, {bounded.max_in_flight} in flight at once")
+_, whole = reconcile(fan_out(CHUNKS, texts, vectors, {}), "fake-embed-v1")
+assert whole.problems(IDS) == []
+print(f"{len(texts)} calls, {len(whole.outcomes)} ledger lines:", whole.counts())
 
 # %% [markdown]
-# ### Anti-pattern 2: dedup before embedding
+# ### Anti-pattern 2: two models in one index
 #
-# Dedup early to save calls: keep the first chunk of each text, embed only those, and build the
-# ledger from what came back. 54 fewer calls — and 54 chunks that no longer exist anywhere:
+# Half-way through a run the embedder is upgraded to `v2`. Dedup by (text, vector) keeps both
+# vectors of a text, and the index now mixes two vector spaces: a query embedded with `v2` is
+# compared with `v1` vectors, which means nothing.
 
 # %%
-first_of_text = list({c.text: c for c in reversed(CHUNKS)}.values())[::-1]    # first occurrence of each text
-results = Simulation().run(async_gather([async_settle(_embed_chunk(c, FakeEmbedder())) for c in first_of_text],
-                                        concurrency=4)).value
-_, early_ledger = reconcile(first_of_text, results)
-print(f"embedded {len(first_of_text)} of {len(CHUNKS)} chunks; ledger lines: {len(early_ledger.outcomes)}")
+half = len(CORPUS) // 2
+mixed = []
+for part, model in ((CORPUS[:half], "fake-embed-v1"), (CORPUS[half:], "fake-embed-v2")):
+    done = Simulation().run(rag_pipeline(part, FlakyEmbedder({}, model=model), Fifo())).value.items
+    mixed += reconcile([p for _, ps, _ in done for p in ps], model)[0]
 
 # %% tags=["raises-exception"]
-lost = early_ledger.problems(IDS)
-assert lost == [], f"{len(lost)} chunks lost from the ledger, e.g. {lost[0]}"
+models = sorted({e.model for e in mixed})
+assert len(models) == 1, f"one index, {len(models)} models: {models}"
 
 # %% [markdown]
-# Dedup after embedding keeps every chunk in the ledger: the repeats are reported as
-# `dedup: DUPLICATE`, naming the chunk they repeat. (Saving the calls is still possible *and* honest:
-# embed each distinct text once, then fan the vector out to every chunk with that text *before*
-# `reconcile` — the ledger stays whole. Note too what early dedup by text cannot see: the same text
-# under two models is two different embedded chunks.)
+# The fix: the model is part of the index's identity. Re-embed every document with `v2` into a new
+# index, check it, then switch readers over.
 
 # %%
-all_results = Simulation().run(async_gather([async_settle(_embed_chunk(c, FakeEmbedder())) for c in CHUNKS],
-                                            concurrency=4)).value
-kept, late_ledger = reconcile(CHUNKS, all_results)
-assert late_ledger.problems(IDS) == []
-print(late_ledger.table())
-print("a duplicate, as the ledger reports it:", next(o for o in late_ledger.outcomes if o.stage == "dedup").error.message)
+v2 = FlakyEmbedder({}, model="fake-embed-v2")
+done = Simulation().run(rag_pipeline(CORPUS, v2, Fifo())).value.items
+fresh, fresh_ledger = reconcile([p for _, ps, _ in in_corpus_order(list(done)) for p in ps], v2.model_name)
+assert {e.model for e in fresh} == {"fake-embed-v2"} and fresh_ledger.problems(IDS) == []
+print(f"new index: {len(fresh)} chunks, one model; mixed index had {len(mixed)}")
 
 # %% [markdown]
-# ### Anti-pattern 3: a retry without a timeout on a hanging embedder
-#
-# The network's first call gets stuck — the connection answers only after two hours. The retry
-# policy has no timeout, so the attempt never fails and the retry never gets its chance. Under a
-# real loop this job would simply never finish; the simulation's `limit` (10 simulated minutes)
-# turns that into an error:
-
-# %% tags=["raises-exception"]
-STUCK = 7200.0
-no_timeout = RetryPolicy(max_attempts=3, backoff=ExponentialBackoff(0.5, 2, cap=2), retry_on=frozenset({"HTTP_503"}))
-stuck_network = ScriptedService([Ok(None)], latency=STUCK)
-hung = async_retry(async_lift(lambda: EmbeddingApi(stuck_network).embed_batch(("plans describe work",))), no_timeout)
-Simulation(limit=600).run(hung)
-
-# %% [markdown]
-# (A call that never answers at all — `HANG` — is caught the same way, as a `DeadlockError`: nothing
-# could ever wake it.) The fix is the one the capstone uses: a timeout around each attempt, inside the
-# retry. The stuck attempts are cut at 1 s each, and the batch ends in the ledger as `Err(TIMEOUT)`
-# after 3 attempts — at a virtual instant you can compute from the policy:
-
-# %%
-stuck_network = ScriptedService([Ok(None)], latency=STUCK)
-cut = async_retry(async_timeout(async_lift(lambda: EmbeddingApi(stuck_network).embed_batch(("plans describe work",))),
-                                ATTEMPT_TIMEOUT), POLICY)
-sim = Simulation(limit=600)
-print(sim.run(cut), f"after {len(stuck_network.calls)} attempts, at t={sim.now:g} s =",
-      f"3 × {ATTEMPT_TIMEOUT:g} s + waits {delay_schedule(POLICY)}")
-
-# %% [markdown]
-# ### Anti-pattern 4: a pipeline that silently drops failed chunks
-#
-# Keep the `Ok` results, dedup them, and report "done": the output looks healthy, and even the
-# ledger built from those results has no failure in it. Check it against the *inputs*, and the chunks
-# behind the failed calls are simply gone:
-
-# %%
-network = ScriptedService([Ok(None)] * 20 + [UNAVAILABLE] * 9 + [Ok(None)], latency=0.1)
-settled = Simulation().run(async_gather([async_settle(async_retry(_embed_chunk(c, FlakyEmbedder(network)), POLICY))
-                                         for c in CHUNKS], concurrency=4)).value
-ok_only = [(c, r) for c, r in zip(CHUNKS, settled) if isinstance(r, Ok)]      # failures silently dropped
-quiet_kept, quiet_ledger = reconcile([c for c, _ in ok_only], [r for _, r in ok_only])
-print(f"output: {len(quiet_kept)} chunks kept; ledger: {quiet_ledger.counts()} — looks fine")
-
-# %% tags=["raises-exception"]
-missing = quiet_ledger.problems(IDS)
-assert missing == [], f"the ledger does not add up: {len(missing)} of {len(IDS)} chunks unaccounted for, e.g. {missing[:2]}"
-
-# %% [markdown]
-# The fix is `reconcile`: every chunk gets a line — kept, duplicate, or failed with the `ErrInfo`
-# that stopped it — so a failure is visible the moment it happens, with its cause:
-
-# %%
-kept, honest = reconcile(CHUNKS, settled)
-assert honest.problems(IDS) == []
-print(honest.table())
-print("failures:", [str(o) for o in honest.failed if o.stage == "embed"])
-
-# %% [markdown]
-# ## Check the closing criteria
-#
-# The module's closing criteria, each answered with something this notebook measured:
-#
-# - **You can explain how concurrency stays bounded instead of accidental.** Three numbers bound it,
-#   each in one place: `workers=2` on the embed stage (calls in flight: peak 2, for 109 chunks or 436),
-#   `QueuePolicy(4)` in front of each stage (items waiting: never above 4), and the token bucket (calls
-#   per window: never above `rate·w + burst`). Anti-pattern 1 showed the accident: 109 in flight.
-# - **You can identify which async abstractions describe work and which ones actually drive
-#   execution.** `async_bind`, `async_gather`, `async_retry`, `Stage`, `pipeline`, `Stream` describe;
-#   `Simulation.run`, `perform_async`, `asyncio.gather` in a shell cell drive. `scan_source` found
-#   driving calls in one function of seventeen — `drive_capstone` — and `check_package` none in the package.
-# - **You can defend an async design in terms of fairness, backpressure, and testability.**
-#   Backpressure: a full queue made the source wait (the depth figure), throughput was set by workers and
-#   the rate limit, never by capacity (Checkpoint 2's table). Fairness: under a bulk re-index, DRR kept
-#   search's p95 latency at 0.7 s where FIFO made it 16 s (Jain's index 1.0 against 0.83). Testability: the whole pipeline —
-#   faults, hangs, rate limits, minutes of backoff — runs deterministically on virtual time, checked by
-#   a Hypothesis property and a law, in well under a second.
-#
 # ## Test yourself
 #
-# Answer in the widget (run the cell), or open the answer key below it — it is stored with the
-# notebook, so you can read it without a kernel.
+# Answer in the widget, or read the answer key below it (stored with the notebook).
 
 # %%
 QUIZ = [
-    Question("Where is the capstone's work driven?",
-             ("in every async function", "in `drive_capstone` only: it owns the clock, the capabilities and `sim.run`",
-              "inside `async_gather`"),
-             1, "Every other function describes; `scan_source` finds driving calls in `drive_capstone` alone."),
-    Question("With `suspend` queues, doubling the queue capacity in front of a saturated embed stage…",
-             ("doubles throughput", "raises max depth (memory, waiting time) but not throughput", "loses fewer chunks"),
-             1, "Capacity bounds what waits; throughput is set by the slowest stage and the rate limit."),
-    Question("The embed stage has 8 workers and the API allows 4 calls/s. Throughput is capped by…",
-             ("the workers", "the rate limit: extra workers wait for tokens", "the batch wait"),
-             1, "A token bucket admits at most rate·w + burst calls in any window, whatever the concurrency."),
-    Question("Why is the limiter acquired inside the retried attempt?",
-             ("so that a retry pays a token like any other call", "to make retries faster", "it does not matter"),
-             0, "A limiter outside the retry lets a retry storm through at full speed (lessons 04 and 08)."),
-    Question("Why does the timeout wrap the call but not the wait for a token?",
-             ("a throttled attempt must not be mistaken for a hung one", "timeouts cannot wrap a limiter",
-              "to save tokens"),
-             0, "Waiting for a token is the limiter working; only a call that takes too long is a hang."),
-    Question("Why dedup after embedding rather than by dropping repeated texts before?",
-             ("embedding is cheaper", "so every chunk stays in the ledger — duplicates are reported, not lost",
-              "vectors are needed to compare texts"),
-             1, "Dropped chunks vanish from the ledger; embed once per text and fan out if you want the savings."),
-    Question("A bulk re-index and an interactive search share the embedder. FIFO vs DRR changes…",
-             ("the total throughput", "who waits: search's latency falls under DRR, total work stays the same",
-              "nothing"),
-             1, "Both are work-conserving; the scheduler decides the order, which is what latency percentiles show."),
-    Question("What can the fake embedder not tell you?",
-             ("whether every chunk is accounted for", "whether the pipeline is deterministic",
-              "how good the vectors are, and how the real API behaves under load"),
-             2, "Fakes make the clock, network and model deterministic; quality and real behaviour need the real thing."),
+    Question("What does `async_gather(plans, concurrency=4)` replace in plain asyncio?",
+             ("`asyncio.gather` + `asyncio.Semaphore(4)`", "`asyncio.create_task` per item", "`asyncio.wait_for`"),
+             0, "The same bound and order; the package form starts 4 worker tasks instead of one per item."),
+    Question("The plain and package pipelines finished every document at the same virtual instant. Why can they?",
+             ("luck", "both run on the same virtual clock with the same script, so each interleaving is reproducible",
+              "the package copies the plain code"),
+             1, "Simulation makes time jump only when every task waits; same inputs, same trace."),
+    Question("The vector cache saved calls. What did it change in the ledger?",
+             ("nothing: the same lines", "duplicates became saved", "cached chunks left the ledger"),
+             0, "Embed once and fan out: every chunk still gets its line."),
+    Question("Under DRR, search's p95 fell and the run ended at nearly the same time. Where did the waiting go?",
+             ("nowhere: DRR is faster", "to the re-index, which waits a little longer", "into dropped documents"),
+             1, "Both schedulers keep the workers busy; the scheduler only decides who waits."),
+    Question("With constant service times and a suspending queue, a larger capacity…",
+             ("raises throughput", "holds more waiting items, at the same throughput", "loses fewer documents"),
+             1, "With variable service times a buffer can raise throughput by absorbing variance (further/12)."),
+    Question("An index holds v1 and v2 vectors of the same text. The bug is…",
+             ("keeping both", "mixing two models' vectors in one index", "deduplicating by text"),
+             1, "Vectors of two models are not comparable: one model per index, re-embed to switch."),
 ]
 
 # %% tags=["nbval-ignore-output"]
@@ -1233,51 +688,31 @@ HTML(answer_key_html(QUIZ))
 # %% [markdown]
 # ## Exercise
 #
-# The graded exercise is **[Exercise 12 · Capstone: async RAG pipeline](../exercises/12_capstone_async_rag_pipeline.ipynb)**
-# (10 points), with a **Check your work** cell that runs the same checks the grader does
-# (see [the exercises README](../exercises/README.md)):
-#
-# 1. **Deduplicate by structure** — `structural_dedup(chunks)`: keep the first chunk of each
-#    (text, vector), in order; checked on generated chunk lists, idempotent.
-# 2. **Embed every chunk, bounded, retried, cut** — `embed_all(chunks, embedder, concurrency)`: one
-#    `Result` per chunk, at most `concurrency` calls in flight, 503s retried, hangs cut at the timeout;
-#    checked against a scripted flaky and hanging embedder on virtual time.
-# 3. **Reconcile the ledger** — `reconcile(chunks, results)`: every chunk kept, deduplicated or failed
-#    with its `ErrInfo`, exactly once.
+# **[Exercise 12 · Capstone: async RAG pipeline](../exercises/12_capstone_async_rag_pipeline.ipynb)** (10 points)
+# asks for a design change this lesson did not write — **one batch call per document** instead of
+# one call per text — then a measurement you make of it, and a short written defence that cites
+# your numbers.
 #
 # ## On your own
 #
-# - Give each tenant of the fairness section its own queue in front of the embed stage and pick
-#   between them by deficit round robin. Where in `rag_pipeline` does the scheduler go, and what does
-#   `observe` show about search's instants?
-# - Embed each distinct text once and fan the vector out to its chunks (anti-pattern 2's honest
-#   optimisation). How many calls does it save on the corpus, and which ledger lines change?
-# - Replace the fixed `LATENCY` with latencies drawn from `sim.rng`. Which numbers of Checkpoint 2
-#   change, and does the law of Checkpoint 3 still hold?
-# - Swap `FakeEmbedder` for a real model behind `ThreadedEmbedder` (e.g. a sentence-transformers
-#   encoder). Which cells of this notebook still run unchanged, and which assertions become
-#   statements about the real world?
+# - Give search a DRR weight of 3 (`DeficitRoundRobin(weights={"search": 3})`). What happens to
+#   support's p95?
+# - Set `CAPACITY = 8`. Which tenant's latency changes under DRR, and why does the scheduler decide
+#   less?
+# - Swap `FakeEmbedder` for a real model behind lesson 07's `ThreadedEmbedder`. Which assertions
+#   become statements about the real world?
 #
 # ## Further reading
 #
-# - Lewis et al., [Retrieval-Augmented Generation for Knowledge-Intensive NLP Tasks](https://arxiv.org/abs/2005.11401)
-#   (2020): the RAG idea this pipeline feeds.
-# - Broder, [On the resemblance and containment of documents](https://www.cs.princeton.edu/courses/archive/spring13/cos598C/broder97resemblance.pdf)
-#   (1997): near-duplicate detection beyond exact structure (shingles, MinHash).
-# - Google SRE book, [Handling Overload](https://sre.google/sre-book/handling-overload/): client-side
-#   throttling, criticality and per-customer limits.
-# - Python docs, [asyncio queues](https://docs.python.org/3/library/asyncio-queue.html) and
-#   [`asyncio.TaskGroup`](https://docs.python.org/3/library/asyncio-task.html#task-groups): the
-#   runtime surfaces this course's descriptions compile down to.
-# - Shreedhar and Varghese, [Efficient Fair Queueing using Deficit Round Robin](https://dl.acm.org/doi/10.1145/217391.217453)
-#   (SIGCOMM 1995).
+# - Lewis et al., [Retrieval-Augmented Generation for Knowledge-Intensive NLP Tasks](https://arxiv.org/abs/2005.11401) (2020).
+# - Shreedhar and Varghese, [Efficient Fair Queueing using Deficit Round Robin](https://dl.acm.org/doi/10.1145/217391.217453) (1995).
+# - Python docs: [asyncio queues](https://docs.python.org/3/library/asyncio-queue.html),
+#   [task groups](https://docs.python.org/3/library/asyncio-task.html#task-groups),
+#   [`asyncio.timeout`](https://docs.python.org/3/library/asyncio-task.html#timeouts).
 #
 # ## Where next
 #
-# This is the last lesson of the module. Go back to **[00 · Module overview](00_module_overview.ipynb)**
-# and tick its closing criteria — each now has a measurement behind it — then take the review question
-# of this capstone to your own async code: *which knob absorbs which pressure, and which figure shows
-# it working?* Module 09 carries the same style into pandas, FastAPI and distributed systems.
-
-# %% [markdown]
+# This is the module's last lesson. Go back to **[00 · Module overview](00_module_overview.ipynb)**,
+# tick its closing criteria, and take the Rosetta table to your own async code.
+#
 # [← 11 Refactoring Guide](11_refactoring_guide.ipynb) · [Contents](00_module_overview.ipynb) · [Back to the start: 00 Module overview ↺](00_module_overview.ipynb)

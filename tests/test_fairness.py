@@ -19,6 +19,7 @@ from funcpipe_async import (
     Simulation,
     Tenant,
     completions_from_trace,
+    fair_source,
     jain_index,
     max_min_shares,
     percentile,
@@ -115,6 +116,35 @@ def test_the_virtual_loop_server_gives_the_pure_simulations_completions(requests
     on_loop = sim.run(serve_on_loop(requests, scheduler, capacity=2.0, trace=sim.trace))
     assert on_loop == simulate_schedule(requests, scheduler, capacity=2.0)
     assert completions_from_trace(sim.trace) == on_loop
+
+
+async def _pull_as_one_server(source: Any, capacity: float) -> list[Completion]:
+    import asyncio
+    loop = asyncio.get_running_loop()
+    origin, done = loop.time(), []
+    async for request in source():
+        start = loop.time() - origin
+        await asyncio.sleep(request.size / capacity)
+        done.append(Completion(request.tenant, request.arrival, start, loop.time() - origin, request.size))
+    return done
+
+
+@given(requests=workloads(), scheduler=SCHEDULERS)
+def test_fair_source_pulled_by_one_server_gives_the_pure_simulations_completions(
+        requests: list[Request], scheduler: Any) -> None:
+    source = fair_source(requests, scheduler, tenant=lambda r: r.tenant, arrival=lambda r: r.arrival,
+                         size=lambda r: r.size)
+    want = simulate_schedule(requests, scheduler, capacity=2.0)
+    got = Simulation().run(_pull_as_one_server(source, 2.0))
+    assert [(c.tenant, c.arrival, c.size) for c in got] == [(c.tenant, c.arrival, c.size) for c in want]
+    assert all(math.isclose(g.start, w.start, abs_tol=1e-9) and math.isclose(g.finish, w.finish, abs_tol=1e-9)
+               for g, w in zip(got, want))
+    assert Simulation().run(_pull_as_one_server(source, 2.0)) == got  # replayable: each call is a fresh run
+
+
+def test_fair_source_rejects_an_unknown_scheduler_when_described() -> None:
+    with pytest.raises(TypeError, match="scheduler must be"):
+        fair_source([], "drr", tenant=str, arrival=float)  # type: ignore[arg-type]
 
 
 def test_poisson_arrivals_are_seeded() -> None:

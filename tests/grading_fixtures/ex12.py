@@ -7,147 +7,128 @@ feedback the grader must give for each.
 
 from __future__ import annotations
 
-T1 = "# Task 1 — Deduplicate by structure\n"
-T2 = "# Task 2 — Embed every chunk, bounded, retried, cut\n"
-T3 = "# Task 3 — Reconcile the ledger\n"
+T1 = "# Task 1 — Embed a document in one batch call\n"
+T2 = "# Task 2 — Measure both designs\n"
+T3 = "# Task 3 — Defend the change\n"
 
 
-def _dedup(key: str) -> str:
+def _batched(new: str = "list(dict.fromkeys(c.text for c in chunks if c.text not in cache))",
+             guard: str = "async_settle(async_retry(async_timeout(call, ATTEMPT_TIMEOUT), EMBED_POLICY))",
+             keep: str = "[fan(c) for c in chunks]",
+             empty: str = "if not new:\n        return async_pure([fan(c) for c in chunks])\n") -> str:
     return T1 + f'''
-def structural_dedup(chunks):
-    seen, kept = set(), []
-    for e in chunks:
-        key = {key}
-        if key not in seen:
-            seen.add(key)
-            kept.append(e)
-    return kept
-'''
+def embed_doc_batched(chunks, api, cache):
+    new = {new}
+    failure = [None]
 
+    def fan(c):
+        if c.text in cache:
+            return Ok(EmbeddedChunk(c.chunk_id, c.text, cache[c.text], api.model_name))
+        return failure[0]
 
-def _embed(one: str, gather: str = "async_gather([one(c) for c in chunks], concurrency=concurrency)") -> str:
-    return T2 + f'''
-def embed_all(chunks, embedder, concurrency):
-    def one(chunk):
-        call = async_lift(lambda: embedder.embed(chunk.text))
-        make = lambda vector: EmbeddedChunk(chunk.chunk_id, chunk.text, vector, embedder.model_name)
-{one}
-    return {gather}
-'''
-
-
-_GOOD_ONE = "        return async_settle(async_map(async_retry(async_timeout(call, ATTEMPT_TIMEOUT), EMBED_POLICY), make))"
-
-
-def _reconcile(body: str) -> str:
-    return T3 + f'''
-def reconcile(chunks, results):
-    first, outcomes = {{}}, []
-    for chunk, result in zip(chunks, results):
-{body}
-    return Ledger(tuple(outcomes))
-'''
-
-
-_FAIL = '''        if isinstance(result, Err):
-            outcomes.append(Outcome(chunk.chunk_id, "embed", result.error))
-            continue
-'''
-_KEEP_OR_DUP = '''        key = (result.value.text, result.value.vector)
-        if key in first:
-            outcomes.append(Outcome(chunk.chunk_id, "dedup", ErrInfo("DUPLICATE", "again")))
+    def spread(r):
+        if isinstance(r, Ok):
+            cache.update(dict(zip(new, r.value)))
         else:
-            first[key] = chunk.chunk_id
-            outcomes.append(Outcome(chunk.chunk_id))'''
+            failure[0] = r
+        return {keep}
+
+    {empty}
+    call = async_lift(lambda: api.embed_batch(tuple(new)))
+    return async_map({guard}, spread)
+'''
+
+
+def _measure(body: str) -> str:
+    return T2 + f'''
+def measure(docs):
+{body}
+
+
+MEASURED = measure(CORPUS)
+'''
+
+
+_GOOD_MEASURE = '''    per_text, batched = run_capstone(per_text_step, docs), run_capstone(embed_doc_batched, docs)
+    return {"calls_per_text": per_text.calls, "calls_batched": batched.calls,
+            "p95_search_per_text": percentile(per_text.latencies["search"], P),
+            "p95_search_batched": percentile(batched.latencies["search"], P)}'''
+
+
+def _defence(text: str) -> str:
+    return T3 + f'''
+def defence():
+    return {text!r}
+'''
+
+
+_PROSE = ("Batching the document into one call is better: it makes far fewer calls and search waits less, "
+          "because one call pays the fixed overhead once. The cost is that a failed call now fails every new "
+          "text of the document, and the call's time grows with the batch, so the timeout caps the batch size.")
 
 MUTANTS: dict[str, dict[str, str]] = {
     "t1": {
-        "key by text only": _dedup("e.text"),
-        "key by id": _dedup("(e.chunk_id, e.text, e.vector)"),
-        "keeps the last": T1 + '''
-def structural_dedup(chunks):
-    last = {}
-    for e in chunks:
-        last[(e.text, e.vector)] = e
-    return [e for e in chunks if last[(e.text, e.vector)] is e]
+        "one call per text": T1 + '''
+def embed_doc_batched(chunks, api, cache):
+    return per_text_step(chunks, api, cache)
 ''',
-        "sorted output": T1 + '''
-def structural_dedup(chunks):
-    seen, kept = set(), []
-    for e in chunks:
-        if (e.text, e.vector) not in seen:
-            seen.add((e.text, e.vector))
-            kept.append(e)
-    return sorted(kept, key=lambda e: (e.text, e.vector))
+        "sends cached texts": _batched(new="list(dict.fromkeys(c.text for c in chunks))"),
+        "sends repeats": _batched(new="[c.text for c in chunks if c.text not in cache]"),
+        "drops cached chunks": _batched(keep="[fan(c) for c in chunks if c.text in new or isinstance(r, Err)]"),
+        "no timeout": _batched(guard="async_settle(async_retry(call, EMBED_POLICY))"),
+        "no retry": _batched(guard="async_settle(async_timeout(call, ATTEMPT_TIMEOUT))"),
+        "fails fast": T1 + '''
+def embed_doc_batched(chunks, api, cache):
+    new = list(dict.fromkeys(c.text for c in chunks if c.text not in cache))
+
+    def spread(vectors):
+        cache.update(dict(zip(new, vectors)))
+        return [Ok(EmbeddedChunk(c.chunk_id, c.text, cache[c.text], api.model_name)) for c in chunks]
+
+    if not new:
+        return async_pure(spread([]))
+    call = async_lift(lambda: api.embed_batch(tuple(new)))
+    return async_map(async_retry(async_timeout(call, ATTEMPT_TIMEOUT), EMBED_POLICY), spread)
 ''',
-        "key by vector only": _dedup("e.vector"),
+        "calls when nothing is new": _batched(empty=""),
     },
     "t2": {
-        "no timeout": _embed("        return async_settle(async_map(async_retry(call, EMBED_POLICY), make))"),
-        "no retry": _embed("        return async_settle(async_map(async_timeout(call, ATTEMPT_TIMEOUT), make))"),
-        "fails fast": _embed("        return async_map(async_retry(async_timeout(call, ATTEMPT_TIMEOUT), EMBED_POLICY), make)"),
-        "unbounded": _embed(_GOOD_ONE, gather="async_gather([one(c) for c in chunks], concurrency=max(len(chunks), 1))"),
-        "sequential": _embed(_GOOD_ONE, gather="async_gather([one(c) for c in chunks], concurrency=1)"),
-        "timeout outside the retry": _embed(
-            "        return async_settle(async_map(async_timeout(async_retry(call, EMBED_POLICY), ATTEMPT_TIMEOUT), make))"),
-        "eager": T2 + '''
-def embed_all(chunks, embedder, concurrency):
-    def one(chunk):
-        call = async_lift(lambda: embedder.embed(chunk.text))
-        make = lambda vector: EmbeddedChunk(chunk.chunk_id, chunk.text, vector, embedder.model_name)
-        return async_settle(async_map(async_retry(async_timeout(call, ATTEMPT_TIMEOUT), EMBED_POLICY), make))
-    done = Simulation().run(async_gather([one(c) for c in chunks], concurrency=concurrency))   # runs now
-    return async_lift(lambda: _same(done))
+        "numbers typed in": _measure('''    return {"calls_per_text": 62, "calls_batched": 25, "p95_search_per_text": 0.82,
+            "p95_search_batched": 0.52}'''),
+        "the median": _measure(_GOOD_MEASURE.replace("P)", "50)")),
+        "batched twice": _measure(_GOOD_MEASURE.replace("run_capstone(per_text_step, docs)",
+                                                        "run_capstone(embed_doc_batched, docs)").replace("P)", "95)")),
+        "never ran the measurement": T2 + '''
+def measure(docs):
+''' + _GOOD_MEASURE.replace("P)", "95)") + '''
 
-async def _same(result):
-    return result
+
+MEASURED = {}
 ''',
     },
     "t3": {
-        "drops failures": _reconcile('''        if isinstance(result, Err):
-            continue
-''' + _KEEP_OR_DUP),
-        "duplicates saved": _reconcile(_FAIL + '''        outcomes.append(Outcome(chunk.chunk_id))'''),
-        "a failure counts as the first": _reconcile('''        key = (chunk.text, result.value.vector if isinstance(result, Ok) else None)
-        if isinstance(result, Err):
-            first[(chunk.text, None)] = chunk.chunk_id
-            outcomes.append(Outcome(chunk.chunk_id, "embed", result.error))
-        elif (chunk.text, None) in first or key in first:
-            outcomes.append(Outcome(chunk.chunk_id, "dedup", ErrInfo("DUPLICATE", "again")))
-        else:
-            first[key] = chunk.chunk_id
-            outcomes.append(Outcome(chunk.chunk_id))'''),
-        "a generic error": _reconcile('''        if isinstance(result, Err):
-            outcomes.append(Outcome(chunk.chunk_id, "embed", ErrInfo("EMBED_FAILED", "embedding failed")))
-            continue
-''' + _KEEP_OR_DUP),
-        "dedup by text": _reconcile(_FAIL + '''        key = result.value.text
-        if key in first:
-            outcomes.append(Outcome(chunk.chunk_id, "dedup", ErrInfo("DUPLICATE", "again")))
-        else:
-            first[key] = chunk.chunk_id
-            outcomes.append(Outcome(chunk.chunk_id))'''),
+        "no numbers": _defence(_PROSE),
+        "too short": _defence("Batching wins: 62 calls became 25."),
+        "wrong numbers": _defence(_PROSE + " We measured 60 calls per text and 20 batched."),
     },
 }
 
 
 # What the grader must say for each mutant (a substring of its feedback).
 FEEDBACK: dict[tuple[str, str], str] = {
-    ("t1", "key by text only"): "not the text alone",
-    ("t1", "key by id"): "not by id or document",
-    ("t1", "keeps the last"): "keep the *first* occurrence",
-    ("t1", "sorted output"): "keep the first occurrences in input order",
-    ("t1", "key by vector only"): "two chunks with different texts are different",
-    ("t2", "no timeout"): "a hanging embed call was never cut",
-    ("t2", "no retry"): "retry by EMBED_POLICY",
-    ("t2", "fails fast"): "one failed chunk must not sink the others",
-    ("t2", "unbounded"): "unbounded fan-out",
-    ("t2", "sequential"): "use the concurrency you are given",
-    ("t2", "timeout outside the retry"): "retry by EMBED_POLICY",
-    ("t2", "eager"): "describing runs nothing",
-    ("t3", "drops failures"): "a failed chunk is an outcome too",
-    ("t3", "duplicates saved"): "is a duplicate: report it",
-    ("t3", "a failure counts as the first"): "an earlier chunk with this text failed",
-    ("t3", "a generic error"): "with the ErrInfo that stopped it",
-    ("t3", "dedup by text"): "another model's vector is a different chunk",
+    ("t1", "one call per text"): "one batch call per document, not one call per text",
+    ("t1", "sends cached texts"): "never sent again",
+    ("t1", "sends repeats"): "each distinct text once per call",
+    ("t1", "drops cached chunks"): "one Result per chunk",
+    ("t1", "no timeout"): "a hanging call was never cut",
+    ("t1", "no retry"): "retry the call by EMBED_POLICY",
+    ("t1", "fails fast"): "a failed call must not sink the document",
+    ("t1", "calls when nothing is new"): "no call at all",
+    ("t2", "numbers typed in"): "not numbers written in",
+    ("t2", "the median"): "not the median",
+    ("t2", "batched twice"): "calls_per_text",
+    ("t2", "never ran the measurement"): "MEASURED must be what measure(CORPUS) returns",
+    ("t3", "no numbers"): "cite both call counts",
+    ("t3", "too short"): "at least 40 words",
+    ("t3", "wrong numbers"): "cite both call counts",
 }
