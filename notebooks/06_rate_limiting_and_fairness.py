@@ -378,6 +378,9 @@ print(summary)
 # this course `x` is always **served ÷ fair share**, where the fair share is max-min fair: nobody gets
 # more than it asks for, and what modest tenants leave is split between the rest by weight
 # (`max_min_shares`). So `J = 1` means every tenant got its weighted fair share.
+#
+# **Predict:** FIFO served `light` 0.85 of the 1.32 work/s it sent. Is FIFO's `J` nearer 1 or 0.5?
+# Then run.
 
 # %%
 fair = max_min_shares(run.demand(), run.capacity)

@@ -19,12 +19,10 @@
 # tells the truth about production.
 #
 # **What you'll do**
-# - Call a real HTTP server on `127.0.0.1` with httpx directly, then through a port, and prove
-#   both give the same answers — and that a fake gives them too.
-# - See `async_gather` fail fast, once, and learn why core code returns a value for every item.
-# - Run one contract against a fake, the real adapter and a wrong fake.
-# - Break three things on purpose — a blocking call on the loop, an exception escaping the
-#   boundary, a client never closed — and fix each.
+# - Call a real HTTP server with httpx directly, then through a port, and prove both (and a fake)
+#   give the same answers.
+# - See `async_gather` fail fast; run one contract against a fake, the adapter and a wrong fake.
+# - Break three things on purpose and fix each.
 #
 # **What you'll learn**
 # - `httpx.AsyncClient` with `async with`, a timeout, pool limits and `raise_for_status`.
@@ -53,9 +51,8 @@
 #   contract -.-> adapter
 # ```
 #
-# Core code sees only the port; behind it sit a fake (for tests) and an adapter (for production),
-# held to the same promises by one contract. The capstone (lesson 12) embeds documents through
-# exactly such a port.
+# Core code sees only the port; behind it a fake (for tests) and an adapter (for production) keep
+# the same contract. The capstone (lesson 12) embeds documents through such a port.
 #
 # **Core question.** How does async core code use HTTP, databases and blocking libraries without
 # depending on them — every expected failure a value, every resource released, the loop never
@@ -100,13 +97,13 @@ setup()
 #
 # | category | name | statement | enforcement (live in this notebook) |
 # |---|---|---|---|
-# | invariant | plain ≡ port | httpx used directly and `HttpxJsonClient` behind a port give the same ledger for the same scripted server; a fake gives it too | [Put the same calls behind a port](#Put-the-same-calls-behind-a-port) |
-# | invariant | the boundary converts | every expected failure of the world comes back as `Err(ErrInfo)`, never an exception | [Anti-pattern 2](#Anti-pattern-2:-an-exception-escaping-the-boundary) |
+# | invariant | plain ≡ port | httpx used directly, `HttpxJsonClient` behind a port and a fake give the same ledger | [Put the same calls behind a port](#Put-the-same-calls-behind-a-port) |
+# | invariant | the boundary converts | every expected failure comes back as `Err(ErrInfo)`, never an exception | [Anti-pattern 2](#Anti-pattern-2:-an-exception-escaping-the-boundary) |
 # | law | the classification | `classify_status(s)` is `HTTP_s`, retryable exactly for 408, 425, 429, 500, 502, 503, 504 | Hypothesis — [Prove the classification law](#Prove-the-classification-law-with-Hypothesis) |
 # | invariant | defects propagate | a bug inside an adapter is never turned into `Err` | [Let a defect crash](#Let-a-defect-crash) |
-# | invariant | fake ≡ real | the fake and the real adapter pass the same contract; a wrong fake fails it by name | [Run one contract](#Run-one-contract-against-the-fake-and-the-real-adapter) |
+# | invariant | fake ≡ real | fake and adapter pass one contract; a wrong fake fails it | [Run one contract](#Run-one-contract-against-the-fake-and-the-real-adapter) |
 # | invariant | lifetimes | a client works only inside `async with`; after it the server holds 0 connections | [Anti-pattern 3](#Anti-pattern-3:-a-client-never-closed) |
-# | invariant | the loop stays free | a blocking library runs in a worker thread while other tasks keep running | [Anti-pattern 1](#Anti-pattern-1:-a-blocking-call-on-the-loop) |
+# | invariant | the loop stays free | a blocking library runs in a worker thread | [Anti-pattern 1](#Anti-pattern-1:-a-blocking-call-on-the-loop) |
 # | invariant | the pool bounds connections | at most `max_connections` are open at once | [Count what a connection costs](#Count-what-a-connection-costs) |
 
 # %% [markdown]
@@ -120,8 +117,7 @@ setup()
 # | cancellation | `CancelledError` | nowhere: let it propagate | the task stops |
 # | shell misuse | a client used outside its `async with` | nowhere: the adapter raises `RuntimeError` | a crash naming the fix |
 #
-# Never `except Exception` in an adapter: it converts bugs (and lesson 04 showed what
-# `except BaseException` does to cancellation).
+# Never `except Exception` in an adapter: it converts bugs.
 
 # %% [markdown]
 # ## Read the public API
@@ -225,38 +221,57 @@ print("calls after driving: ", fake.calls)
 #
 # ## Know what fails fast
 #
-# `title_ledger` returns `Ok` for **every** item, even a failed one. Why not return the item's
-# `Err`? Because `async_gather` **fails fast**: the first `Err` (in time) fails the whole gather and
-# cancels the plans still running; an exception does the same and propagates. This is taught once,
-# here; later lessons link back.
+# `title_ledger` returns `Ok` for **every** item, even a failed one. Why? Because `async_gather`
+# **fails fast**: the first `Err` (in time) fails the whole gather and cancels the plans still
+# running; an exception does the same and propagates. This is taught once, here; later lessons
+# link back.
 #
-# **Predict:** four items take 1, 2, 3 and 4 s; the one at 2 s returns `Err`. What does the gather
-# return, when, and which items finished? Then run.
+# **Predict:** four items take 1, 2, 3 and 4 s; the one at 2 s fails. What does the gather return,
+# when, and which items finished? Then run.
 
 # %%
-async def item(name: str, seconds: float, finished: list[str]) -> Result[str, ErrInfo]:
+SPEC = [("a", 1), ("b", 2), ("c", 3), ("d", 4)]
+
+async def item(name: str, seconds: float, finished: list[str], raise_it: bool = False) -> Result[str, ErrInfo]:
     await asyncio.sleep(seconds)
+    if name == "b" and raise_it:
+        raise ConnectionError("b: connection dropped")
     if name == "b":
         return Err(ErrInfo("HTTP_503", "b is unavailable", retryable=True))
     finished.append(name)
     return Ok(name)
 
 finished, sim = [], Simulation()
-plans = [async_lift(lambda n=n, s=s: item(n, s, finished)) for n, s in (("a", 1), ("b", 2), ("c", 3), ("d", 4))]
+plans = [async_lift(lambda n=n, s=s: item(n, s, finished)) for n, s in SPEC]
 print(sim.run(async_gather(plans, concurrency=4)), "at t =", sim.now, "— finished:", finished)
 
 # %% [markdown]
-# `Err` at t = 2; `c` and `d` were cancelled. `asyncio.TaskGroup` does the same for an exception (it
-# cancels the siblings), while plain `asyncio.gather` re-raises the first exception and leaves the
-# siblings **running**. Fail-fast is right for "all or nothing"; for a batch where each item stands
-# alone, make each item's outcome a value — a ledger line — as `title_ledger` does.
+# `Err` at t = 2; `c` and `d` were cancelled. `asyncio.TaskGroup` cancels the siblings too when one
+# raises. Plain `asyncio.gather` does **not**: it re-raises the first exception and leaves the
+# others running. **Predict:** which items have finished 5 s after it raised?
+
+# %%
+async def plain_gather() -> list[str]:
+    finished: list[str] = []
+    try:
+        await asyncio.gather(*(item(n, s, finished, raise_it=True) for n, s in SPEC))
+    except ConnectionError:
+        print("asyncio.gather raised at t =", asyncio.get_running_loop().time())
+    await asyncio.sleep(5)                          # do the others keep running?
+    return finished
+
+print("finished by t = 7:", Simulation().run(plain_gather()))
+
+# %% [markdown]
+# `c` and `d` ran on, unobserved. Fail-fast is right for "all or nothing"; for a batch where each
+# item stands alone, make each item's outcome a value — a ledger line — as `title_ledger` does.
 #
 # ## Let a defect crash
 #
-# The boundary converts *expected* failures. A **defect** — a bug — must crash: converted into
-# `Err`, it would hide behind a retry or a "skipped item" line. `ThreadedEmbedder`, the adapter for a
-# blocking model, converts a model server that is down, but lets a `KeyError` inside the library
-# through.
+# The boundary converts *expected* failures. A **defect** — a bug — must crash: as an `Err` it would
+# hide behind a retry or a "skipped item" line. **Predict:** `ThreadedEmbedder`, the adapter for a
+# blocking model, meets a model server that is down, then a `KeyError` inside the library. Which
+# becomes an `Err`? Then run.
 
 # %%
 def model_server_down(text: str) -> list[float]:
@@ -273,10 +288,9 @@ await ThreadedEmbedder(model_with_a_bug, model_name="m").embed("hello world")
 # %% [markdown]
 # ## Run one contract against the fake and the real adapter
 #
-# A fake earns its place only if it behaves like the adapter where it matters. A **contract test**
-# writes the port's promises once, as `Clause`s (an async function that calls the port and asserts),
-# and `run_contract(clauses, implementations)` runs every clause against a fresh instance of each,
-# opened with `async with`. Two clauses, and the worlds they run in:
+# A **contract test** writes the port's promises once, as `Clause`s (async functions that call the
+# port and assert); `run_contract(clauses, implementations)` runs every clause against a fresh
+# instance of each, opened with `async with`. Two clauses, and the worlds they run in:
 
 # %%
 async def existing_items_are_ok(http: HttpClientCap) -> None:
@@ -343,8 +357,8 @@ print("classification law holds for every generated status")
 # %% [markdown]
 # ## Count what a connection costs
 #
-# Every new connection costs a TCP handshake (and on HTTPS a TLS handshake: several round trips).
-# A pooled client reuses its connections (keep-alive); a client per request pays every time.
+# A new connection costs a TCP handshake (on HTTPS, TLS too). A pooled client reuses its
+# connections (keep-alive); a client per request pays every time.
 #
 # | pattern, *n* requests | requests | connections opened | open at once |
 # |---|---|---|---|
@@ -391,10 +405,10 @@ with LoopbackJsonService(ITEMS, faults=Faults(slow={k: 0.1 for k in ITEMS})) as 
 #
 # ### Anti-pattern 1: a blocking call on the loop
 #
-# An event loop runs one thing at a time: while a coroutine runs without awaiting, nothing else
-# runs. A model's `encode`, `requests.get` or `time.sleep` called from an `async def` freezes every
-# other task. To see it, a **heartbeat** task ticks every 10 ms while a "model" blocks for 0.2 s.
-# (Real time: under `Simulation` a worker thread takes no virtual time.)
+# A loop runs one thing at a time: while a coroutine runs without awaiting, nothing else runs. A
+# blocking call (`requests.get`, a model's `encode`, `time.sleep`) in an `async def` freezes every
+# task. To see it, a **heartbeat** ticks every 10 ms while a "model" blocks for 0.2 s (real time:
+# under `Simulation` a worker thread takes no virtual time).
 #
 # **Predict:** how many times does the heartbeat tick during the 0.2 s call? Then run.
 
@@ -534,11 +548,10 @@ print("connections the server still held:", still_open)
 assert still_open == 0, f"the work is done, yet {still_open} connection is still open: nobody closed the client"
 
 # %% [markdown]
-# One socket per forgotten client, on both ends, until the process hits its file limit. The fix:
-# the client's lifetime is a block, and the shell owns it. `HttpxJsonClient` closes its pool when the
-# block ends — normally, by an exception or by cancellation — and refuses to work outside it, with a
-# `RuntimeError` that names the fix. The server's handler threads notice a hang-up a moment later, so
-# `settled` polls (up to 2 s) before counting.
+# One socket per forgotten client, until the process hits its file limit. The fix: the client's
+# lifetime is a block the shell owns. `HttpxJsonClient` closes its pool however the block ends, and
+# outside it raises a `RuntimeError` naming the fix. (The server notices a hang-up a moment later,
+# so `settled` polls, up to 2 s, before counting.)
 
 # %%
 async def settled(service: LoopbackJsonService, limit: float = 2.0) -> int:
@@ -565,9 +578,6 @@ with LoopbackJsonService(ITEMS) as service:
 
 # %%
 QUIZ = [
-    Question("What should core code that needs HTTP take as a parameter?",
-             ("an `httpx.AsyncClient`", "a base URL", "an `HttpClientCap` — the port"),
-             2, "Core depends on the port; the shell decides whether a fake or a real adapter is behind it."),
     Question("In plain httpx, what turns a 503 response into an exception?",
              ("nothing: `client.get` raises it", "`response.raise_for_status()`", "the timeout"),
              1, "httpx returns a response for any status; `raise_for_status()` raises `HTTPStatusError` for any that is not 2xx."),
