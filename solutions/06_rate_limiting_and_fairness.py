@@ -81,14 +81,14 @@ from funcpipe_async import Decision, TokenBucket, TokenState, format_table, max_
 #
 # <details><summary>Hint 1</summary>
 #
-# Compute the refilled tokens first, with `min(config.burst, ...)`. Everything else — the decision,
-# the wait, the next state — is arithmetic on that number.
+# How many tokens are in the bucket at `now`, before this request takes any? Once you have that one
+# number, which of the decision, the wait and the next state still need anything else?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# The tokens missing are `cost − tokens`; they drip in at `rate` per second. A state that kept its old
-# `updated` time would be refilled for the same seconds again at the next step.
+# When a request is refused, how many tokens are missing, and how fast do they arrive? And what would
+# go wrong at the next step if the state you return kept its old `updated` time?
 # </details>
 #
 # <details><summary>Try it</summary>
@@ -155,16 +155,15 @@ print("most admitted in any 2 s window:", max_window_cost(admitted, 2.0), "<= 2 
 #
 # <details><summary>Hint 1</summary>
 #
-# A `deque` of the tenants still in the rotation, a `deque` per tenant of its sizes, and a dict of
-# deficits. Pop the next tenant, add its quantum, serve while the head fits, and put it back at the
-# end if its queue is not empty.
+# What state does DRR need between visits? Think of three things: who is still in the rotation (and
+# in what order), what each tenant still has queued, and how much credit each has saved up. Which
+# of the `collections` types pops from the front cheaply?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# Round robin — one request per visit — is fair in *requests*: a tenant with bigger requests gets more
-# of the server. The deficit is what makes DRR fair in *work*: a large request waits over several
-# visits until enough deficit has built up.
+# A request larger than one quantum: what happens to it on the first visit, and on the next? If
+# your answer is "skipped forever", look again at what the deficit carries from visit to visit.
 # </details>
 #
 # <details><summary>Try it</summary>
@@ -221,12 +220,14 @@ print({t: round(w / sum(work.values()), 3) for t, w in work.items()}, "vs weight
 # It is 1 when everyone gets the same and `1/n` when one of `n` gets everything. With no allocations
 # at all the index is undefined: raise `ValueError`.
 #
-# *How it is checked:* the lesson's cases (equal shares, one winner, two of four), then your value is
+# *How it is checked:* the index's laws (equal shares, one winner, two of four), then your value is
 # compared with the formula on allocations Hypothesis generates.
 #
 # <details><summary>Hint</summary>
 #
-# Square the *sum*, and divide by `n` times the sum of the *squares*: `sum(xs) ** 2 / (len(xs) * …)`.
+# Check your function against the index's laws before you run the checks: what must it give for
+# four equal allocations, and for `[20, 0, 0, 0]`? Does your answer change if you double every
+# allocation? And what should happen for an empty list?
 # </details>
 
 # %% tags=["task:t3"]

@@ -91,15 +91,16 @@ from funcpipe_async.grading.checks.ex07_async_adapters import (
 #
 # <details><summary>Hint 1</summary>
 #
-# `await asyncio.to_thread(client.stock, sku)` runs the call in a worker thread and re-raises its
-# exception in your coroutine, so a plain `try/except` around the `await` sees it.
+# Which asyncio function did the lesson's `ThreadedEmbedder` use to keep the loop free? When the
+# function it runs raises in the worker thread, where does that exception come out — and can a
+# `try/except` in your coroutine see it?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# Order matters only for overlapping classes, and catch by class, narrowly: `except InvalidSku`, not
-# `except ValueError` (which would also catch a plain `ValueError` — a bug). `except (ConnectionError,
-# TimeoutError)` covers their subclasses. No `except Exception`.
+# `InvalidSku` is a `ValueError`, and so is a plain `ValueError` raised by a bug. If you catch the
+# parent class, which of the two have you converted? Look at the lesson's table "Decide where each
+# exception is handled": which row does a bug belong to?
 # </details>
 
 # %% tags=["task:t1"]
@@ -164,17 +165,15 @@ print("calls ran off the loop's thread:", threading.get_ident() not in client.th
 #
 # <details><summary>Hint 1</summary>
 #
-# The body of an `@asynccontextmanager` function runs up to its `yield` on entering the block, and
-# the rest on leaving it. If the block raised (or was cancelled), the exception is raised *at the
-# `yield`* — so code after a bare `yield` never runs then. `try: yield store` / `finally: ...` runs
-# on every way out.
+# In an `@asynccontextmanager` function, which part runs on entering the block and which on leaving
+# it? If the block raises, where in your function does that exception appear — and does the code
+# after the `yield` still run? Which Python statement runs on *every* way out?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# `CancelledError` is a `BaseException`, not an `Exception`: an `except Exception:` that closes and
-# re-raises misses it. And never swallow what arrives at the `yield`: re-raise it (a `finally`
-# does that for you).
+# Is `asyncio.CancelledError` an `Exception`? What would an `except Exception:` that closes the
+# connection do when the block is cancelled? And what must happen to the exception afterwards?
 # </details>
 
 # %% tags=["task:t2"]
@@ -236,8 +235,9 @@ Simulation().run(demo())
 # %% [markdown]
 # ## Task 3 — Write a contract clause with teeth (3 points)
 #
-# The lesson's `STORAGE_CONTRACT` caught a fake that kept the first record. Write that clause
-# yourself: `latest_save_wins(store)`, an `async def` that takes any `StorageCap`, calls `save` and
+# The lesson's contract caught a wrong fake by name; the package's `STORAGE_CONTRACT` catches a
+# fake that kept the first record (see [07 · going further](../notebooks/further/07_async_adapters.ipynb)).
+# Write that clause yourself: `latest_save_wins(store)`, an `async def` that takes any `StorageCap`, calls `save` and
 # `load`, and **raises `AssertionError`** (an `assert` with a message) when the store breaks this
 # promise — and returns `None` when it keeps it:
 #
@@ -256,16 +256,16 @@ Simulation().run(demo())
 #
 # <details><summary>Hint 1</summary>
 #
-# Records come back as plain JSON: a tuple you saved is a list when loaded, so compare with lists
-# (or save no tuples). A store that *raises* fails your clause anyway: `run_contract` reports
-# `raised …`.
+# What does a record look like after a round trip through JSON — does a tuple come back as a tuple?
+# And if a broken store *raises* instead of returning, does your clause need to catch that?
+# (Look at what `run_contract` reported for the lesson's wrong fake.)
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# Make the saves different in *shape*, not only in value — `{"a": 1}`, then `{"b": 2}`, then
-# `{"c": 3}` — so a store that merges or that stops after two saves shows it. Save a second key
-# before re-saving the first, and check it at the end.
+# For each broken store in the list above, what sequence of saves would make it give a different
+# answer from a correct one? A store that *merges* records, one that stops applying saves after a
+# while, one that loses *other* keys: would two saves of similar records under one key catch them all?
 # </details>
 
 # %% tags=["task:t3"]
