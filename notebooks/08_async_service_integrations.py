@@ -390,8 +390,8 @@ print("requests in all:", sum(served.values()), "| inputs by requests made:", di
 # ## Plot what each input cost
 #
 # The figure splits each bar — inputs by the requests they cost — into saved and failed inputs (log
-# scale, so a single failed input is visible next to hundreds). The claim to check: retries rescued
-# inputs, and an input fails either at once (not retryable) or after the last attempt.
+# scale, so a single failed input is visible next to hundreds). **Predict:** how many requests can a
+# failed input have cost — and a saved one?
 
 # %%
 def plot_cost(ledger: Ledger, served: dict[str, int]) -> tuple[Figure, str]:

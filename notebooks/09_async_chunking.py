@@ -231,16 +231,14 @@ print("plain asyncio batcher == batch_schedule:", plain == model)
 
 # %% [markdown]
 # What the description adds: a value you can print, test on generated traces in milliseconds, and
-# price without running anything (the figure below). What it costs: a second copy of the rule to keep
-# in step with live code — so the package's live `Stream.batch` is built **on** the same state
-# machine, and Hypothesis checks the equality below.
+# price without running anything. What it costs: a second copy of the rule to keep in step with live
+# code — so `Stream.batch` is built **on** the same state machine, and Hypothesis checks the equality.
 #
 # ## Step the state machine by hand
 #
-# `batch_schedule` runs four pure functions, each taking the time `now` as an argument:
-# `batch_offer` adds an item (the **first** one opens the batch and fixes `opened_at + max_wait`;
-# the `max_size`-th flushes by size), `batch_due` is the deadline, `batch_tick` flushes a batch whose
-# deadline has passed — stamped **at the deadline** — and `batch_flush` empties it at the end.
+# `batch_schedule` runs pure functions that take the time `now` as an argument: `batch_offer` adds an
+# item (the **first** one fixes the deadline; the `max_size`-th flushes by size), `batch_due` is the
+# deadline, `batch_tick` flushes a batch whose deadline has passed, stamped **at the deadline**.
 # **Predict:** after `b` joins at 11.0, is the deadline still 11.5 or 12.5?
 
 # %%
@@ -332,11 +330,8 @@ def plot_tradeoff(grid: dict, waits: Sequence[float]) -> Figure:
 summary = [[f"{w:g}", *(f"{grid[key]:.2f}" if key == "p95" else f"{grid[key]:.0f}"
                         for name in ("timer", "pull when free") for grid in [GRID[name, w]] for key in ("p95", "ms_per_item"))]
            for w in WAITS]
-show_figure(plot_tradeoff(GRID, WAITS), alt=(
-    "Two panels against max_wait from 0 to 1 s. Left, p95 latency on a log scale: batches on a timer above 10 s "
-    "below max_wait 0.25 s, pulled batches at 0.45 s; the lines meet from 0.25 s and rise to 1.31 s at 1 s. Right, "
-    "model time per item: the timer line starts at 210 ms, the pulled one at 95 ms, under the 100 ms line; both "
-    "fall to 28 ms at 1 s."))
+show_figure(plot_tradeoff(GRID, WAITS), alt="Two panels against max_wait, batches on a timer and pulled: p95 latency "
+            "(log) and model ms per item; the lines meet from max_wait 0.25 s. The table below has the values.")
 print(format_table(["max_wait (s)", "timer p95 (s)", "timer ms/item", "pulled p95 (s)", "pulled ms/item"], summary))
 
 # %% [markdown]
@@ -390,8 +385,9 @@ print(Simulation().run(batch_calls(DOCS[:6], drops_one, size=3, concurrency=2)))
 # %% [markdown]
 # ## Prove the batching laws with Hypothesis
 #
-# Arrivals come from generated gaps — zeros (bursts) and long ones (quiet periods). `EXAMPLES` counts
-# the examples each property ran.
+# Arrivals come from generated gaps — zeros (bursts) and long ones (quiet periods) — that are exact
+# binary fractions, so "the same instant" is the same float. (With gaps like 0.1, `now + (t - now)`
+# can land one rounding step beside a deadline, and a tie goes the other way.)
 
 # %%
 EXAMPLES = Counter()
@@ -413,8 +409,8 @@ print(f"size, time, order, no idle singleton: {EXAMPLES['laws']} examples")
 
 
 # %% [markdown]
-# **Plain = model = live**, on traces with bursts and deadlines that fall on an arrival. (Delete the
-# plain batcher's "already due" check and this property finds a counterexample.)
+# **Plain = model = live**, deadlines on an arrival included. (Delete the plain batcher's "already
+# due" check and this property finds a counterexample.)
 
 # %%
 @given(policies, gaps.filter(bool))
