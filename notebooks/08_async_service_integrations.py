@@ -119,7 +119,7 @@ setup()
 # | **timeout** | the client's `timeout` | one request's wait | a hung request holds a slot for ever |
 #
 # Which failures are retryable — 503, a dropped connection, a timeout: yes; 404, a broken body: no —
-# is the adapter's table from [lesson 07](07_async_adapters.ipynb#Turn-exceptions-into-Err-at-the-boundary).
+# is the adapter's table from [lesson 07](07_async_adapters.ipynb#Decide-where-each-exception-is-handled).
 
 # %% [markdown]
 # ## Read the public API
@@ -221,7 +221,7 @@ for i in ("013", "026", "113", "213"):
     print(i, validate(CATALOGUE[i]).error.code)
 
 # %% [markdown]
-# ## Write the whole batch by hand
+# ## Count outcomes by hand, then with account_for
 #
 # The real run's faults, scripted per item: 30 items answer 503 twice then recover (every 10th from
 # 007), 2 answer 503 for ever (050, 150), 12 drop their first connection (every 25th from 003), and 2
@@ -511,7 +511,7 @@ print(format_table(["inputs", "saved", "requests in flight (peak)", "tasks alive
 # ### A batch that loses its failures
 #
 # The other tempting shell runs the batch as one `async_gather` of per-input chains — and
-# `async_gather` fails fast ([lesson 07, anti-pattern 2](07_async_adapters.ipynb#Anti-pattern-2:-an-exception-escaping-the-boundary)):
+# `async_gather` fails fast ([lesson 07](07_async_adapters.ipynb#Know-what-fails-fast)):
 # the first `Err` is the result of the whole batch. **Predict:** 30 inputs, every 7th missing — how
 # many rows, and what does the result tell you about the others?
 

@@ -89,7 +89,7 @@ setup()
 # |---|---|---|---|
 # | invariant | size, time, order | 1 ≤ batch size ≤ `max_size`; no item waits over `max_wait`; flattened, the batches are the items in order | [Prove the batching laws](#Prove-the-batching-laws-with-Hypothesis) |
 # | invariant | no idle singleton | a time flush happens exactly `max_wait` after the batch's **first item** | same; [Anti-pattern 1](#Anti-pattern-1:-the-idle-singleton) |
-# | law | plain = model = live | your `asyncio.Queue` batcher, `batch_schedule` and `Stream.batch` make the same batches at the same instants | [Write the batcher](#Write-the-batcher-with-a-queue-and-a-deadline), Hypothesis |
+# | law | plain = model = live | your `asyncio.Queue` batcher, `batch_schedule` and `Stream.batch` make the same batches at the same instants | [Batch with a queue](#Batch-with-a-queue-and-a-timeout,-then-with-BatchPolicy), Hypothesis |
 # | law | batch / flatten | `s.batch(p).flatten()` runs like `s` | `check_stream_laws`, Hypothesis section |
 # | invariant | results in input order | one result per item, in input order; a wrong-sized reply is an `Err` | [Call the capability in batches](#Call-the-capability-in-batches,-results-in-order), [Anti-pattern 3](#Anti-pattern-3:-batches-that-reorder-results) |
 
@@ -163,7 +163,7 @@ for policy in (BatchPolicy(max_size=10**9, max_wait=0.5), BatchPolicy(max_size=6
     print(f"{policy}: {len(sizes)} calls under the burst, largest {max(sizes)}")
 
 # %% [markdown]
-# ## Write the batcher with a queue and a deadline
+# ## Batch with a queue and a timeout, then with BatchPolicy
 #
 # Here is the rule in plain asyncio — the form you will meet in real code. A producer puts item *i*
 # on an `asyncio.Queue` at `arrivals[i]`; the batcher takes the first item, computes **its** deadline,
