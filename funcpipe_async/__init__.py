@@ -37,6 +37,7 @@ from funcpipe_async.chunking import (
     batch_tick,
     Served,
     serve_batches,
+    pull_schedule,
 )
 from funcpipe_async.clock import VirtualClock
 from funcpipe_async.fakes import (
@@ -376,7 +377,7 @@ __all__ = [
     "hash_embedding", "encode_record", "check_key", "encode_save",
     # batching by size or time (lesson 09)
     "BatchPolicy", "BatchState", "Flush", "batch_offer", "batch_due", "batch_tick", "batch_flush",
-    "batch_schedule", "batch_calls", "BatchCost", "Served", "serve_batches", "BatchEmbedder",
+    "batch_schedule", "batch_calls", "BatchCost", "Served", "serve_batches", "pull_schedule", "BatchEmbedder",
     # every input accounted for (lesson 08)
     "account_for", "Ledger", "Outcome", "Step",
     # real adapters and the loopback service (lessons 07-08)

@@ -26,7 +26,10 @@ Invariants (``tests/test_chunking.py``):
 :func:`batch_schedule` runs the state machine over a list of arrival times (the reference
 model the lesson plots), and :func:`serve_batches` prices its batches with a
 :class:`BatchCost` on one or more replicas of the capability (latency per item, calls, busy
-time) — the latency / throughput trade-off as a pure function.  :func:`batch_calls`
+time) — the latency / throughput trade-off as a pure function.  :func:`pull_schedule` is
+the other way to feed replicas, as a model server's dynamic batcher does: a replica that
+comes free **pulls** whatever is waiting, up to ``max_size``, so batches grow by themselves
+when the replicas are busy.  :func:`batch_calls`
 describes calling a batch capability over a list with bounded concurrency, the results in
 input order.
 """
@@ -55,6 +58,7 @@ __all__ = [
     "BatchCost",
     "Served",
     "serve_batches",
+    "pull_schedule",
 ]
 
 A = TypeVar("A")
@@ -249,3 +253,53 @@ def serve_batches(
         for i in flush.items:
             latencies[i] = free[k] - arrivals[i]
     return Served(tuple(latencies), len(flushes), busy)
+
+
+def pull_schedule(
+    policy: BatchPolicy, arrivals: Sequence[float], cost: BatchCost, *, replicas: int = 1
+) -> list[Flush[int]]:
+    """The batches ``replicas`` replicas **pull** when they come free (item ``i`` arrives at ``arrivals[i]``).
+
+    This is how a model server's dynamic batcher (e.g. NVIDIA Triton's) feeds its model: the
+    replica free first takes the items waiting, up to ``policy.max_size``.  When fewer are
+    waiting and the replica is idle, it waits for company until the batch is full or the
+    oldest waiting item has waited ``policy.max_wait`` (Triton's ``max_queue_delay``) —
+    whichever comes first.  A replica that comes free *after* that deadline takes what has
+    queued up at once, so under load batches grow by themselves, instead of queueing as
+    many small calls as the timer made (:func:`batch_schedule` flushes whether or not a
+    replica is free).
+
+    Each ``Flush`` is stamped with the moment its call **starts** and says why: ``"size"``
+    (full), ``"time"`` (an idle replica waited ``max_wait`` for company) or ``"free"`` (a
+    replica came free, or the first item arrived at an idle one with ``max_wait=0``, and took
+    the items that had arrived by then — inclusive).  ``serve_batches(flushes, arrivals,
+    cost, replicas=replicas)`` prices them: every call starts at its stamp.  Pure.
+    """
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise ValueError(f"replicas must be an int ≥ 1, got {replicas!r}")
+    times = list(arrivals)
+    for earlier, later in zip(times, times[1:]):
+        if later < earlier:
+            raise ValueError(f"arrival times must not decrease, got {earlier:g} then {later:g}")
+    free = [0.0] * replicas
+    flushes: list[Flush[int]] = []
+    first = 0
+    while first < len(times):
+        replica = free.index(min(free))
+        ready = max(free[replica], times[first])
+        deadline = times[first] + policy.max_wait
+        filler = first + policy.max_size - 1  # the item that would fill the batch
+        if filler < len(times) and times[filler] <= max(ready, deadline):
+            start, reason = max(ready, times[filler]), "size"
+        elif ready >= deadline:
+            start, reason = ready, "free"
+        else:
+            start, reason = deadline, "time"
+        stop = first
+        while stop < len(times) and stop - first < policy.max_size and times[stop] <= start:
+            stop += 1
+        items = tuple(range(first, stop))
+        flushes.append(Flush(items, start, reason))
+        free[replica] = start + cost.seconds(len(items))
+        first = stop
+    return flushes

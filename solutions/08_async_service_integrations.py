@@ -83,14 +83,15 @@ def reading_key(record: dict) -> str:
 #
 # <details><summary>Hint 1</summary>
 #
-# `isinstance(True, int)` is `True` in Python: a `bool` is an `int`. Exclude it explicitly, as the
-# lesson's `validate` did.
+# What does `isinstance(True, int)` return in Python? Try it — then look at how the lesson's
+# `validate` checks a price's type.
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# `-90 <= value <= 60` is `False` for `nan`, so a range check written that way rejects `nan` for you;
-# `math.isfinite` says it outright.
+# What does a comparison with `float("nan")` return? Try `nan < 0` and `nan >= 0`. Which way of writing
+# the range check rejects `nan` without a special case — and is there a function in `math` that says
+# it outright?
 # </details>
 
 # %% tags=["task:t1"]
@@ -154,15 +155,14 @@ for body in ({"sensor": "roof", "celsius": 21, "at": 5, "unit": "C"}, {"celsius"
 #
 # <details><summary>Hint 1</summary>
 #
-# Each step is one line. The lesson's `pipeline_steps` is the model — without the rate limiter, and
-# with `reading_key(record)` as the key.
+# Which cell of lesson 08 builds exactly this list of named steps? What differs here: is there a rate
+# limiter, and which key does a reading get?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# `lambda item: async_retry(async_lift(lambda: http.get_json(...)), policy)`: the inner `lambda` makes
-# a fresh coroutine for every attempt. `async_lift(http.get_json(...))` would make one coroutine,
-# once, and every retry would reuse it.
+# A retry runs the same plan again: does your plan make a **fresh** coroutine on every attempt, or
+# one coroutine, once? (Lesson 01's reused-coroutine anti-pattern shows what happens otherwise.)
 # </details>
 
 # %% tags=["task:t2"]
@@ -217,8 +217,8 @@ print("requests:", dict(Counter(http.calls)), "| rows:", sorted(store.records))
 #
 # <details><summary>Hint 1</summary>
 #
-# `collections.Counter(o.item for o in ledger.outcomes)` counts outcomes per input; sets do the rest:
-# `reported_saved - set(keys)` and `set(keys) - reported_saved`.
+# Which of the four lists is about *how many times* an input was reported, and which are about two
+# sets disagreeing? Which standard-library tools count things and compare sets?
 # </details>
 
 # %% tags=["task:t3"]

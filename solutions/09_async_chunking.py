@@ -88,16 +88,16 @@ from funcpipe_async.grading.checks.ex09_async_chunking import (
 #
 # <details><summary>Hint 1</summary>
 #
-# Keep the state in three local variables: the open batch's items (a tuple), its tokens, and when it
-# opened. The lesson's `batch_tick` / `batch_offer` are steps 1, 3 and the size half of step 4; you
-# add step 2 and the token half of step 4.
+# What must the open batch remember from one arrival to the next — and which of the four steps do
+# the lesson's `batch_tick` and `batch_offer` already do for you? (Lesson 09, *Step the state machine
+# by hand*.) The steps they do not cover are yours.
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# The deadline belongs to the **batch**: set `opened` when an item joins an *empty* batch, never when
-# a batch leaves. A deadline restarted at every flush is the idle singleton: after a quiet spell, the
-# first item would leave at once, alone.
+# When does a batch's clock start: when an item joins an empty batch, or when the previous batch
+# leaves? If you are not sure, re-read the lesson's *Anti-pattern 1: the idle singleton* and ask
+# what your function does with the first item after a quiet spell.
 # </details>
 #
 # <details><summary>Try it</summary>
@@ -173,16 +173,16 @@ except ValueError as error:
 #
 # <details><summary>Hint 1</summary>
 #
-# `batch_calls(docs, call, size=size, concurrency=concurrency)` already cuts the batches, bounds the
-# calls and keeps the batches in order. Your `call(batch)` is
-# `async_bind(embedder.embed_batch(batch), lambda reply: ...)`: a plan that matches the reply back to
-# `batch`.
+# Which package function already cuts the list into batches, bounds the calls in flight and keeps
+# the batches in order (lesson 09, *Call the capability in batches*)? If you use it, what is left for
+# you to write — and what must that piece do with each reply?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# `dict(reply)` maps ids to vectors. Walk `batch` (not the reply) to put them in order; an id not in
-# the dict is `async_fail(ErrInfo("MISSING_RESULT", ...))`, and the rest is `async_pure(vectors)`.
+# The reply's pairs come in any order. Which of the two should decide the order of your vectors —
+# the batch you sent or the reply you got? And what should a batch come to when one of its ids has
+# no vector in the reply?
 # </details>
 
 # %% tags=["task:t2"]
@@ -242,15 +242,14 @@ print(Simulation().run(embed_in_order(KeyedEmbedder(seed=3, drops="d5"), docs, 4
 #
 # <details><summary>Hint 1</summary>
 #
-# Try all 42 candidates — `serve_latencies` is pure and fast. Keep the ones whose p95 fits, then take
-# the one with the fewest calls: `min(fits, key=...)`.
+# How many candidate policies are there, and what does it cost to score one with `serve_latencies`
+# (is anything slept)? Could you simply score them all, and then choose among those that fit?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# The budget is on the **p95**, not the median: `percentile(latencies, 50)` would let 45 % of the
-# items wait longer than the budget. And latency includes the call itself — `serve_latencies` already
-# adds the wait for the replica and the call time.
+# Which percentile does the budget name? And does the latency you compare already include the wait
+# for the replica and the call itself — what does `serve_latencies` return?
 # </details>
 
 # %% tags=["task:t3"]

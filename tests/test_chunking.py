@@ -257,3 +257,59 @@ def test_batch_embedder_takes_the_cost_on_virtual_time_and_answers_in_order() ->
         BatchEmbedder(0.2)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         serve_batches([], [], BatchCost(0, 0), replicas=0)
+
+
+# --- pull when free: the replicas take what is waiting (pull_schedule) ---------------------------
+
+from funcpipe_async import pull_schedule  # noqa: E402
+
+
+def test_pull_schedule_a_busy_replica_takes_everything_that_queued_up() -> None:
+    cost = BatchCost(overhead=1.0, per_item=0.0)
+    arrivals = [0.0, 0.2, 0.4, 0.6, 0.8, 5.0]
+    flushes = pull_schedule(BatchPolicy(max_size=3, max_wait=0), arrivals, cost)
+    # item 0 finds the replica idle and goes alone; items 1-4 queue during its call, and the
+    # replica takes three of them at t=1 (size), the last at t=2 (free); item 5 arrives to an idle replica
+    assert [(f.items, f.at, f.reason) for f in flushes] == [
+        ((0,), 0.0, "free"), ((1, 2, 3), 1.0, "size"), ((4,), 2.0, "free"), ((5,), 5.0, "free")]
+
+
+def test_pull_schedule_an_idle_replica_waits_max_wait_for_company() -> None:
+    cost = BatchCost(overhead=1.0, per_item=0.0)
+    flushes = pull_schedule(BatchPolicy(max_size=3, max_wait=0.5), [0.0, 0.1, 3.0, 3.1, 3.2], cost)
+    assert [(f.items, f.at, f.reason) for f in flushes] == [((0, 1), 0.5, "time"), ((2, 3, 4), 3.2, "size")]
+
+
+@given(policies, gaps, st.integers(1, 3))
+def test_pull_schedule_keeps_size_and_order_and_starts_each_call_on_a_free_replica(
+    policy: BatchPolicy, deltas: list[float], replicas: int
+) -> None:
+    arrivals = arrivals_from(deltas)
+    cost = BatchCost(0.2, 0.01)
+    flushes = pull_schedule(policy, arrivals, cost, replicas=replicas)
+    assert all(1 <= len(f.items) <= policy.max_size for f in flushes)
+    assert [i for f in flushes for i in f.items] == list(range(len(arrivals)))
+    assert all(f.at >= arrivals[i] for f in flushes for i in f.items)
+    served = serve_batches(flushes, arrivals, cost, replicas=replicas)
+    for flush in flushes:   # priced by serve_batches, every call starts at its stamp: no replica was busy
+        for i in flush.items:
+            assert abs(served.latencies[i] - (flush.at + cost.seconds(len(flush.items)) - arrivals[i])) < 1e-9
+
+
+@given(gaps)
+def test_pull_schedule_with_no_wait_never_leaves_an_item_waiting_beside_an_idle_replica(deltas: list[float]) -> None:
+    arrivals = arrivals_from(deltas)
+    cost = BatchCost(0.2, 0.01)
+    end = 0.0   # when the single replica comes free
+    for flush in pull_schedule(BatchPolicy(max_size=4, max_wait=0), arrivals, cost):
+        assert flush.at == max(end, arrivals[flush.items[0]])   # work-conserving
+        end = flush.at + cost.seconds(len(flush.items))
+
+
+def test_pull_schedule_checks_its_inputs() -> None:
+    cost = BatchCost(0.2, 0.01)
+    with pytest.raises(ValueError, match="replicas"):
+        pull_schedule(BatchPolicy(2, 0), [0.0], cost, replicas=0)
+    with pytest.raises(ValueError, match="must not decrease"):
+        pull_schedule(BatchPolicy(2, 0), [1.0, 0.5], cost)
+    assert pull_schedule(BatchPolicy(2, 0), [], cost) == []
