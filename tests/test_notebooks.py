@@ -198,3 +198,33 @@ def test_lessons_import_the_package_from_its_top_level(path: Path) -> None:
         if cell["cell_type"] == "code":
             deep = re.findall(r"(?:from|import) funcpipe_async\.\w+", _source(cell))
             assert not deep, f"{_id(path)}: import from the public namespace instead: {deep}"
+
+
+HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*$", re.MULTILINE)
+
+
+def _anchors(path: Path) -> set[str]:
+    """The ids JupyterLab gives a notebook's headings: the rendered text, spaces as hyphens."""
+    anchors = set()
+    for cell in _cells(path):
+        if cell["cell_type"] == "markdown":
+            for text in HEADING.findall(_source(cell)):
+                rendered = re.sub(r"[`*]", "", re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text))
+                anchors.add(rendered.replace(" ", "-"))
+    return anchors
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_links_to_a_section_find_that_section(path: Path) -> None:
+    """A link such as ``03_backpressure.ipynb#Bound-the-queue`` lands on a heading that exists."""
+    for cell in _cells(path):
+        if cell["cell_type"] != "markdown":
+            continue
+        for target in LINK.findall(_source(cell)):
+            if re.match(r"[a-z]+:", target) or "#" not in target:
+                continue
+            file_part, anchor = target.split("#", 1)
+            other = (path.parent / file_part) if file_part else path
+            if other.suffix != ".ipynb" or not other.exists():
+                continue
+            assert anchor in _anchors(other), f"{_id(path)}: {target!r} names no heading of {other.name}"
