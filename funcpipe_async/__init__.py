@@ -90,7 +90,9 @@ from funcpipe_async.policies import (
 from funcpipe_async.ports import EmbeddingCap, HttpClientCap, StorageCap, check_key, encode_record, encode_save
 from funcpipe_async.result import Err, ErrInfo, Ok, Result, assert_never
 from funcpipe_async.shell.runtime import perform_async, run_sync
-from funcpipe_async.shell.virtual import DeadlockError, Simulation, SimulationLimitError, run_virtual
+from funcpipe_async.shell.virtual import (
+    DeadlockError, LeftoverTasksError, Simulation, SimulationLimitError, run_virtual,
+)
 from funcpipe_async.trace import (
     DESCRIBE,
     DONE,
@@ -364,7 +366,8 @@ __all__ = [
     # the shell (drivers), virtual time
     "perform_async", "run_sync", "check_monad_laws", "LawReport",
     "check_gather_laws", "check_retry_laws", "check_stream_laws", "check_law", "observe", "Observation",
-    "Simulation", "run_virtual", "DeadlockError", "SimulationLimitError", "VirtualClock",
+    "Simulation", "run_virtual", "DeadlockError", "SimulationLimitError", "LeftoverTasksError",
+    "VirtualClock",
     # tracing and figures
     "Trace", "Event", "Span", "LogicalClock", "format_table",
     "DESCRIBE", "DRIVE", "START", "FINISH", "DONE",
