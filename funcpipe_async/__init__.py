@@ -233,6 +233,7 @@ if TYPE_CHECKING:
     )
     # --- lazy (matplotlib / ipywidgets) names for lessons 02, 03, 06: import them here too ---
     from funcpipe_async.plots import plot_stream_events, stream_events_summary  # lesson 02
+    from funcpipe_async.plots import cumulative_requests_summary, plot_cumulative_requests  # lesson 04
     from funcpipe_async.demos.fairness import (  # lesson 06
         FairnessControls, FairnessRun, FairnessView, fairness_demo, fairness_summary, fairness_table, normalised_throughput,
         plot_fairness, presentation_rc, redraw_fairness_png, render_fairness, simulate_fairness,
@@ -307,6 +308,9 @@ _LAZY = {
     # --- lazy: lesson 02 (streams figures) ---
     "plot_stream_events": "funcpipe_async.plots",
     "stream_events_summary": "funcpipe_async.plots",
+    # --- lazy: lesson 04 (retry storm figure) ---
+    "plot_cumulative_requests": "funcpipe_async.plots",
+    "cumulative_requests_summary": "funcpipe_async.plots",
     # --- lazy: lesson 03 (funcpipe_async.demos.backpressure) ---
     "STRATEGIES": "funcpipe_async.demos.backpressure",
     "BackpressureRun": "funcpipe_async.demos.backpressure",
@@ -373,6 +377,7 @@ __all__ = [
     "DESCRIBE", "DRIVE", "START", "FINISH", "DONE",
     "plot_drive_timeline", "drive_timeline_summary", "course_rc",
     "plot_attempt_timeline", "attempt_timeline_summary", "attempt_spans", "AttemptSpan",
+    "plot_cumulative_requests", "cumulative_requests_summary",
     # ports and fakes
     "HttpClientCap", "StorageCap", "EmbeddingCap", "FakeHttp", "ScriptedHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments",
     "hash_embedding", "encode_record", "check_key", "encode_save",
