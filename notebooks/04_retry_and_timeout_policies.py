@@ -253,7 +253,7 @@ POLICY = RetryPolicy(max_attempts=5, backoff=ExponentialBackoff(initial=1, facto
                      retry_on=RETRYABLE, attempt_timeout=2, deadline=30)
 SCRIPTS = {"hang, 503, 503, ok": ([HANG, ErrInfo("HTTP_503", retryable=True), ErrInfo("HTTP_503", retryable=True),
                                   "payload"], 0.5),
-           "always slow": ([HANG], 0), "bad request": ([ErrInfo("HTTP_400")], 0.5)}
+           "always hangs": ([HANG], 0), "bad request": ([ErrInfo("HTTP_400")], 0.5)}
 
 def drive(script, latency, retried):
     sim, service = Simulation(seed=3), ScriptedService(script, latency=latency)
