@@ -91,7 +91,9 @@ from funcpipe_async.policies import (
 from funcpipe_async.ports import EmbeddingCap, HttpClientCap, StorageCap, check_key, encode_record, encode_save
 from funcpipe_async.result import Err, ErrInfo, Ok, Result, assert_never
 from funcpipe_async.shell.runtime import perform_async, run_sync
-from funcpipe_async.shell.virtual import DeadlockError, Simulation, SimulationLimitError, run_virtual
+from funcpipe_async.shell.virtual import (
+    DeadlockError, LeftoverTasksError, Simulation, SimulationLimitError, run_virtual,
+)
 from funcpipe_async.trace import (
     DESCRIBE,
     DONE,
@@ -233,6 +235,7 @@ if TYPE_CHECKING:
     )
     # --- lazy (matplotlib / ipywidgets) names for lessons 02, 03, 06: import them here too ---
     from funcpipe_async.plots import plot_stream_events, stream_events_summary  # lesson 02
+    from funcpipe_async.plots import cumulative_requests_summary, plot_cumulative_requests  # lesson 04
     from funcpipe_async.demos.fairness import (  # lesson 06
         FairnessControls, FairnessRun, FairnessView, fairness_demo, fairness_summary, fairness_table, normalised_throughput,
         plot_fairness, presentation_rc, redraw_fairness_png, render_fairness, simulate_fairness,
@@ -307,6 +310,9 @@ _LAZY = {
     # --- lazy: lesson 02 (streams figures) ---
     "plot_stream_events": "funcpipe_async.plots",
     "stream_events_summary": "funcpipe_async.plots",
+    # --- lazy: lesson 04 (retry storm figure) ---
+    "plot_cumulative_requests": "funcpipe_async.plots",
+    "cumulative_requests_summary": "funcpipe_async.plots",
     # --- lazy: lesson 03 (funcpipe_async.demos.backpressure) ---
     "STRATEGIES": "funcpipe_async.demos.backpressure",
     "BackpressureRun": "funcpipe_async.demos.backpressure",
@@ -366,12 +372,14 @@ __all__ = [
     # the shell (drivers), virtual time
     "perform_async", "run_sync", "check_monad_laws", "LawReport",
     "check_gather_laws", "check_retry_laws", "check_stream_laws", "check_law", "observe", "Observation",
-    "Simulation", "run_virtual", "DeadlockError", "SimulationLimitError", "VirtualClock",
+    "Simulation", "run_virtual", "DeadlockError", "SimulationLimitError", "LeftoverTasksError",
+    "VirtualClock",
     # tracing and figures
     "Trace", "Event", "Span", "LogicalClock", "format_table",
     "DESCRIBE", "DRIVE", "START", "FINISH", "DONE",
     "plot_drive_timeline", "drive_timeline_summary", "course_rc",
     "plot_attempt_timeline", "attempt_timeline_summary", "attempt_spans", "AttemptSpan",
+    "plot_cumulative_requests", "cumulative_requests_summary",
     # ports and fakes
     "HttpClientCap", "StorageCap", "EmbeddingCap", "FakeHttp", "ScriptedHttp", "FakeStorage", "FakeEmbedder", "ScriptedService", "HANG", "FakePayments",
     "hash_embedding", "encode_record", "check_key", "encode_save",

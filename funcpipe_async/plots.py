@@ -9,6 +9,7 @@ line styles, so no meaning rests on colour alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,8 @@ __all__ = [
     "plot_attempt_timeline",
     "plot_stream_events",
     "stream_events_summary",
+    "plot_cumulative_requests",
+    "cumulative_requests_summary",
 ]
 
 
@@ -368,4 +371,68 @@ def plot_stream_events(
         if closes:
             handles.append(Line2D([], [], marker="X", color="black", linestyle="none", label="source closed"))
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+# --- cumulative requests over time (lesson 04: a retry storm, with and without a budget) ---------
+
+_CUMULATIVE_STYLES = (("o", "-"), ("^", "--"), ("s", ":"), ("D", "-."))
+
+
+def _cumulative(times: Sequence[float]) -> tuple[list[float], list[int]]:
+    ordered = sorted(times)
+    return ordered, list(range(1, len(ordered) + 1))
+
+
+def cumulative_requests_summary(
+    series: Mapping[str, Sequence[float]], *, checkpoints: Sequence[float] = ()
+) -> str:
+    """The cumulative-requests figure in words: per series, how many requests arrived in all
+    and when the last one did, then how many had arrived by each checkpoint time."""
+    width = max((len(label) for label in series), default=0)
+    lines = []
+    for label, times in series.items():
+        line = f"{label:>{width}}: {len(times)} request{'' if len(times) == 1 else 's'}"
+        if times:
+            line += f", the last at t={max(times):.3g}"
+        if checkpoints:
+            by = ", ".join(f"t={t:g}: {sum(1 for x in times if x <= t)}" for t in checkpoints)
+            line += f"; by {by}"
+        lines.append(line)
+    return "\n".join(lines) if lines else "no requests"
+
+
+def plot_cumulative_requests(
+    series: Mapping[str, Sequence[float]],
+    *,
+    levels: Mapping[str, float] | None = None,
+    title: str = "Requests reaching the dependency",
+    time_label: str = "virtual time (virtual seconds)",
+) -> Figure:
+    """Requests so far against time, one step line per series (each its own line style, and
+    its own marker on the last request), with optional labelled horizontal ``levels`` (e.g.
+    the first attempts alone).  ``series`` maps a label to the times requests arrived."""
+    with matplotlib.rc_context(course_rc()):  # type: ignore[arg-type]
+        fig = Figure(figsize=(10, 4.2), layout="constrained")
+        ax = fig.add_subplot()
+        colours = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
+        end = max((max(times) for times in series.values() if times), default=1.0)
+        for i, (label, times) in enumerate(series.items()):
+            marker, style = _CUMULATIVE_STYLES[i % len(_CUMULATIVE_STYLES)]
+            xs, ys = _cumulative(times)
+            xs, ys = [0.0, *xs, end], [0, *ys, len(xs)]
+            ax.step(xs, ys, where="post", color=colours[i % len(colours)], linestyle=style, linewidth=2,
+                    label=f"{label} ({len(times)})")
+            if times:  # the last request: after it, the line stays flat
+                ax.plot(xs[-2], ys[-2], marker=marker, markersize=9, color=colours[i % len(colours)],
+                        markeredgecolor="black", linestyle="none")
+        for label, level in (levels or {}).items():
+            ax.axhline(level, color="0.35", linestyle=(0, (1, 3)), linewidth=1.2)
+            ax.annotate(label, (end, level), textcoords="offset points", xytext=(-4, -4), ha="right",
+                        va="top", fontsize=9, color="0.25")
+        ax.set_xlabel(time_label)
+        ax.set_ylabel("requests so far")
+        ax.set_ylim(bottom=0)
+        ax.set_title(title)
+        ax.legend(loc="center right", frameon=False)
     return fig

@@ -61,8 +61,8 @@ PAY_POLICY = RetryPolicy(max_attempts=3, backoff=ConstantBackoff(1), attempt_tim
 # ## Task 1 — Fit a policy to a deadline (3 points)
 #
 # The lesson's decision table says it: with both an `attempt_timeout` and a `deadline`, *the
-# deadline must exceed `attempt_timeout × max_attempts + sum(waits)`, or the last attempts are
-# never made*. A policy that promises six attempts and then cuts the fifth at the deadline is not
+# deadline must exceed the worst case* — `attempt_timeout × max_attempts + sum(waits)` — or the
+# last attempts are never made. A policy that promises six attempts and then cuts the fifth at the deadline is not
 # honest about what it does. The worst case is arithmetic on data — no run needed:
 #
 # ```python
@@ -168,16 +168,16 @@ except ValueError as error:
 #
 # <details><summary>Hint 1</summary>
 #
-# Each rule is one field of a `RetryPolicy`: `retry_on`, `max_attempts`, `backoff`,
-# `attempt_timeout`, `deadline`. Print `delay_schedule(policy)` to see the waits before anything
-# runs, then the plan is one line: `async_retry(async_lift(service.call), policy)`.
+# Which field of `RetryPolicy` answers each of the four review questions? Before you drive
+# anything, what does `delay_schedule(your_policy)` print — the waits 0.5, 1, 1.5 the rules ask
+# for? And which transformer from the lesson turns a policy and a plan into a retried plan?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# `retry_on=None` means "trust `ErrInfo.retryable`"; a `frozenset` of codes means "exactly these".
-# A timed-out attempt's error code is `TIMEOUT` — leave it out, and a hanging attempt is never
-# retried.
+# What does `retry_on=None` trust, and what does a set of codes decide instead? (The lesson's
+# `HTTP_409` row shows the difference.) When `attempt_timeout` cuts an attempt, which code does its
+# `Err` carry — and is that code in your set?
 # </details>
 #
 # <details><summary>Try it</summary>
@@ -250,16 +250,14 @@ for label, (script, latency) in scripts.items():
 #
 # <details><summary>Hint 1</summary>
 #
-# The lesson's fix is three lines: a key, then
-# `async_retry(async_lift(lambda: payments.charge(amount, key=key)), PAY_POLICY)`. The question is
-# *where* the key is made: inside the `lambda` it is made again for every attempt.
+# In the lesson's fix, where is the key made: inside the function each attempt calls, or once,
+# before the plan is built? What would attempt 2 send if the key were made inside?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# A random key (`uuid4()`) made once per call of `charge_order` survives the retries — but a
-# second submission of the same order gets a new one. The order id already names the operation:
-# `f"order-{order_id}/charge"`.
+# A double click calls `charge_order` twice for the same order. Would a random key, made once per
+# call, be the same both times? What do the two submissions share that could name the operation?
 # </details>
 
 # %% tags=["task:t3"]

@@ -67,7 +67,7 @@ def three_clients(sim: Simulation) -> AsyncPlan[list]:
 # %% [markdown]
 # ## Task 1 — Test a timeout on virtual time (4 points)
 #
-# The lesson's first exercise: a fake answers after 45 s; wrap it in `async_timeout(..., 30)`;
+# A test you could now write by hand: a fake answers after 45 s; wrap it in `async_timeout(..., 30)`;
 # assert the `Err(TIMEOUT)`, that the run ended at **exactly** t = 30, and that the attempt was
 # *cancelled, not abandoned*. Turn that into a reusable test helper: `assert_times_out_at(plan, limit)`
 # drives `plan` on a fresh `Simulation` and raises `AssertionError` unless all three hold —
@@ -75,17 +75,18 @@ def three_clients(sim: Simulation) -> AsyncPlan[list]:
 # - the result is an `Err` whose code is `"TIMEOUT"`;
 # - the run ended at exactly t = `limit` of virtual time: not later (the timeout is too long), not
 #   earlier (too short) — and not at t = 0, which is what a mocked `asyncio.sleep` gives: no time
-#   passed, so no timer could fire (anti-pattern 2);
+#   passed, so no timer could fire ([further/05](../notebooks/further/05_deterministic_async_testing.ipynb));
 # - no task is left running when the plan returns. A timeout cancels the attempt; a hand-made one
-#   that abandons it leaves it running into whatever runs next (anti-pattern 4).
+#   that abandons it leaves it running into whatever runs next (the lesson's anti-pattern 2).
 #
 # Otherwise it returns `None`. Three things the lesson showed:
 #
 # - `sim.run(...)` is an ordinary synchronous call, so the helper is a plain `def`. Do **not** drive
 #   with `run_sync` or `await`: on the wall clock, checking a ten-minute timeout takes ten minutes.
 # - Virtual time is exact: compare the end instant with `==`.
-# - When `run` returns, the simulation has already cancelled every leftover task (its safety net),
-#   so look for leftovers *inside* the run, right after the plan returns.
+# - A task left running is not tidied away silently: `sim.run` cancels it and raises
+#   `LeftoverTasksError`, an `AssertionError` naming the task. You may also look for leftovers
+#   yourself, *inside* the run, right after the plan returns.
 #
 # *How it is checked:* your helper is given plans built from `ScriptedService` and the lesson's
 # policies, with limits from half a second to ten minutes. Plans that time out at exactly the limit
@@ -95,21 +96,16 @@ def three_clients(sim: Simulation) -> AsyncPlan[list]:
 #
 # <details><summary>Hint 1</summary>
 #
-# Drive a small coroutine instead of the plan itself, so you can look around right after the plan
-# returns:
-#
-# ```python
-# async def drive():
-#     result = await perform_async(plan)
-#     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-#     return result, others
-# ```
+# What does `sim.run` do when the plan returns but a task it started is still running — and is
+# that exception one a test helper may let through? If you want to look for yourself, which
+# asyncio function lists the tasks still alive, from inside a coroutine you drive?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# `sim = Simulation()`, then `result, others = sim.run(drive())`. The run ended at `sim.now`.
-# Write one `assert` per fact, each with a message that says what happened instead.
+# Which attribute of the `Simulation` says when the run ended? Is virtual time exact enough to
+# compare with `==`? Could one `assert` per fact, each with its own message, tell the reader what
+# happened instead?
 # </details>
 #
 # <details><summary>Try it</summary>
@@ -137,7 +133,7 @@ def assert_times_out_at(plan: AsyncPlan, limit: float) -> None:
 
 
 # %% [markdown] tags=["solution-only"]
-# In the solution: the lesson's 45 s fake under a 30 s timeout passes; a timeout that fires late,
+# In the solution: a 45 s fake under a 30 s timeout passes; a timeout that fires late,
 # and a hand-made timeout that shields the call (so it keeps running), both fail — and checking
 # ten simulated minutes costs no real waiting.
 
@@ -187,9 +183,9 @@ for name, plan in [("fires late", async_timeout(ScriptedService([HANG]).plan(), 
 #
 # <details><summary>Hint 1</summary>
 #
-# A loop of two: make a `Simulation(seed=seed)`, run `make_scenario(sim)` on it, keep
-# `sim.trace.events`. Then one `assert first == second, "..."`. `Event` is a frozen dataclass, so
-# `==` compares time, kind, step and details.
+# How many `Simulation`s does the helper need, and which seed does each get? What do you keep from
+# each run to compare — and does `==` on two lists of `Event`s (frozen dataclasses) compare
+# everything you care about?
 # </details>
 #
 # <details><summary>Hint 2</summary>
@@ -262,7 +258,8 @@ except AssertionError as error:
 #   first `n - 1` of them;
 # - when every call takes *longer* than the `attempt_timeout`, every attempt is cut off at the
 #   timeout with `Err(TIMEOUT)` (retryable), so the call gives up after `max_attempts` attempts at
-#   `max_attempts × attempt_timeout + sum(delay_schedule(policy))` (the lesson's exercise 2).
+#   `max_attempts × attempt_timeout + sum(delay_schedule(policy))` (lesson 04's worst case,
+#   [Stop at the deadline](../notebooks/04_retry_and_timeout_policies.ipynb#Stop-at-the-deadline)).
 #
 # Compute it from the policy value; drive nothing. (An oracle that runs the simulation compares the
 # simulation with itself, and proves nothing.)
@@ -274,13 +271,13 @@ except AssertionError as error:
 #
 # <details><summary>Hint 1</summary>
 #
-# Decide first whether the attempts time out (`policy.attempt_timeout is not None and latency >=
-# policy.attempt_timeout`). If not, count the attempts: `min(failures + 1, policy.max_attempts)`.
+# Which of the two cases above applies — when does an attempt get cut off by its timeout, given the
+# latency? In the other case, how many attempts are made, and how many waits do they use?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# Check yourself against the lesson's scripted fake: fail twice, then succeed, with a 10 s constant
+# Check yourself by hand: a service that fails twice, then succeeds, with a 10 s constant
 # backoff and 0.5 s per call ends at 0.5 + 10 + 0.5 + 10 + 0.5 = 21.5.
 # </details>
 
@@ -343,8 +340,8 @@ check_my_work("05_deterministic_async_testing")
 # - Extend `retry_finishes_at` to policies with a `deadline`: the call gives up when the next wait
 #   would end past the deadline, or the deadline cancels the running attempt. Check your prediction
 #   against the virtual clock.
-# - Use `assert_same_trace` on the lesson's `morning` scenario and on `five_sleepers`. Which of the
-#   lesson's scenarios would fail it, and why?
+# - Use `assert_same_trace` on the `morning` scenario and on `five_sleepers` from
+#   [further/05](../notebooks/further/05_deterministic_async_testing.ipynb). Would either fail it, and why?
 #
 # ## Hand it in
 #

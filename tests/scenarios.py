@@ -12,10 +12,13 @@ from funcpipe_async import (
     ConstantBackoff,
     Err,
     ErrInfo,
+    ExponentialBackoff,
     FakeHttp,
     Ok,
     Result,
+    RetryBudget,
     RetryPolicy,
+    ScriptedService,
     Simulation,
     Trace,
     async_bind,
@@ -98,3 +101,27 @@ def producer_and_consumer(produce: float = 1.0, consume: float = 3.0, n: int = 3
 
     assert sim.run(stream_from(numbers).traced(sim.trace).take(n).for_each(handle)) == Ok(n)
     return sim.trace
+
+
+def retry_storm(callers: int = 20) -> dict[str, list[float]]:
+    """Lesson 04's retry storm, small: ``callers`` calls at t=0 against a dependency that is
+    down (each request 0.1 s), 4 attempts each with exponential backoff 1, 2, 4 s — without
+    jitter, with full jitter, and with full jitter plus a shared ``RetryBudget(0.1, reserve=2)``
+    (seed 0).  The times at which requests reached the dependency, per run."""
+    def run(policy: RetryPolicy, budget: RetryBudget | None) -> list[float]:
+        sim, down = Simulation(seed=0), ScriptedService([Err(UNAVAILABLE)], latency=0.1)
+        plan = async_retry(async_lift(down.call), policy, rng=sim.rng, budget=budget)
+        sim.run(_all(plan, callers))
+        return down.calls
+
+    policy = RetryPolicy(max_attempts=4, backoff=ExponentialBackoff(1, 2, cap=30))
+    jittered = RetryPolicy(max_attempts=4, backoff=ExponentialBackoff(1, 2, cap=30), jitter="full")
+    return {
+        "no jitter, no budget": run(policy, None),
+        "full jitter": run(jittered, None),
+        "full jitter + retry budget": run(jittered, RetryBudget(ratio=0.1, reserve=2)),
+    }
+
+
+async def _all(plan: AsyncPlan[object], n: int) -> list[Result[object, ErrInfo]]:
+    return list(await asyncio.gather(*(plan() for _ in range(n))))

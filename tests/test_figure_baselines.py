@@ -26,6 +26,7 @@ from funcpipe_async import (
     Ok,
     Tenant,
     plot_attempt_timeline,
+    plot_cumulative_requests,
     plot_drive_timeline,
     plot_fairness,
     plot_littles_law,
@@ -38,7 +39,7 @@ from funcpipe_async import (
     simulate_fairness,
 )
 from funcpipe_async.demos.backpressure import BackpressureRun
-from scenarios import fetch_then_failing_save, flaky_and_slow, producer_and_consumer
+from scenarios import fetch_then_failing_save, flaky_and_slow, producer_and_consumer, retry_storm
 
 # Tolerance 1 (pytest-mpl's default is 2): with matplotlib pinned (its wheels bundle FreeType) an
 # unchanged figure compares at RMS 0.0, and 2 lets a thin line change colour unnoticed (RMS ~1.4).
@@ -136,3 +137,9 @@ def test_fairness_slider_figure() -> Figure:
     controls = FairnessControls(tenants=4, scheduler="deficit round robin", rates=(14, 1.5, 1.5, 1.5, 1.5))
     fig, _table = render_fairness(controls, dpi=90)
     return fig
+
+
+@baseline
+def test_cumulative_requests() -> Figure:
+    """plot_cumulative_requests: lesson 04's retry storm, three step lines (no jitter, jitter, jitter + budget), a level."""
+    return plot_cumulative_requests(retry_storm(), levels={"20 first attempts": 20})

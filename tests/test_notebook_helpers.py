@@ -95,7 +95,7 @@ def test_api_summary_gives_name_signature_and_sentence_per_object() -> None:
     assert text.splitlines() == [
         "QueuePolicy(capacity: int | None = 8, overflow: Overflow = 'suspend') -> None",
         "    A queue's size and what it does when full, as data.",
-        "Simulation.run(self, main: Any) -> Any",
+        "Simulation.run(self, main: Any, *, cancel_leftovers: bool = False) -> Any",
         "    " + first_sentence(Simulation.run),
     ]
 

@@ -14,6 +14,7 @@ from funcpipe_async import (
     DeadlockError,
     Err,
     ErrInfo,
+    LeftoverTasksError,
     Ok,
     Simulation,
     SimulationLimitError,
@@ -373,8 +374,97 @@ def test_leftover_tasks_are_cancelled_and_their_finally_runs() -> None:
         await asyncio.sleep(1)
         return "main done"
 
-    assert run_virtual(scenario()) == "main done"
+    with pytest.raises(LeftoverTasksError):
+        run_virtual(scenario())
     assert log == ["background cleaned up at 1.0"]
+    log.clear()
+    assert run_virtual(scenario(), cancel_leftovers=True) == "main done"
+    assert log == ["background cleaned up at 1.0"]
+
+
+def test_leftover_tasks_are_reported_by_name_and_where_they_wait() -> None:
+    async def heartbeat() -> None:
+        while True:
+            await asyncio.sleep(10)
+
+    async def leaky() -> str:
+        asyncio.create_task(heartbeat(), name="heartbeat")
+        asyncio.create_task(asyncio.Event().wait())  # unnamed: labelled by its coroutine
+        await asyncio.sleep(35)
+        return "test passed"
+
+    sim = Simulation()
+    with pytest.raises(LeftoverTasksError) as caught:
+        sim.run(leaky())
+    error = caught.value
+    assert isinstance(error, AssertionError)  # in a test, a leaked task is a failed test
+    assert error.now == 35.0 and error.result == "test passed"
+    assert error.leftovers == sim.leftovers == (
+        "'heartbeat' waiting in test_leftover_tasks_are_reported_by_name_and_where_they_wait.heartbeat → sleep",
+        "'Event.wait' waiting in Event.wait",
+    )
+    message = str(error)
+    assert message.startswith("main returned at virtual time 35s, leaving 2 tasks running (now cancelled).")
+    assert "asyncio.TaskGroup" in message and "\n  - 'heartbeat' waiting in " in message
+
+
+def test_the_loop_closing_an_abandoned_generator_is_not_a_leftover() -> None:
+    """asyncio closes an async generator garbage-collected unclosed in a task of its own: the
+    loop tidying up (lesson 02's concern), not a task the plan started."""
+
+    async def numbers() -> Any:
+        yield 1
+        yield 2
+
+    async def main() -> int:
+        gen = numbers()
+        first: int = await gen.__anext__()
+        del gen  # unclosed: the loop schedules its aclose() as a task, still pending at return
+        return first
+
+    sim = Simulation()
+    assert sim.run(main()) == 1 and sim.leftovers == ()
+
+
+def test_a_task_group_leaves_nothing_behind() -> None:
+    async def heartbeat(beats: list[float]) -> None:
+        while True:
+            await asyncio.sleep(10)
+            beats.append(now())
+
+    async def tidy() -> list[float]:
+        beats: list[float] = []
+        async with asyncio.TaskGroup() as tg:
+            beat = tg.create_task(heartbeat(beats))
+            await asyncio.sleep(35)
+            beat.cancel()
+        return beats
+
+    sim = Simulation()
+    assert sim.run(tidy()) == [10.0, 20.0, 30.0]
+    assert sim.leftovers == ()
+
+
+def test_main_s_own_failure_is_not_hidden_behind_its_leftovers() -> None:
+    async def fails() -> None:
+        asyncio.create_task(asyncio.sleep(60), name="orphan")
+        await asyncio.sleep(1)
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        Simulation().run(fails())
+
+
+def test_leftovers_are_recorded_when_allowed_and_reset_per_run() -> None:
+    sim = Simulation()
+
+    async def leaky() -> None:
+        asyncio.create_task(asyncio.sleep(60))
+
+    sim.run(leaky(), cancel_leftovers=True)
+    assert sim.leftovers == ("'sleep' waiting in sleep",)
+    assert sim.run(_sleep_then_now(1)) == 1.0
+    assert sim.leftovers == ()
 
 
 def test_the_outer_running_loop_is_restored() -> None:

@@ -16,7 +16,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from funcpipe_async.shell.runtime import perform_async, run_sync
-from funcpipe_async.shell.virtual import DeadlockError, Simulation, SimulationLimitError, run_virtual
+from funcpipe_async.shell.virtual import (
+    DeadlockError, LeftoverTasksError, Simulation, SimulationLimitError, run_virtual,
+)
 
 if TYPE_CHECKING:
     from funcpipe_async.shell.laws import (
@@ -46,6 +48,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "perform_async", "run_sync", "Simulation", "run_virtual", "DeadlockError", "SimulationLimitError",
+    "LeftoverTasksError",
     "check_monad_laws", "check_gather_laws", "check_retry_laws", "check_stream_laws", "check_law", "observe",
     "Observation", "LawReport",
 ]

@@ -30,6 +30,12 @@ a deterministic count (never wall time), each naming the tasks still running:
 A plan that never awaits (a CPU loop) cannot be interrupted by any single-threaded event
 loop, this one included: no guard can stop it, only a process-level limit can.
 
+Nothing outlives a run, and nothing is left behind silently: tasks still pending when
+``main`` returns are cancelled (their ``finally`` blocks run), recorded on
+``Simulation.leftovers``, and reported with :class:`LeftoverTasksError` — a task that
+outlives its caller is a bug (start it in an ``asyncio.TaskGroup``), not something the
+driver should tidy away.  ``run(main, cancel_leftovers=True)`` opts out of the error.
+
 It works from pytest (a plain sync test calls ``run``) and from a notebook cell: the
 kernel's own loop is set aside while the simulation runs in the same thread, then put back.
 Randomness is injected, never global: ``Simulation(seed=7).rng`` is a ``random.Random``
@@ -61,7 +67,7 @@ from funcpipe_async.clock import VirtualClock
 from funcpipe_async.result import ErrInfo, Result
 from funcpipe_async.trace import Trace
 
-__all__ = ["Simulation", "run_virtual", "DeadlockError", "SimulationLimitError"]
+__all__ = ["Simulation", "run_virtual", "DeadlockError", "SimulationLimitError", "LeftoverTasksError"]
 
 A = TypeVar("A")
 T = TypeVar("T")
@@ -93,6 +99,28 @@ class SimulationLimitError(RuntimeError):
         self.waiting = waiting
         lines = "\n".join(f"  - {w}" for w in waiting) or "  (no tasks)"
         super().__init__(f"{reason} (virtual time {_fmt(now)}s). Still running:\n{lines}")
+
+
+class LeftoverTasksError(AssertionError):
+    """``main`` returned while tasks it started were still pending.  The driver cancelled
+    them (their ``finally`` blocks ran) and reports them instead of hiding them: a task that
+    outlives its caller is a leak.  ``leftovers`` names each task and where it was waiting
+    when ``main`` returned; ``result`` is what ``main`` returned; ``now`` is when it did.
+
+    An ``AssertionError``: ``run`` is how tests drive code, and there a leaked task is a
+    failed test, reported like any other failed assertion."""
+
+    def __init__(self, now: float, leftovers: tuple[str, ...], result: object) -> None:
+        self.now = now
+        self.leftovers = leftovers
+        self.result = result
+        lines = "\n".join(f"  - {w}" for w in leftovers)
+        count = f"{len(leftovers)} task{'s' if len(leftovers) != 1 else ''}"
+        super().__init__(
+            f"main returned at virtual time {_fmt(now)}s, leaving {count} running "
+            f"(now cancelled). Start background work in an asyncio.TaskGroup, or await or cancel "
+            f"it before returning; run(..., cancel_leftovers=True) allows this.\n{lines}"
+        )
 
 
 def _fmt(t: float) -> str:
@@ -315,9 +343,23 @@ class Simulation:
 
     ``run`` takes an ``AsyncPlan`` (returns its ``Result``) or a coroutine (returns its
     value).  Every run continues the same clock, so a scenario can be driven in stages.
+
+    A task still pending when ``main`` returns is a leak, and ``run`` says so:
+
+    >>> async def leaky() -> str:
+    ...     asyncio.create_task(asyncio.sleep(60), name="forgotten")
+    ...     return "done"
+    >>> Simulation().run(leaky())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+      ...
+    funcpipe_async.shell.virtual.LeftoverTasksError: main returned at virtual time 0s, leaving 1 task running ...
+      - 'forgotten' waiting in sleep
+    >>> sim = Simulation()
+    >>> sim.run(leaky(), cancel_leftovers=True), sim.leftovers
+    ('done', ("'forgotten' waiting in sleep",))
     """
 
-    __slots__ = ("clock", "rng", "trace", "limit", "max_idle_steps", "max_steps")
+    __slots__ = ("clock", "rng", "trace", "limit", "max_idle_steps", "max_steps", "leftovers")
 
     def __init__(
         self,
@@ -342,6 +384,9 @@ class Simulation:
         self.limit = float(limit)
         self.max_idle_steps = max_idle_steps
         self.max_steps = max_steps
+        self.leftovers: tuple[str, ...] = ()
+        """The tasks the last ``run`` found still pending when ``main`` finished (each as
+        ``'name' waiting in coroutine → …``); empty when it left none."""
 
     @property
     def now(self) -> float:
@@ -349,16 +394,23 @@ class Simulation:
         return self.clock.now
 
     @overload
-    def run(self, main: Callable[[], Awaitable[Result[A, ErrInfo]]]) -> Result[A, ErrInfo]: ...
+    def run(
+        self, main: Callable[[], Awaitable[Result[A, ErrInfo]]], *, cancel_leftovers: bool = False
+    ) -> Result[A, ErrInfo]: ...
 
     @overload
-    def run(self, main: Coroutine[Any, Any, T]) -> T: ...
+    def run(self, main: Coroutine[Any, Any, T], *, cancel_leftovers: bool = False) -> T: ...
 
-    def run(self, main: Any) -> Any:
+    def run(self, main: Any, *, cancel_leftovers: bool = False) -> Any:
         """Drive ``main`` (a plan or a coroutine) to completion on virtual time and return
         what it returns.  Raises :class:`DeadlockError` or :class:`SimulationLimitError`
-        instead of hanging; an exception raised by ``main`` propagates unchanged.  Tasks
-        ``main`` leaves behind are cancelled (and awaited) before ``run`` returns."""
+        instead of hanging; an exception raised by ``main`` propagates unchanged.
+
+        When ``main`` returns, tasks it left pending are cancelled (and awaited, so their
+        ``finally`` blocks run) and listed on :attr:`leftovers`; then ``run`` raises
+        :class:`LeftoverTasksError` naming them — unless ``cancel_leftovers=True``,
+        which returns ``main``'s value anyway.  (When ``main`` raises, its exception wins.)"""
+        self.leftovers = ()
         coro = _to_coroutine(main)
         loop = _VirtualLoop(self.clock, self.limit, self.max_idle_steps, self.max_steps)
         outer = asyncio._get_running_loop()  # a notebook kernel's loop, or None in a script
@@ -371,10 +423,15 @@ class Simulation:
                 if loop.failure is None or task.done():
                     raise
             failure = None if task.done() else loop.failure
+            ended_at = self.clock.now
+            self.leftovers = _leftovers(loop) if task.done() else ()
             _cancel_leftovers(loop)
             if failure is not None:
                 raise failure
-            return task.result()
+            result = task.result()
+            if self.leftovers and not cancel_leftovers:
+                raise LeftoverTasksError(ended_at, self.leftovers, result)
+            return result
         finally:
             try:
                 loop.run_until_complete(loop.shutdown_asyncgens())
@@ -383,9 +440,10 @@ class Simulation:
                 asyncio._set_running_loop(outer)
 
 
-def run_virtual(main: Any, *, seed: int = 0, limit: float = ONE_DAY) -> Any:
-    """``Simulation(seed=seed, limit=limit).run(main)``: one run on a fresh virtual clock."""
-    return Simulation(seed=seed, limit=limit).run(main)
+def run_virtual(main: Any, *, seed: int = 0, limit: float = ONE_DAY, cancel_leftovers: bool = False) -> Any:
+    """``Simulation(seed=seed, limit=limit).run(main, cancel_leftovers=cancel_leftovers)``: one
+    run on a fresh virtual clock."""
+    return Simulation(seed=seed, limit=limit).run(main, cancel_leftovers=cancel_leftovers)
 
 
 def _to_coroutine(main: object) -> Coroutine[Any, Any, Any]:
@@ -410,6 +468,18 @@ def _to_coroutine(main: object) -> Coroutine[Any, Any, Any]:
         f"Simulation.run needs an AsyncPlan (a zero-argument function returning a coroutine) "
         f"or a coroutine object, got {type(main).__name__}"
     )
+
+
+def _leftovers(loop: _VirtualLoop) -> tuple[str, ...]:
+    """The pending tasks, described as :meth:`_VirtualLoop.waiting` does — less the loop's own
+    ``aclose()`` of an async generator garbage-collected unclosed (asyncio schedules it as a
+    task): that is the loop tidying up a generator, not a task the plan started."""
+    tasks = [
+        t for t in asyncio.all_tasks(loop)
+        if not t.done() and type(t.get_coro()).__name__ != "async_generator_athrow"
+    ]
+    tasks.sort(key=lambda t: loop._order.get(t, 1 << 62))
+    return tuple(f"{_task_label(t)!r} waiting in {_await_chain(t)}" for t in tasks)
 
 
 def _cancel_leftovers(loop: _VirtualLoop) -> None:

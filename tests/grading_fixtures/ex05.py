@@ -44,7 +44,7 @@ def assert_times_out_at(plan, limit):
         "ignores leftover tasks": T1 + '''
 def assert_times_out_at(plan, limit):
     sim = Simulation()
-    result = sim.run(plan)
+    result = sim.run(plan, cancel_leftovers=True)
     assert isinstance(result, Err) and result.error.code == "TIMEOUT", result
     assert sim.now == limit, f"timed out at t={sim.now}, expected {limit}"
 ''',
