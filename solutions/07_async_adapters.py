@@ -258,7 +258,7 @@ Simulation().run(demo())
 #
 # What does a record look like after a round trip through JSON — does a tuple come back as a tuple?
 # And if a broken store *raises* instead of returning, does your clause need to catch that?
-# (Look at what `run_contract` reported for the lesson's wrong fake.)
+# (What did `run_contract` report for the `Raising` store in the lesson's appendix?)
 # </details>
 #
 # <details><summary>Hint 2</summary>
