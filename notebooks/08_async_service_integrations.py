@@ -444,6 +444,8 @@ def expected(script: list[str], policy: RetryPolicy) -> tuple[str, int]:
 # %% [markdown]
 # For every drawn script and concurrency: every input is accounted for once, ends as its script says,
 # costs the predicted requests, and no more than `concurrency` requests are ever in flight.
+# **Predict** with `expected`: how does an input scripted `["503", "503", "503", "good"]` end, and
+# after how many requests? Then run the property.
 
 # %%
 EXAMPLES = Counter()
