@@ -233,6 +233,8 @@ FAULTS = Faults(
     drop={f"{n:03d}": 1 for n in range(3, 301, 25)},
     malformed=frozenset({"088", "188"}),
 )
+print(len(FAULTS.unavailable), "items answer 503,", len(FAULTS.drop), "drop a connection,",
+      len(FAULTS.malformed), "have a broken body")
 
 # %% [markdown]
 # The batch in plain asyncio: a `Semaphore` bounds the inputs in flight, a hand-written loop retries a
