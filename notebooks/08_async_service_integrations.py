@@ -233,6 +233,8 @@ FAULTS = Faults(
     drop={f"{n:03d}": 1 for n in range(3, 301, 25)},
     malformed=frozenset({"088", "188"}),
 )
+print(len(FAULTS.unavailable), "items answer 503,", len(FAULTS.drop), "drop a connection,",
+      len(FAULTS.malformed), "have a broken body")
 
 # %% [markdown]
 # The batch in plain asyncio: a `Semaphore` bounds the inputs in flight, a hand-written loop retries a
@@ -444,6 +446,8 @@ def expected(script: list[str], policy: RetryPolicy) -> tuple[str, int]:
 # %% [markdown]
 # For every drawn script and concurrency: every input is accounted for once, ends as its script says,
 # costs the predicted requests, and no more than `concurrency` requests are ever in flight.
+# **Predict** with `expected`: how does an input scripted `["503", "503", "503", "good"]` end, and
+# after how many requests? Then run the property.
 
 # %%
 EXAMPLES = Counter()

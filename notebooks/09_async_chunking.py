@@ -409,8 +409,8 @@ print(f"size, time, order, no idle singleton: {EXAMPLES['laws']} examples")
 
 
 # %% [markdown]
-# **Plain = model = live**, deadlines on an arrival included. (Delete the plain batcher's "already
-# due" check and this property finds a counterexample.)
+# **Plain = model = live**, deadlines on an arrival included. **Predict:** delete the plain batcher's
+# "already due" check — does any example fail? Then try it.
 
 # %%
 @given(policies, gaps.filter(bool))
