@@ -128,16 +128,24 @@ def plot_drive_timeline(
         ax.invert_yaxis()
         ax.set_xlabel(time_label)
         ax.set_title(title)
-        handles = [
-            Line2D([], [], marker="D", markerfacecolor="white", markeredgecolor="black",
-                   linestyle="none", markersize=9, label="described (plan built)"),
-            Patch(facecolor="grey", edgecolor="black", label="ran (Ok)"),
-            Patch(facecolor="grey", edgecolor="black", hatch="//", label="ran (Err)"),
-            Patch(facecolor="0.92", label="before driving: descriptions only"),
-            Line2D([], [], color="black", linestyle="--", label="shell starts driving"),
-            Line2D([], [], color="black", linestyle=":", label="shell done"),
+        # The legend lists only what this trace drew: no "ran (Err)" when nothing failed.
+        spans = trace.spans()
+        shown = [
+            (bool(trace.of_kind(DESCRIBE)),
+             Line2D([], [], marker="D", markerfacecolor="white", markeredgecolor="black",
+                    linestyle="none", markersize=9, label="described (plan built)")),
+            (any(s.ok is not False for s in spans),
+             Patch(facecolor="grey", edgecolor="black", label="ran (Ok)")),
+            (any(s.ok is False for s in spans),
+             Patch(facecolor="grey", edgecolor="black", hatch="//", label="ran (Err)")),
+            (bool(drives and trace.events),
+             Patch(facecolor="0.92", label="before driving: descriptions only")),
+            (bool(drives), Line2D([], [], color="black", linestyle="--", label="shell starts driving")),
+            (bool(trace.of_kind(DONE)), Line2D([], [], color="black", linestyle=":", label="shell done")),
         ]
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        handles = [handle for drawn, handle in shown if drawn]
+        if handles:
+            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
 
 

@@ -82,20 +82,22 @@ DIRECTORY = {
 #
 # <details><summary>Hint 1</summary>
 #
-# Which function turns a capability call into a plan, without calling it? The lesson's
-# `load_user` is one line.
+# Which function turns a capability call into a plan without calling it? Look at the lesson's
+# `load_user` (section *Keep driving in the shell*).
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# To turn `Ok(document)` into `Ok(email)` while leaving an `Err` alone, use `async_map(plan, f)`:
-# `f` runs only on success.
+# The fetch yields the whole document, and you want one field of it. Which combinator in the
+# lesson's *Read the public API* list applies a plain function to a success value, and what
+# does it do with an `Err`?
 # </details>
 #
 # <details><summary>Try it</summary>
 #
-# In a new cell: `http = FakeHttp(DIRECTORY)`, `plan = fetch_email("ada", http)`, then
-# `print(http.calls)` (nothing yet) and `print(await perform_async(plan), http.calls)`.
+# In a new cell of your own, build your plan over a `FakeHttp(DIRECTORY)` and look at the
+# fake's `calls` before and after a drive, as the lesson did in *Build the plan and watch
+# nothing happen*. What should each print?
 # </details>
 
 # %% tags=["task:t1"]
@@ -143,21 +145,21 @@ print("missing user:", await perform_async(fetch_email("alan", http)))
 #
 # <details><summary>Hint 1</summary>
 #
-# `async_bind(plan, f)` calls `f` with the previous step's *value* and runs the plan `f` returns;
-# on an `Err`, `f` is never called. That *is* the short-circuit: you need no
-# `if isinstance(..., Err)` anywhere.
+# When a step answers `Err`, does `async_bind` ever call the function you gave it? Then do you
+# need an `if` of your own to stop the chain? (Lesson: *Follow an Err through the chain*.)
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# A helper `_get(url, http)` that lifts one GET makes each step one line. The shape is
-# `async_bind(<user>, lambda user: async_bind(<team>, lambda team: <lead's email>))`.
+# Each fetch needs a value from the one before it. How does the lesson's `async_user_pipeline`
+# hand `fetch`'s value to `validate`, and `validate`'s to `save`? Your three fetches have the
+# same dependencies.
 # </details>
 #
 # <details><summary>Hint 3</summary>
 #
-# If your plan yields `Ok(<a plan>)` instead of an email, you used `async_map` with a function that
-# returns a plan: that step needs `async_bind`.
+# Does your plan yield `Ok(<an AsyncPlan>)` instead of an email? Compare the signatures of
+# `async_map` and `async_bind`: which one expects a function that returns a plan?
 # </details>
 
 # %% tags=["task:t2"]
@@ -214,14 +216,14 @@ for user_id in ["ada", "grace", "alan"]:
 #
 # <details><summary>Hint 1</summary>
 #
-# Two drives, two results, one `assert first == second, f"..."`. `Ok` and `Err` are frozen
-# dataclasses, so `==` compares them by value.
+# What does each drive give back, and how does the lesson's *Replay a plan* compare two of them?
+# Can two `Result`s be compared by value? (`Ok` and `Err` are frozen dataclasses.)
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# Compare what driving *produced*, not the plans or the coroutines: `plan() == plan()` is always
-# `False` — two different coroutine objects.
+# Are you comparing what the two drives *produced*, or the plans and coroutines themselves?
+# Would two coroutines made by the same plan ever be equal?
 # </details>
 
 # %% tags=["task:t3"]

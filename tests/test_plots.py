@@ -96,6 +96,32 @@ def test_plot_drive_timeline_has_no_band_when_never_driven() -> None:
     assert [label.get_text() for label in ax.get_yticklabels()] == ["fetch"]
 
 
+def _legend_labels(fig: Figure) -> list[str]:
+    (ax,) = fig.axes
+    legend = ax.get_legend()
+    return [] if legend is None else [text.get_text() for text in legend.get_texts()]
+
+
+def test_plot_drive_timeline_legend_lists_an_err_run_only_when_one_failed() -> None:
+    assert _legend_labels(plot_drive_timeline(fetch_then_failing_save())) == [
+        "described (plan built)", "ran (Ok)", "ran (Err)",
+        "before driving: descriptions only", "shell starts driving", "shell done",
+    ]
+    trace = Trace()
+    run_sync(trace.step("fetch", async_pure(1)), trace=trace)
+    assert _legend_labels(plot_drive_timeline(trace)) == [
+        "described (plan built)", "ran (Ok)",
+        "before driving: descriptions only", "shell starts driving", "shell done",
+    ]
+
+
+def test_plot_drive_timeline_legend_of_a_plan_never_driven() -> None:
+    trace = Trace()
+    trace.step("fetch", async_pure(1))
+    assert _legend_labels(plot_drive_timeline(trace)) == ["described (plan built)"]
+    assert _legend_labels(plot_drive_timeline(Trace())) == []
+
+
 def test_plot_drive_timeline_of_an_empty_trace() -> None:
     fig = plot_drive_timeline(Trace(), title="nothing", time_label="virtual seconds")
     (ax,) = fig.axes

@@ -1,14 +1,16 @@
 """Drivers: the only functions that turn a plan description into effects.
 
-* :func:`perform_async` — ``await perform_async(plan)``: the one interpreter, for code that
-  is already inside an event loop (an ``async def main``, a notebook cell's top-level
-  ``await``, a test driven by ``asyncio.run``).
+* :func:`perform_async` — ``await perform_async(plan)``: the one driver, for code that is
+  already inside an event loop (an ``async def main``, a notebook cell's top-level
+  ``await``, a test driven by ``asyncio.run``).  It awaits the coroutine ``plan()`` returns;
+  interpreting the plan's nodes happens inside that coroutine (``plan.py``).
 * :func:`run_sync` — ``run_sync(plan)``: a blocking driver for scripts and notebooks.  In a
   script it is ``asyncio.run``.  In a notebook the kernel's loop is already running and
   ``asyncio.run`` refuses ("cannot be called from a running event loop"), so ``run_sync``
   first applies ``nest_asyncio`` to that loop, which lets it re-enter.  That patch is a
-  shell-only convenience: it changes the running loop for the whole kernel and hides the
-  fact that the caller blocks the loop while the plan runs.  Prefer top-level ``await``.
+  shell-only convenience with two costs: it changes the running loop for the whole kernel,
+  and it makes the loop re-entrant — while the plan runs, the loop's other tasks run too, in
+  the middle of what the caller sees as one synchronous call.  Prefer top-level ``await``.
 """
 
 from __future__ import annotations
