@@ -441,7 +441,7 @@ show_figure(plot_stream_events(eager, title="An eager producer runs ahead of its
 print(stream_events_summary(eager))
 
 # %% [markdown]
-# Five of six items waited in memory at once; with a million items, a million. The eager run ends
+# Five of six items were produced and not yet consumed at once; with a million, a million. The eager run ends
 # sooner (t=19, not 24) because producing overlaps consuming. Lesson 03 keeps that gain and bounds
 # the queue.
 
@@ -569,8 +569,8 @@ readings = stream_from(sensor)
 Simulation(limit=60).run(readings.to_list())
 
 # %% [markdown]
-# (`stream_count().to_list()` is worse: a source that never awaits never gives the loop a turn, and
-# would hang the cell.) The fix is to bound the stream before collecting it, or not to collect:
+# (`stream_count().to_list()` would hang: it never awaits, so the loop never gets a turn.) Fix: bound
+# the stream before collecting it, or do not collect:
 
 # %%
 sim = Simulation(limit=60)
