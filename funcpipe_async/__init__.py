@@ -236,6 +236,7 @@ if TYPE_CHECKING:
     # --- lazy (matplotlib / ipywidgets) names for lessons 02, 03, 06: import them here too ---
     from funcpipe_async.plots import plot_stream_events, stream_events_summary  # lesson 02
     from funcpipe_async.plots import cumulative_requests_summary, plot_cumulative_requests  # lesson 04
+    from funcpipe_async.plots import plot_wait_vs_capacity, wait_vs_capacity_summary  # lesson 03
     from funcpipe_async.demos.fairness import (  # lesson 06
         FairnessControls, FairnessRun, FairnessView, fairness_demo, fairness_summary, fairness_table, normalised_throughput,
         plot_fairness, presentation_rc, redraw_fairness_png, render_fairness, simulate_fairness,
@@ -313,6 +314,9 @@ _LAZY = {
     # --- lazy: lesson 04 (retry storm figure) ---
     "plot_cumulative_requests": "funcpipe_async.plots",
     "cumulative_requests_summary": "funcpipe_async.plots",
+    # --- lazy: lesson 03 (the wait-vs-capacity figure) ---
+    "plot_wait_vs_capacity": "funcpipe_async.plots",
+    "wait_vs_capacity_summary": "funcpipe_async.plots",
     # --- lazy: lesson 03 (funcpipe_async.demos.backpressure) ---
     "STRATEGIES": "funcpipe_async.demos.backpressure",
     "BackpressureRun": "funcpipe_async.demos.backpressure",
@@ -408,7 +412,8 @@ __all__ = [
     "DROP", "REJECT", "PUT_WAIT", "GET_WAIT", "QUEUE_FULL", "QUEUE_CLOSED", "STRATEGIES", "BackpressureRun",
     "simulate_backpressure", "plot_strategies", "strategies_summary", "plot_unbounded_vs_bounded",
     "unbounded_vs_bounded_summary", "plot_littles_law", "littles_law_summary", "render_backpressure",
-    "backpressure_summary", "redraw_backpressure_png", "backpressure_demo",
+    "backpressure_summary", "redraw_backpressure_png", "backpressure_demo", "plot_wait_vs_capacity",
+    "wait_vs_capacity_summary",
     # rate limiting and fairness (lesson 06)
     "TokenBucket", "TokenState", "LeakyBucket", "LeakyState", "Decision", "Bucket", "token_bucket_step",
     "leaky_bucket_step", "run_bucket", "max_window_cost", "AsyncRateLimiter", "KeyedLimiter",

@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from funcpipe_async.policies import ATTEMPT, CANCELLED, GIVE_UP, OUTCOME, TIMEOUT, WAIT
-from funcpipe_async.trace import DESCRIBE, DONE, DRIVE, START, Trace
+from funcpipe_async.trace import DESCRIBE, DONE, DRIVE, START, Trace, format_table
 
 __all__ = [
     "course_rc",
@@ -33,6 +33,8 @@ __all__ = [
     "plot_stream_events",
     "stream_events_summary",
     "plot_cumulative_requests",
+    "plot_wait_vs_capacity",
+    "wait_vs_capacity_summary",
     "cumulative_requests_summary",
 ]
 
@@ -443,4 +445,56 @@ def plot_cumulative_requests(
         ax.set_ylim(bottom=0)
         ax.set_title(title)
         ax.legend(loc="center right", frameon=False)
+    return fig
+
+
+# --- lesson 03: measured wait against the capacity / service-rate bound ----------------------------
+
+
+def _check_wait_data(capacities: Sequence[int], waits: Sequence[float], service_rate: float) -> None:
+    if len(capacities) != len(waits) or not capacities:
+        raise ValueError(f"wait_vs_capacity: need one measured wait per capacity, got {len(capacities)} "
+                         f"capacities and {len(waits)} waits")
+    if not service_rate > 0:
+        raise ValueError(f"wait_vs_capacity: service_rate must be a positive number of items per second, "
+                         f"got {service_rate!r}")
+
+
+def wait_vs_capacity_summary(capacities: Sequence[int], waits: Sequence[float], service_rate: float) -> str:
+    """The plotted data of :func:`plot_wait_vs_capacity` as a table: per capacity, the bound
+    ``capacity / service_rate``, the measured mean wait, and the wait as a fraction of the bound."""
+    _check_wait_data(capacities, waits, service_rate)
+    rows = [[c, f"{c / service_rate:.2f}", f"{w:.2f}", f"{w / (c / service_rate):.2f}"]
+            for c, w in zip(capacities, waits)]
+    return format_table(["capacity", "C/μ s", "measured W s", "W ÷ (C/μ)"], rows)
+
+
+def plot_wait_vs_capacity(
+    capacities: Sequence[int],
+    waits: Sequence[float],
+    service_rate: float,
+    *,
+    title: str = "A bigger buffer under overload buys only waiting",
+) -> Figure:
+    """Measured mean wait W in a ``suspend`` queue (● joined by a solid line) against its capacity,
+    beside the line ``capacity / service_rate`` (dashed): under sustained overload the queue stays
+    near full and the consumer sets the pace, so by Little's law W ≈ C / μ."""
+    _check_wait_data(capacities, waits, service_rate)
+    with matplotlib.rc_context(course_rc()):  # type: ignore[arg-type]
+        fig = Figure(figsize=(7.5, 3.8), layout="constrained")
+        ax = fig.add_subplot()
+        colours = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
+        top = max(capacities)
+        ax.plot([0, top], [0, top / service_rate], color="black", linestyle="--", linewidth=1.4,
+                label=f"C / μ (μ = {service_rate:g} items/s)")
+        ax.plot(list(capacities), list(waits), color=colours[0], marker="o", markersize=8,
+                markeredgecolor="black", linewidth=1.8, label="measured mean wait W")
+        for c, w in zip(capacities, waits):
+            ax.annotate(f"{w:.2f} s", (c, w), textcoords="offset points", xytext=(6, -14), fontsize=9)
+        ax.set_xlim(0, top * 1.08)
+        ax.set_ylim(-0.08 * top / service_rate, top / service_rate * 1.1)   # room for the lowest label
+        ax.set_xlabel("queue capacity C (items)")
+        ax.set_ylabel("mean wait in queue (virtual seconds)")
+        ax.set_title(title)
+        ax.legend(loc="upper left", frameon=False)
     return fig

@@ -11,34 +11,27 @@
 #
 # # 02 · Async Generators
 #
-# Data rarely arrives all at once. Log lines, pages of an API, rows of a query, chunks of a
-# document: they come one after another, over time, and often you need only the first few. An
-# **async generator** is Python's tool for that: `async def` plus `yield` gives a sequence you pull
-# with `async for`, one item at a time, each item produced only when asked for. This lesson turns
-# async generators into the course's kind of value — a **`Stream`**, a replayable *description* of a
-# lazy sequence, composed with `map`, `filter`, `take`, `chunk` and `merge_streams`, and run by the
-# shell through a terminal plan — and makes sure that whatever a stream opened is **closed**, however
-# the run ends.
+# Pages of an API, rows of a query, lines of a log arrive one after another, and often you need only
+# the first few. An **async generator** (`async def` plus `yield`) is a sequence you pull with
+# `async for`, each item produced only when asked for. You will write them by hand, close them with
+# `contextlib.aclosing`, then meet the course's **`Stream`**: the same thing as a replayable description.
 #
 # **What you'll do**
-# - Pull items from an async generator and watch, on virtual time, that nothing is produced until it is asked for.
-# - Describe streams, compose them, run them twice, and draw when the producer and the consumer acted.
-# - Stop a stream early — with `take`, `break`, an error, a cancellation — and check every source was closed.
-# - Prove the stream laws live with Hypothesis, and count pulls to back a Big-O table.
-# - Watch three stream bugs fail — a generator never closed, an infinite source collected into a list,
-#   one generator shared by two consumers — and fix each one.
+# - Pull items from an async generator on virtual time and see that nothing runs ahead of the consumer.
+# - Leak a resource with `break`, fix it with `aclosing`, and check a `Stream` does the same.
+# - Write a combinator as a plain async generator and check it against the package's.
+# - Draw a lazy and an eager producer against their consumer; break three stream bugs, then fix them.
 #
 # **What you'll learn**
-# - `async for`, `aclose()`, `contextlib.aclosing`, and why `break` alone does not close a generator.
-# - `Stream`, `stream_of`, `stream_from`, `stream_count`, `merge_streams`; `map`, `filter`, `take`,
-#   `chunk`, `flatten`, `map_plan`; the terminal plans `to_list`, `fold`, `for_each`.
-# - How an expected failure (`Err`) ends a stream, and how to carry `Result`s to keep going instead.
+# - `async for`, `aclose()`, `contextlib.aclosing`, and why `break` alone closes nothing.
+# - `Stream`: `stream_of`, `stream_from`, `stream_count`; `map`, `filter`, `take`, `chunk`; the
+#   terminal plans `to_list`, `fold`, `for_each`.
 #
 # **What you'll need**
-# - Lesson [01 async/await as Descriptions](01_async_await_as_descriptions.ipynb): `AsyncPlan`,
-#   `Result`, the shell, and replayable plans.
-# - The virtual clock `Simulation`, used here and explained in depth in lesson
-#   [05](05_deterministic_async_testing.ipynb). About 50 minutes.
+# - Lesson [01](01_async_await_as_descriptions.ipynb): `AsyncPlan`, `Result`, the shell, replay.
+# - `Simulation`, the virtual clock of lesson [05](05_deterministic_async_testing.ipynb), used as a tool.
+#   About 50 minutes. Merging, `map_plan` and failures are in the appendix
+#   [further/02](further/02_async_generators.ipynb).
 
 # %% [markdown]
 # ## Place this lesson
@@ -59,45 +52,37 @@
 #   shell["the shell drives it"] --> terminal
 # ```
 #
-# The first diagram places the lesson. The second is the shape of every stream in it: the consumer at
-# the right asks for an item, each stage asks the one before it, and only then does the source do any
-# work. Requests flow right to left, items left to right.
+# Every stream here has the second shape: requests flow right to left, items left to right, and the
+# source works only when asked.
 #
 # **Core question.** How do you describe a sequence that arrives over time — lazily, composably,
 # replayably — so that nothing is produced before it is needed and everything a source opened is
 # released, however the consumer stops?
 #
-# **Why it matters.** An eager pipeline that loads every page, every row or every chunk before it
-# starts wastes memory and time, and never ends on an infinite source. A lazy one written carelessly
-# leaks: a generator abandoned after a `break` keeps its file, socket or database cursor open until
-# the garbage collector happens to run. Both bugs hide in a happy-path test and show up in production
-# as memory growth and "too many open files".
+# **Why it matters.** An eager pipeline that loads every page first wastes memory and never ends on an
+# infinite source. A careless lazy one leaks: a generator abandoned after a `break` keeps its file
+# open. Both pass a happy-path test and show up in production as memory growth and "too many open files".
 #
-# **The review question to carry:** *for this stream, who pulls, how much is held at once, and what
-# closes the source when the consumer stops early?*
+# **The review question to carry:** *who pulls, how much is held at once, and what closes the source
+# when the consumer stops early?*
 
 # %% [markdown]
 # ## Set up
 #
-# Everything comes from `funcpipe_async`; nothing the package provides is re-defined here. `setup()`
-# loads the course's Hypothesis profile (derandomized, so the output is the same on every run).
-# `Simulation(...).run(...)` drives a plan or a coroutine on a virtual clock: time jumps to the next
-# timer whenever every task waits, so a source that takes a second per item costs no real time.
-# `now()` reads the running loop's (virtual) clock.
+# `Simulation().run(...)` drives a plan or a coroutine on a virtual clock that jumps to the next
+# timer whenever every task waits; `now()` reads that clock.
 
 # %%
 import asyncio
-from collections import Counter
 from contextlib import aclosing
 
 from hypothesis import given, strategies as st
 from IPython.display import HTML
 
 from funcpipe_async import (
-    CONSUME, Err, ErrInfo, Ok, Question, Resource, Result, Simulation, SimulationLimitError, Stream,
-    StreamFailed, Trace, answer_key_html, api_summary, async_fail, async_lift, async_pure,
-    format_table, merge_streams, plot_stream_events, quiz_widget, setup, show_figure, stream_count,
-    stream_events_summary, stream_from, stream_of,
+    CONSUME, ErrInfo, Ok, Question, Resource, Result, Simulation, SimulationLimitError, Stream, Trace,
+    answer_key_html, api_summary, async_fail, async_lift, async_pure, format_table, plot_stream_events,
+    quiz_widget, setup, show_figure, stream_count, stream_events_summary, stream_from, stream_of,
 )
 
 setup()
@@ -109,51 +94,42 @@ def now() -> float:
 # %% [markdown]
 # ## Laws and invariants, each with a live check
 #
-# | category | name | statement | enforcement (live in this notebook) |
+# | category | name | statement | enforcement (live) |
 # |---|---|---|---|
-# | law | map identity | `s.map(lambda x: x)` runs to the same items as `s` | Hypothesis — [Prove the stream laws](#Prove-the-stream-laws-with-Hypothesis) |
-# | law | map fusion | `s.map(f).map(g)` equals `s.map(lambda x: g(f(x)))` | Hypothesis — same section |
-# | law | filter fusion | `s.filter(p).filter(q)` equals `s.filter(lambda x: p(x) and q(x))` | Hypothesis — same section |
-# | law | chunk / flatten | `s.chunk(n).flatten()` equals `s`, for every `n ≥ 1` | Hypothesis — same section |
-# | law | take is lazy | running `s.take(n)` pulls at most `n` items from `s` | Hypothesis — same section; [Take from an infinite stream](#Take-from-an-infinite-stream) |
-# | law | replay | running the same stream twice gives equal results (each run calls the source's factory afresh) | [Describe a stream, run it twice](#Describe-a-stream,-run-it-twice) and Hypothesis |
-# | law | merge | `merge_streams(a, b, …)` yields every item of every source once, each source's items in its own order | [Merge two sources](#Merge-two-sources-by-arrival) and Hypothesis |
-# | invariant | pull-based | a source produces item *i* only after the consumer asked for it: at most one item produced and not yet consumed | the figure in [Draw the producer and the consumer](#Draw-the-producer-and-the-consumer) |
-# | invariant | cleanup on early exit | when a run ends by `take`, `break` inside `aclosing`, an `Err`, an exception or a cancellation, every source's `finally` has run | [Let the stream close its sources](#Let-the-stream-close-its-sources) |
-# | invariant | an `Err` ends the stream | the first `Err` from `map_plan` stops the run, closes the sources and is the terminal plan's result; exceptions propagate | [Decide what a failure does](#Decide-what-a-failure-does) |
+# | law | map fusion | `s.map(f).map(g)` equals `s.map(lambda x: g(f(x)))` | Hypothesis — [Prove the stream laws](#Prove-the-stream-laws-with-Hypothesis) |
+# | law | chunk / flatten | `s.chunk(n).flatten()` equals `s` | Hypothesis — same section |
+# | law | take is lazy | `s.take(n)` pulls at most `n` items | Hypothesis — same section |
+# | law | replay | two runs of one stream are equal | [Describe a stream, run it twice](#Describe-a-stream,-run-it-twice) |
+# | invariant | pull-based | at most one item produced and not yet consumed | figure in [Draw the producer and the consumer](#Draw-the-producer-and-the-consumer) |
+# | invariant | cleanup on early exit | every source's `finally` has run, however the run ended | [Close a generator on early exit](#Close-a-generator-on-early-exit), [Let the stream close its sources](#Let-the-stream-close-its-sources) |
 #
-# "Equals" means: both streams are run with `to_list()` on a fresh `Simulation` and the results compared.
+# "Equals": both run with `to_list()`, results compared. More laws: [further/02](further/02_async_generators.ipynb).
 
 # %% [markdown]
-# ## Choose a stream, a list, a queue or `as_completed`
+# ## Choose a stream, a list or a queue
 #
-# | you have | use | because | watch out for |
-# |---|---|---|---|
-# | a few values, already computed | a `list` | simplest; random access; `len` | it is all in memory at once |
-# | items that arrive over time, consumed in order, maybe stopped early | an async generator — a `Stream` | lazy and pull-based: one item in flight, nothing produced ahead | close it on early exit (`aclosing`, or a terminal plan) |
-# | the same sequence needed twice, or described before it runs | a `Stream` | a description: every run calls the factory afresh | a raw generator object is single-use |
-# | a producer and a consumer that must run at their own pace, with slack between them | an `asyncio.Queue` (lesson 03) | decouples the two; a buffer absorbs bursts | bound it, or memory grows without limit |
-# | *n* independent awaitables, all started now, results as they finish | `asyncio.as_completed` or `async_gather` | push-based: every one starts at once | no laziness — all *n* are in flight; bound them |
-# | several sources, interleaved by arrival | `merge_streams` | concurrent pulls, at most one per source | it is concurrency: order *across* sources is by time |
+# | you have | use | watch out for |
+# |---|---|---|
+# | a few values, already computed | a `list` | it is all in memory at once |
+# | items arriving over time, consumed in order, maybe stopped early | an async generator — a `Stream` | close it on early exit (`aclosing`, or a terminal plan) |
+# | the same sequence needed twice, or described before it runs | a `Stream` | a raw generator object is single-use |
+# | producer and consumer at their own pace, with slack between | an `asyncio.Queue` (lesson [03](03_backpressure.ipynb)) | bound it, or memory grows without limit |
 
 # %% [markdown]
 # ## Read the public API
-#
-# The stream constructors, the methods that compose streams, and the terminal plans, each with its
-# signature and the first sentence of its documentation:
 
 # %%
-print(api_summary([stream_of, stream_from, stream_count, merge_streams, Stream.map,
-                   Stream.filter, Stream.take, Stream.chunk, Stream.flatten, Stream.map_plan,
-                   Stream.traced, Stream.to_list, Stream.fold, Stream.for_each]))
+print(api_summary([stream_of, stream_from, stream_count, Stream.map, Stream.filter, Stream.take,
+                   Stream.chunk, Stream.traced, Stream.to_list, Stream.fold, Stream.for_each]))
 
 
 # %% [markdown]
 # ## Pull one item at a time with `async for`
 #
-# An async generator is an `async def` with a `yield`. Calling it runs **nothing**: it returns a
-# generator object, suspended before its first line. Below, `numbers` logs each step with the virtual
-# time; a source that takes one second per item. Look at the log after the call: empty.
+# `numbers` is an async generator: one second of work per item, and a log of each step with the
+# virtual time.
+#
+# **Predict:** after `gen = numbers(3, log)`, what is in the log? Then run.
 
 # %%
 async def numbers(n: int, log: list[str], every: float = 1.0):
@@ -172,9 +148,11 @@ print(type(gen).__name__, "| log:", log)
 
 
 # %% [markdown]
-# `async for` pulls: each turn of the loop asks the generator for its next item (`__anext__`), the
-# generator runs until its next `yield`, and stops there until asked again. The consumer below takes
-# 2 seconds per item. Read the log: *produce* and *consume* alternate — the source never runs ahead.
+# Nothing: calling it only creates a generator, suspended before its first line. Each turn of
+# `async for` asks for the next item (`__anext__`); the generator runs to its next `yield` and stops.
+#
+# **Predict:** the consumer below takes 2 s per item. Does the source produce item 1 before the
+# consumer has finished item 0? Then run.
 
 # %%
 async def consume_all(items, log: list[str], work: float = 2.0) -> list[int]:
@@ -189,174 +167,18 @@ print(Simulation().run(consume_all(gen, log)))
 print("\n".join(log))
 
 # %% [markdown]
-# A generator object is **single-use**: it has run to its end, and pulling again gives nothing. That
-# is the async twin of lesson 01's spent coroutine — and the reason for the next section.
+# *Produce* and *consume* alternate: the source never runs ahead. And a generator object is
+# **single-use** — pulled to its end, it gives nothing more, like lesson 01's spent coroutine:
 
 # %%
 again: list[str] = []
 print("second run:", Simulation().run(consume_all(gen, again)), "| log:", again)
 
 # %% [markdown]
-# ## Describe a stream, run it twice
-#
-# `stream_from(factory)` wraps a *function that creates* a generator. The `Stream` it returns is a
-# description: building it, and chaining steps onto it, runs nothing, and it prints as the code that
-# built it. A terminal method such as `to_list()` turns it into an `AsyncPlan`, which the shell
-# drives. Each drive calls the factory afresh — watch *source starts* appear once per run.
-
-# %%
-log = []
-three = stream_from(lambda: numbers(3, log))
-plan = three.map(lambda x: x * 10).to_list()
-print(plan)
-print("log after describing:", log)
-
-# %%
-sim = Simulation()
-print("first run: ", sim.run(plan))
-print("second run:", sim.run(plan))
-print("\n".join(log))
-
-# %% [markdown]
-# The two runs gave equal results (the *replay* law), at t = 0–3 and t = 3–6 on the same clock, and
-# the source's `finally` ran at the end of each. `stream_of(items)` is the constructor for values you
-# already have: it reads them once, when the stream is built, so it is replayable too.
-
-# %% [markdown]
-# ## Compose map, filter, take and chunk
-#
-# Each method returns a new stream; the old one is unchanged (streams are immutable values). The
-# order of steps is the order of work: here `filter` sees every number, `map` only the even ones, and
-# `take(3)` stops the whole run after its third item.
-
-# %%
-evens = stream_of(range(100)).filter(lambda x: x % 2 == 0).map(lambda x: x * x).take(3)
-print(evens)
-print(Simulation().run(evens.to_list()))
-
-# %% [markdown]
-# `chunk(n)` groups items into tuples of `n` — the last one shorter when items run out — and
-# `flatten()` undoes it. Batching is how a stream feeds a capability that prefers many items per call
-# (lesson 09); a chunk holds at most `n` items at once.
-
-# %%
-words = stream_of("the quick brown fox jumps over the lazy dog".split())
-print(Simulation().run(words.chunk(4).to_list()))
-print(Simulation().run(words.chunk(4).flatten().to_list()) == Simulation().run(words.to_list()))
-
-# %% [markdown]
-# `fold(initial, f)` combines the items into one value, and `for_each(f)` runs a plan per item and
-# counts them. Both are plans: nothing runs until the shell drives them.
-
-# %%
-print(Simulation().run(words.map(len).fold(0, lambda total, n: total + n)), "letters")
-saved: list[str] = []
-
-def save(word: str):
-    async def write() -> Result[None, ErrInfo]:
-        await asyncio.sleep(0.1)
-        saved.append(word.upper())
-        return Ok(None)
-    return async_lift(write)
-
-plan = words.take(4).for_each(save)
-before = list(saved)
-print("before:", before, "| result:", Simulation().run(plan), "| after:", saved)
-
-# %% [markdown]
-# ## Take from an infinite stream
-#
-# `stream_count()` is 0, 1, 2, … for ever. That is fine, as long as something downstream stops
-# pulling. `traced(trace)` records on a `Trace` each time the stream is asked for an item (`pull`),
-# hands one over (`emit`), and is closed (`close`). Look for: exactly 3 pulls, 3 emits, then the close —
-# `take(3)` never asks for a fourth item.
-
-# %%
-trace = Trace()
-print(Simulation().run(stream_count().traced(trace, "count").map(lambda x: x * 7).take(3).to_list()))
-print(trace.table())
-
-
-# %% [markdown]
-# ## Draw the producer and the consumer
-#
-# A fast producer (1 s per item) and a slow consumer (3 s per item), on virtual time. The consumer
-# records a `consume` event on the same trace when it has finished an item. If the producer ran ahead,
-# its emits would bunch up at the start. Watch instead how every *emit* comes one second after its
-# *pull*, and every *pull* waits for the previous *consume*.
-
-# %%
-def producer_consumer(produce: float, consume: float, n: int = 5) -> Trace:
-    sim = Simulation()
-
-    async def ticks():
-        i = 0
-        while True:
-            await asyncio.sleep(produce)
-            yield i
-            i += 1
-
-    def handle(x: int):
-        async def work() -> Result[None, ErrInfo]:
-            await asyncio.sleep(consume)
-            sim.trace.record(CONSUME, "consumer", item=x)
-            return Ok(None)
-        return async_lift(work)
-
-    sim.run(stream_from(ticks).traced(sim.trace, "ticks").take(n).for_each(handle))
-    return sim.trace
-
-
-# %%
-slow_consumer = producer_consumer(produce=1, consume=3)
-show_figure(plot_stream_events(slow_consumer), alt=(
-    "Three rows against virtual seconds: consumer pulls at 0, 4, 8, 12, 16; the source emits one second "
-    "after each pull; the consumer finishes each item three seconds later; the source closes at 20."))
-print(stream_events_summary(slow_consumer))
-
-# %% [markdown]
-# The source spends 5 of its 20 seconds working and 15 waiting to be asked: the consumer sets the
-# pace, and at most **one** item is ever produced but not yet consumed. That is backpressure for free:
-# a pull-based source cannot outrun its consumer. Lesson 03 puts a queue between the two so the
-# producer *may* run ahead — and then has to decide how far.
-#
-# Swap the speeds — a slow producer, a fast consumer — and the consumer waits instead:
-
-# %%
-slow_producer = producer_consumer(produce=3, consume=1)
-print(stream_events_summary(slow_producer))
-
-
-# %% [markdown]
-# For contrast, an **eager** producer: a task that fills a list as fast as it can while the consumer
-# works through it. It has made all 20 items before the consumer finishes the first one — 20 items
-# held in memory, and work done for items nobody may ever need.
-
-# %%
-async def eager(n: int = 20, produce: float = 0.1, consume: float = 3.0) -> str:
-    buffer: list[int] = []
-
-    async def fill():
-        for i in range(n):
-            await asyncio.sleep(produce)
-            buffer.append(i)
-
-    filler = asyncio.ensure_future(fill())     # the shell's business: this cell is a small shell
-    await asyncio.sleep(consume)                 # the consumer is busy with its first item
-    ahead = len(buffer)
-    await filler
-    return f"items produced before the first was consumed: {ahead} of {n}"
-
-print(Simulation().run(eager()))
-
-
-# %% [markdown]
 # ## Close a generator on early exit
 #
-# A consumer that stops early leaves the generator suspended at a `yield`, its `finally` not yet run.
-# `await gen.aclose()` closes it: Python raises `GeneratorExit` at that `yield`, the `finally` runs,
-# and the generator is done. The package's `Resource` stands for what a source owns (a file, a
-# connection): `acquire()` when the source starts, `release()` in its `finally`; `held` counts what is
+# `read_lines` owns something — a file, a connection. The package's `Resource` is a recording fake
+# for it: `acquire()` when the source starts, `release()` in its `finally`; `held` counts what is
 # still open.
 
 # %%
@@ -372,269 +194,316 @@ async def read_lines(resource: Resource, every: float = 1.0):
         resource.release()
 
 
-# %%
-async def first_then_aclose(resource: Resource) -> str:
-    lines = read_lines(resource)
-    first = await lines.__anext__()              # what one turn of `async for` does
-    held_before = resource.held
-    await lines.aclose()
-    return f"{first!r}: held {held_before} before aclose(), {resource.held} after"
+# %% [markdown]
+# A consumer wants the first two lines, then does a minute of other work. It writes the natural loop:
+# `async for`, `break`.
+#
+# **Predict:** a minute after the `break`, is the file still held? Then run.
 
-print(Simulation().run(first_then_aclose(Resource("log file"))))
+# %%
+async def first_two_leaky(resource: Resource) -> tuple:
+    lines, got = read_lines(resource), []
+    async for line in lines:
+        got.append(line)
+        if len(got) == 2:
+            break
+    await asyncio.sleep(60)                      # other work, a minute later
+    return got, resource.held
+
+got, held_later = Simulation().run(first_two_leaky(Resource("log file")))
+print(got, "| held a minute later:", held_later)
+
+# %% tags=["raises-exception"]
+assert held_later == 0, f"a minute after the break the file is still open (held={held_later})"
+
+# %% [markdown]
+# `break` leaves the generator suspended at its `yield`, its `finally` not run. Python closes it only
+# when it is garbage-collected (the loop's finalizer hook schedules `aclose()`) or when the loop shuts
+# down — a moment you do not choose. `contextlib.aclosing` chooses it: leaving the `async with` block
+# — by `break`, `return`, an exception or a cancellation — awaits `aclose()`, which raises
+# `GeneratorExit` at the `yield` so the `finally` runs.
+
+# %%
+async def first_two(resource: Resource) -> tuple:
+    got = []
+    async with aclosing(read_lines(resource)) as lines:
+        async for line in lines:
+            got.append(line)
+            if len(got) == 2:
+                break
+    await asyncio.sleep(60)
+    return got, resource.held
+
+plain = Simulation()
+plain_got, plain_held = plain.run(first_two(Resource("log file")))
+print(plain_got, "| held a minute later:", plain_held, f"| t={plain.now:g}")
+
+# %% [markdown]
+# The same consumer as a `Stream`: `stream_from(factory)` wraps a function that *creates* the
+# generator, and `take(2).to_list()` is the early exit. Every stage and every terminal plan holds its
+# upstream in `aclosing`, so the close is built in. `after_a_minute` is a small shell: it drives the
+# plan, works for a minute, then looks.
+#
+# **Predict:** same lines, same `held`, same virtual time as the plain form? Then run.
+
+# %%
+def owned(resource: Resource) -> Stream[str]:
+    return stream_from(lambda: read_lines(resource))
+
+async def after_a_minute(plan, *resources: Resource) -> tuple:
+    result = await plan()
+    await asyncio.sleep(60)
+    return result, sum(r.held for r in resources)
+
+resource, described = Resource("log file"), Simulation()
+stream_result, stream_held = described.run(after_a_minute(owned(resource).take(2).to_list(), resource))
+print(stream_result, "| held a minute later:", stream_held, f"| t={described.now:g}")
+assert stream_result == Ok(plain_got) and stream_held == plain_held == 0 and described.now == plain.now
+print("equivalent: same lines, same cleanup, same virtual time")
+
+# %% [markdown]
+# **What the description adds:** the close cannot be forgotten, and `owned(resource).take(2)` is a
+# value — printable, replayable, testable before it runs. **What it costs:** one more layer to read,
+# and an `Err` instead of an exception (lesson 01). You still need `aclosing` whenever you hold a raw
+# generator yourself — as in the next section.
+
+# %% [markdown]
+# ## Write a combinator by hand
+#
+# A combinator is an async generator that pulls from another one. Here is `chunk`, written plainly:
+# it holds its upstream in `aclosing`, keeps the batch *inside* the generator (a fresh one per run),
+# and yields the short last batch when the source ends.
+
+# %%
+async def chunked(items, n: int):
+    batch = []
+    async with aclosing(items) as upstream:
+        async for x in upstream:
+            batch.append(x)
+            if len(batch) == n:
+                yield tuple(batch)
+                batch = []
+    if batch:
+        yield tuple(batch)
+
+def my_chunk(stream: Stream, n: int) -> Stream:
+    return stream_from(lambda: chunked(stream.iterate(), n))
 
 
 # %% [markdown]
-# Calling `aclose()` by hand is easy to forget, and skipped when an exception jumps past it.
-# `contextlib.aclosing` (Python 3.10+) does it on the way out of an `async with` block — after a
-# `break`, a `return`, an exception or a cancellation:
+# **Predict:** does `my_chunk` match the package's `chunk` on every size — and does it release an
+# endless source when `take(1)` stops? Then run.
 
 # %%
-async def first_with_aclosing(resource: Resource) -> str:
-    async with aclosing(read_lines(resource)) as lines:
-        async for line in lines:
-            break
-    return f"{line!r}: held {resource.held} right after the block"
+words = stream_of("the quick brown fox jumps over the lazy dog".split())
+for n in (1, 2, 4, 9, 10):
+    assert Simulation().run(my_chunk(words, n).to_list()) == Simulation().run(words.chunk(n).to_list())
+print(Simulation().run(my_chunk(words, 4).to_list()))
+resource = Resource()
+print(Simulation().run(after_a_minute(my_chunk(owned(resource), 2).take(1).to_list(), resource)))
 
-print(Simulation().run(first_with_aclosing(Resource("log file"))))
+# %% [markdown]
+# Same batches as `words.chunk(n)` on every size, and the endless source released. Exercise 02 asks
+# you for a combinator of your own in this shape.
+#
+# ## Describe a stream, run it twice
+#
+# A `Stream` prints as the code that built it, and building it runs nothing. A terminal method such as
+# `to_list()` turns it into an `AsyncPlan` the shell drives.
+#
+# **Predict:** how many times does *source starts* appear after two runs? Then run.
+
+# %%
+log = []
+plan = stream_from(lambda: numbers(3, log)).map(lambda x: x * 10).to_list()
+print(plan, "| log after describing:", log)
+sim = Simulation()
+print("first run: ", sim.run(plan))
+print("second run:", sim.run(plan))
+print("\n".join(log))
+
+# %% [markdown]
+# Twice: each run calls the factory afresh, so the runs are equal (the *replay* law) and each closes
+# its source. `stream_of(items)` reads values you already have once, when built — replayable too.
+#
+# ## Compose map, filter, take and chunk
+#
+# Each method returns a new, immutable stream; the order of steps is the order of work. `fold(initial,
+# f)` combines the items into one value; `chunk(n)` holds at most `n` items, and `flatten()` undoes it.
+#
+# **Predict:** how many numbers does `filter` see before `take(3)` stops the run? Then run.
+
+# %%
+trace = Trace()
+evens = stream_of(range(100)).traced(trace, "numbers").filter(lambda x: x % 2 == 0).map(lambda x: x * x).take(3)
+print(evens)
+print(Simulation().run(evens.to_list()), "| pulled:", len(trace.of_kind("emit")))
+print(Simulation().run(words.map(len).fold(0, lambda total, n: total + n)), "letters")
+
+# %% [markdown]
+# `traced(trace)` records each `pull` (asked for an item), `emit` (handed one over) and `close`.
+# Five numbers — 0 to 4 — were enough for three even squares.
+#
+# ## Take from an infinite stream
+#
+# `stream_count()` is 0, 1, 2, … for ever; that is fine as long as something downstream stops pulling.
+#
+# **Predict:** how many pulls does `stream_count()` see from `take(3)`? Then run.
+
+# %%
+trace = Trace()
+print(Simulation().run(stream_count().traced(trace, "count").map(lambda x: x * 7).take(3).to_list()))
+print(trace.table())
+
+
+# %% [markdown]
+# Three pulls, three emits, then the close: `take(3)` never asks for a fourth item.
+#
+# ## Draw the producer and the consumer
+#
+# A fast source (1 s per item) and a slow consumer (3 s per item), on virtual time. `for_each(handle)`
+# runs a plan per item; `handle` records a `consume` event when the consumer is done.
+#
+# **Predict:** at most how many items are produced but not yet consumed? Then run.
+
+# %%
+def ticks(produce: float):
+    async def items():
+        i = 0
+        while True:
+            await asyncio.sleep(produce)
+            yield i
+            i += 1
+    return stream_from(items)
+
+def lazy_run(produce: float = 1, consume: float = 3, n: int = 6) -> Trace:
+    sim = Simulation()
+
+    def handle(x: int):
+        async def work() -> Result[None, ErrInfo]:
+            await asyncio.sleep(consume)
+            sim.trace.record(CONSUME, "consumer", item=x)
+            return Ok(None)
+        return async_lift(work)
+
+    sim.run(ticks(produce).traced(sim.trace, "ticks").take(n).for_each(handle))
+    return sim.trace
+
+
+# %%
+lazy = lazy_run()
+show_figure(plot_stream_events(lazy), alt=(
+    "Three rows against virtual seconds: the consumer pulls at 0, 4, 8, 12, 16, 20; the source emits one "
+    "second after each pull; the consumer finishes each item three seconds later; the source closes at 24."))
+print(stream_events_summary(lazy))
+
+# %% [markdown]
+# One. The source works 6 of 24 seconds and waits the rest: the consumer sets the pace —
+# backpressure for free.
+#
+# Now an **eager** producer: a task fills an unbounded `asyncio.Queue` as fast as it can while a
+# consumer task drains it, both in an `asyncio.TaskGroup`. Same speeds, same events (no pulls: nobody asks).
+#
+# **Predict:** at most how many items are produced but not yet consumed now? Then run.
+
+# %%
+def eager_run(produce: float = 1, consume: float = 3, n: int = 6) -> Trace:
+    sim = Simulation()
+
+    async def main() -> None:
+        buffer: asyncio.Queue[int] = asyncio.Queue()         # unbounded
+
+        async def fill() -> None:
+            for i in range(n):
+                await asyncio.sleep(produce)
+                sim.trace.record("emit", "eager", item=i)
+                buffer.put_nowait(i)
+
+        async def drain() -> None:
+            for _ in range(n):
+                x = await buffer.get()
+                await asyncio.sleep(consume)
+                sim.trace.record(CONSUME, "consumer", item=x)
+
+        async with asyncio.TaskGroup() as tg:                 # the notebook is a shell
+            tg.create_task(fill())
+            tg.create_task(drain())
+
+    sim.run(main())
+    return sim.trace
+
+
+# %%
+eager = eager_run()
+show_figure(plot_stream_events(eager, title="An eager producer runs ahead of its consumer"), alt=(
+    "Against virtual seconds: the pull row is empty; the producer emits items 0 to 5 at 1, 2, 3, 4, 5, 6 "
+    "without being asked; the consumer finishes them at 4, 7, 10, 13, 16, 19."))
+print(stream_events_summary(eager))
+
+# %% [markdown]
+# Five of six items were produced and not yet consumed at once; with a million, a million. The eager run ends
+# sooner (t=19, not 24) because producing overlaps consuming. Lesson 03 keeps that gain and bounds
+# the queue.
 
 # %% [markdown]
 # ## Let the stream close its sources
 #
-# Every stage of a `Stream` holds its upstream in `aclosing`, and every terminal plan holds its run in
-# `aclosing` too, so the guarantee travels through the whole chain. Below, one owning source is run
-# four ways, each ending early. `held_after` reads `held` *inside* the run, the moment the plan
-# returns — after the run, the loop's shutdown would close a leaked generator anyway and hide the leak.
-# Look at the last column: 0 every time.
+# The guarantee travels through the whole chain. One owning source, run two ways, each ending early:
+#
+# **Predict:** the *held after* column. Then run.
 
 # %%
 BAD = ErrInfo("BAD", "this item is invalid")
-
-def owned(resource: Resource) -> Stream[str]:
-    return stream_from(lambda: read_lines(resource))
-
-async def held_after(plan, *resources: Resource) -> tuple:
-    result = await plan()                        # a small shell: drive, then look at once
-    return result, sum(r.held for r in resources)
 
 def ends(resource: Resource) -> dict:
     lines = owned(resource).map(str.upper)
     return {
         "take(3)": lines.take(3).to_list(),
-        "chunk(2).take(2)": lines.chunk(2).take(2).to_list(),
         "an Err at line 2": lines.map_plan(lambda s: async_fail(BAD) if s.endswith("2") else async_pure(s)).to_list(),
-        "merged, take(4)": merge_streams(lines, stream_of(["header"])).take(4).to_list(),
     }
 
-
-# %%
 rows = []
 for name in ends(Resource()):
     resource = Resource()
-    sim = Simulation()
-    result, held = sim.run(held_after(ends(resource)[name], resource))
-    rows.append([name, result, f"{sim.now:g}", resource.acquired, held])
-print(format_table(["how the run ended", "result", "virtual s", "acquired", "held after"], rows))
+    result, held = Simulation().run(after_a_minute(ends(resource)[name], resource))
+    rows.append([name, result, resource.acquired, held])
+print(format_table(["how the run ended", "result", "acquired", "held after"], rows))
 
 
 # %% [markdown]
-# A **cancellation** is an early exit too. A shell starts the run as a task and cancels it 2.5 s in,
-# in the middle of the source's `sleep`: `CancelledError` unwinds through every stage, and each
-# `finally` runs on the way.
-
-# %%
-async def cancel_after(seconds: float, plan, resource: Resource) -> str:
-    task = asyncio.ensure_future(plan())         # a small shell: start the run, then cancel it
-    await asyncio.sleep(seconds)
-    held_while_running = resource.held
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    return f"held {held_while_running} while running; cancelled at t={now():g}; held {resource.held} after"
-
-resource = Resource()
-print(Simulation().run(cancel_after(2.5, owned(resource).map(str.upper).to_list(), resource)))
-
-
-# %% [markdown]
-# ## Merge two sources by arrival
+# 0 every time. An `Err` from `map_plan` (a plan per item) ends the stream: the run stops, the
+# sources close, and the terminal plan's result is the `Err`. Cancellation, exceptions and
+# `merge_streams` are in [further/02](further/02_async_generators.ipynb).
 #
-# `merge_streams(a, b)` pulls from both at once and yields items as they arrive: each source keeps its
-# own order, nothing is lost, and items that arrive at the same instant come in argument order. It
-# asks each source for its next item only when the consumer asks again — at most one pull in flight
-# per source. Here a fast feed (1 s per item) and a slow one (2.5 s):
-
-# %%
-def feed(name: str, n: int, every: float) -> Stream[str]:
-    async def items():
-        for i in range(n):
-            await asyncio.sleep(every)
-            yield f"{name}{i}@{now():g}"
-    return stream_from(items)
-
-merged = merge_streams(feed("slow", 3, 2.5), feed("fast", 4, 1.0))
-print(merged)
-print(Simulation().run(merged.to_list()))
-
-# %% [markdown]
-# Merging is concurrency, so it is built on the package's one place that creates tasks (`gather.py`).
-# When the merged run stops early, every source is closed — the ones waiting in a pull are cancelled,
-# the ones suspended at a `yield` are closed:
-
-# %%
-a, b = Resource("a"), Resource("b")
-both = merge_streams(owned(a).map(lambda s: "a:" + s), owned(b).map(lambda s: "b:" + s))
-result, held = Simulation().run(held_after(both.take(3).to_list(), a, b))
-print(result, "| held after:", held)
-print(a, b, sep="\n")
-
-
-# %% [markdown]
-# ## Run a plan per item
-#
-# `map_plan(f)` runs the plan `f(x)` for every item and yields its value, in input order. By default
-# one plan runs at a time. `concurrency=n` pulls up to `n` items, runs their plans together with
-# `async_gather(…, concurrency=n)` and yields the values in order — a bounded batch, never more than
-# `n` plans at once. Eight lookups of 1 s each:
-
-# %%
-def lookup(x: int):
-    async def call() -> Result[int, ErrInfo]:
-        await asyncio.sleep(1)
-        return Ok(x * 100)
-    return async_lift(call)
-
-for n in (1, 4, 8):
-    sim = Simulation()
-    result = sim.run(stream_of(range(8)).map_plan(lookup, concurrency=n).to_list())
-    print(f"concurrency={n}: {result} in {sim.now:g} virtual s")
-
-
-# %% [markdown]
-# ## Decide what a failure does
-#
-# An expected failure is an `Err`. In this package **an `Err` ends the stream**: the run stops at the
-# first one, every source is closed, and the terminal plan's result is that `Err` — not a partial
-# list. That is what `AsyncPlan` and `async_gather` already do, so a stream step composes like any
-# other step. Count the pulls: the stream stopped at item 3 instead of reading all 1,000.
-
-# %%
-def validate(x: int):
-    return async_fail(ErrInfo("INVALID", f"item {x} is negative")) if x < 0 else async_pure(x)
-
-trace = Trace()
-scores = stream_of([5, 8, 2, -1] + list(range(996))).traced(trace, "scores")
-print(Simulation().run(scores.map_plan(validate).to_list()))
-print("pulls:", len(trace.of_kind("pull")))
-
-
-# %% [markdown]
-# To keep going past failures, make the outcome the **item**: map each item to a `Result` and let the
-# consumer decide. Nothing is lost; the stream itself does not fail.
-
-# %%
-def checked(x: int) -> Result[int, ErrInfo]:
-    return Err(ErrInfo("INVALID", f"item {x} is negative")) if x < 0 else Ok(x)
-
-results = Simulation().run(stream_of([5, -3, 8, -1, 2]).map(checked).to_list()).value
-print("ok:", [r.value for r in results if isinstance(r, Ok)])
-print("failed:", [r.error.message for r in results if isinstance(r, Err)])
-
-
-# %% [markdown]
-# An **exception** is a defect, not an expected failure: it propagates unchanged — after the sources
-# are closed. When you iterate a run by hand, an `Err` arrives as `StreamFailed`, carrying the
-# `ErrInfo`, from the pull that met it (terminal plans turn it back into `Err`).
-
-# %%
-async def crash_then_look(plan, resource: Resource) -> str:
-    try:
-        await plan()
-    except KeyError as error:                    # a small shell: catch, then look at once
-        return f"KeyError({error}) propagated; held after: {resource.held}"
-
-resource = Resource()
-print(Simulation().run(crash_then_look(owned(resource).map(lambda line: {"id": 1}[line]).to_list(), resource)))
-
-async def by_hand() -> None:
-    async with aclosing(stream_of([1, -2, 3]).map_plan(validate).iterate()) as items:
-        async for x in items:
-            print("got", x)
-
-try:
-    Simulation().run(by_hand())
-except StreamFailed as failed:
-    print("StreamFailed:", failed.error)
-
-# %% [markdown]
 # ## Prove the stream laws with Hypothesis
 #
 # `@given` cannot decorate an `async def`, and does not need to: each property is a plain function
-# that runs streams with `Simulation().run(...)`. `run(s)` below is that one line. The functions and
-# predicates are drawn from small named sets, so a counterexample would print readably. Each property
-# counts its examples in `EXAMPLES`.
+# that runs streams with `Simulation().run(...)`. Functions are drawn from a small named set, so a
+# counterexample prints readably.
 
 # %%
-EXAMPLES = Counter()
 ints = st.lists(st.integers(-50, 50), max_size=30)
 FUNCS = {"inc": lambda x: x + 1, "double": lambda x: 2 * x, "neg": lambda x: -x, "square": lambda x: x * x}
-PREDS = {"even": lambda x: x % 2 == 0, "positive": lambda x: x > 0, "not3": lambda x: x % 3 != 0}
 
 def run(s: Stream):
     return Simulation().run(s.to_list())
 
-
-# %% [markdown]
-# **Map identity and map fusion.** Two `map`s in a row equal one `map` of the composed function.
-
-# %%
-@given(xs=ints, f=st.sampled_from(sorted(FUNCS)), g=st.sampled_from(sorted(FUNCS)))
-def map_laws(xs, f, g) -> None:
-    EXAMPLES["map"] += 1
-    assert run(stream_of(xs).map(lambda x: x)) == run(stream_of(xs)) == Ok(xs)
+@given(xs=ints, f=st.sampled_from(sorted(FUNCS)), g=st.sampled_from(sorted(FUNCS)), n=st.integers(1, 10))
+def map_fusion_and_chunk_flatten(xs, f, g, n) -> None:
+    assert run(stream_of(xs).map(lambda x: x)) == Ok(xs)
     assert run(stream_of(xs).map(FUNCS[f]).map(FUNCS[g])) == run(stream_of(xs).map(lambda x: FUNCS[g](FUNCS[f](x))))
-
-map_laws()
-print(f"map identity and map fusion: {EXAMPLES['map']} examples")
-
-
-# %% [markdown]
-# **Filter fusion.** Two `filter`s equal one `filter` of both predicates.
-
-# %%
-@given(xs=ints, p=st.sampled_from(sorted(PREDS)), q=st.sampled_from(sorted(PREDS)))
-def filter_fusion(xs, p, q) -> None:
-    EXAMPLES["filter"] += 1
-    assert run(stream_of(xs).filter(PREDS[p]).filter(PREDS[q])) == run(stream_of(xs).filter(lambda x: PREDS[p](x) and PREDS[q](x)))
-
-filter_fusion()
-print(f"filter fusion: {EXAMPLES['filter']} examples")
-
-
-# %% [markdown]
-# **Chunk then flatten is the identity**, for every chunk size, and every chunk but the last is full.
-
-# %%
-@given(xs=ints, n=st.integers(1, 10))
-def chunk_then_flatten(xs, n) -> None:
-    EXAMPLES["chunk"] += 1
-    chunks = run(stream_of(xs).chunk(n)).value
-    assert all(len(c) == n for c in chunks[:-1]) and all(1 <= len(c) <= n for c in chunks)
     assert run(stream_of(xs).chunk(n).flatten()) == Ok(xs)
 
-chunk_then_flatten()
-print(f"chunk(n).flatten() == identity: {EXAMPLES['chunk']} examples")
+map_fusion_and_chunk_flatten()
+print("map identity, map fusion, chunk(n).flatten() == identity: passed")
 
 
 # %% [markdown]
-# **Take is lazy.** A traced source records every pull; `take(n)` makes at most `n`, however long
-# the source is — including an infinite one.
+# **Take is lazy**, however long the source — including an infinite one:
 
 # %%
 @given(xs=ints, n=st.integers(0, 40), infinite=st.booleans())
 def take_is_lazy(xs, n, infinite) -> None:
-    EXAMPLES["take"] += 1
     trace = Trace()
     source = stream_count() if infinite else stream_of(xs)
     result = run(source.traced(trace).take(n))
@@ -642,135 +511,51 @@ def take_is_lazy(xs, n, infinite) -> None:
     assert result == (Ok(list(range(n))) if infinite else Ok(xs[:n]))
 
 take_is_lazy()
-print(f"take(n) pulls at most n items: {EXAMPLES['take']} examples")
-
-
-# %% [markdown]
-# **Replay and merge.** The same merged stream, run twice, gives equal results; every item of every
-# source comes out once, in its source's order, whatever the sources' speeds.
-
-# %%
-def timed(tag: int, xs: list, every: float) -> Stream:
-    async def items():
-        for x in xs:
-            await asyncio.sleep(every)
-            yield (tag, x)
-    return stream_from(items)
-
-@given(parts=st.lists(st.tuples(ints, st.sampled_from([0, 0.5, 1, 2.5])), min_size=1, max_size=4))
-def merge_keeps_order_and_replays(parts) -> None:
-    EXAMPLES["merge"] += 1
-    merged = merge_streams(*(timed(i, xs, every) for i, (xs, every) in enumerate(parts)))
-    first, second = run(merged), run(merged)
-    assert first == second
-    for i, (xs, _) in enumerate(parts):
-        assert [x for tag, x in first.value if tag == i] == xs
-    assert len(first.value) == sum(len(xs) for xs, _ in parts)
-
-merge_keeps_order_and_replays()
-print(f"merge keeps each source's order, loses nothing, replays: {EXAMPLES['merge']} examples")
+print("take(n) pulls at most n items: passed")
 
 
 # %% [markdown]
 # ## Measure the cost of a stream
 #
-# | operation | time | memory |
+# | operation | time | memory held |
 # |---|---|---|
-# | building a stream, each `map` / `filter` / `take` / `chunk` / `merge_streams` | O(1) | O(1) per step — a closure and its repr |
-# | running `s.to_list()` over *n* items | O(n) pulls | O(n) — the list it builds |
-# | running `s.fold(…)` / `s.for_each(…)` over *n* items | O(n) pulls | O(1) besides the accumulator |
-# | running `s.take(k)` on a source of *n* (or infinitely many) items | O(min(k, n)) pulls | O(1) held |
-# | `s.chunk(c)` | O(n) pulls | O(c) — one chunk held at a time |
-# | `merge_streams` of *m* sources | O(total items) pulls | O(m) — one pull in flight per source |
-# | `map_plan(f, concurrency=c)` | O(n) plans; ⌈n / c⌉ rounds of waiting | O(c) items and plans |
+# | building a stream, each `map` / `filter` / `take` / `chunk` | O(1) | O(1) per step |
+# | `s.to_list()` over *n* items | O(n) pulls | O(n) — the list |
+# | `s.fold(…)` / `s.for_each(…)` | O(n) pulls | O(1) besides the accumulator |
+# | `s.take(k)` on *n* (or infinitely many) items | O(min(k, n)) pulls | O(1) |
+# | `s.chunk(c)` | O(n) pulls | O(c) |
 #
-# The measurement counts instead of timing: pulls and emits on a traced source, the most items held at
-# once (a `chunk` holds its batch), and virtual seconds. Source sizes grow 100×; look at which columns
-# stay flat.
+# Measured by counting pulls on a traced source as it grows 100×. **Predict:** which columns stay flat?
 
 # %%
-def measure(n: int) -> list:
-    counts = {}
-    for label, build in (("to_list", lambda s: s), ("take(5)", lambda s: s.take(5)), ("fold", None)):
-        trace = Trace()
-        source = stream_of(range(n)).traced(trace)
-        plan = source.fold(0, lambda a, x: a + x) if build is None else build(source).to_list()
-        Simulation().run(plan)
-        counts[label] = len(trace.of_kind("pull"))
-    held = max(len(c) for c in run(stream_of(range(n)).chunk(8)).value)
-    sim = Simulation()
-    sim.run(stream_of(range(n)).map_plan(lookup, concurrency=10).fold(0, lambda a, x: a + 1))
-    return [n, counts["to_list"], counts["fold"], counts["take(5)"], held, f"{sim.now:g}"]
+def pulls(build, n: int) -> int:
+    trace = Trace()
+    Simulation().run(build(stream_of(range(n)).traced(trace)))
+    return len(trace.of_kind("pull"))
 
-print(format_table(["n items", "pulls: to_list", "pulls: fold", "pulls: take(5)", "held by chunk(8)",
-                    "virtual s: map_plan(1 s, c=10)"], [measure(n) for n in (10, 100, 1_000)]))
+def measure(n: int) -> list:
+    held = max(len(c) for c in run(stream_of(range(n)).chunk(8)).value)
+    return [n, pulls(lambda s: s.fold(0, lambda a, x: a + x), n), pulls(lambda s: s.take(5).to_list(), n), held]
+
+print(format_table(["n items", "pulls: fold", "pulls: take(5)", "held by chunk(8)"], [measure(n) for n in (10, 100, 1_000)]))
 
 
 # %% [markdown]
-# `to_list` and `fold` pull every item plus one more (the pull that finds the end): O(n). `take(5)`
-# pulls 5 items whatever the source size — O(1) in *n*. A `chunk(8)` never holds more than 8 items.
-# `map_plan` with `concurrency=10` needs ⌈n / 10⌉ seconds of 1-second lookups. Only `to_list` keeps
-# what it pulled; everything else is a constant-size window on the stream.
+# `fold` pulls every item plus one (the pull that finds the end); `take(5)` pulls 5 whatever *n*; a
+# `chunk(8)` never holds more than 8.
 #
 # ## Fix the anti-patterns
 #
 # | anti-pattern | symptom | fix |
 # |---|---|---|
-# | a generator never closed | after a `break` the file / connection stays open until the garbage collector or the loop's shutdown gets to it | `async with aclosing(gen)`, or a `Stream` terminal plan, which closes every run |
-# | collecting an unbounded source into a list | the run never ends, memory grows until the process dies | bound it first: `take(n)`, or fold / `for_each` so nothing accumulates |
-# | one generator shared by two consumers | each consumer silently sees part of the items — or `RuntimeError: anext(): asynchronous generator is already running` | give each consumer its own run (`stream.iterate()` / a terminal plan per consumer), or a queue (lesson 03) |
+# | a generator never closed | after a `break` the file stays open until the garbage collector gets to it | `async with aclosing(gen)`, or a terminal plan — failed live, then fixed, in [Close a generator on early exit](#Close-a-generator-on-early-exit) |
+# | collecting an unbounded source into a list | the run never ends; memory grows until the process dies | bound it first (`take(n)`), or `fold` / `for_each` |
+# | one generator shared by two consumers | each consumer silently sees part of the items | one run per consumer: `stream.iterate()` twice, or a queue (lesson 03) |
 #
-# Each one below fails first, live, then is fixed.
+# ### Anti-pattern: collecting an unbounded source into a list
 #
-# ### Anti-pattern 1: a generator never closed
-#
-# A consumer wants the first line of a log, then goes on with other work for a minute. It writes the
-# natural loop: `async for`, `break`. The generator object is still referenced (`lines`), so nothing
-# closes it: the file stays open the whole minute.
-
-# %%
-async def first_line_leaky(resource: Resource) -> tuple:
-    lines = read_lines(resource)
-    async for line in lines:
-        break
-    await asyncio.sleep(60)                      # other work, a minute later
-    return line, resource.held
-
-leaky = Resource("log file")
-line, held_a_minute_later = Simulation().run(first_line_leaky(leaky))
-print(f"read {line!r}; a minute later the file is held {held_a_minute_later} time(s)")
-
-# %% tags=["raises-exception"]
-assert held_a_minute_later == 0, (
-    f"a minute after the break the log file is still open (held={held_a_minute_later}): "
-    "break does not close an async generator")
-
-
-# %% [markdown]
-# Python closes an abandoned async generator only when it is garbage-collected (the event loop's
-# finalizer hook schedules `aclose()`) or when the loop shuts down — at a moment you do not control.
-# The fix is to say when: `aclosing` closes it on the way out of the block, and a `Stream`'s terminal
-# plan does the same for every run.
-
-# %%
-async def first_line(resource: Resource) -> tuple:
-    async with aclosing(read_lines(resource)) as lines:
-        async for line in lines:
-            break
-    await asyncio.sleep(60)
-    return line, resource.held
-
-print(Simulation().run(first_line(Resource("log file"))))
-resource = Resource("log file")
-print(Simulation().run(owned(resource).take(1).to_list()), "| held after:", resource.held)
-
-
-# %% [markdown]
-# ### Anti-pattern 2: collecting an unbounded source into a list
-#
-# A sensor feed yields a reading every second, for ever. `to_list()` on it never ends: in
-# production it runs until memory is gone. Here the simulation's `limit` turns "never" into a clear
-# error after 60 virtual seconds, so the failure is finite and the same every run.
+# A sensor yields a reading every second, for ever. `to_list()` on it never ends; here the
+# simulation's `limit` turns "never" into a clear error after 60 virtual seconds.
 
 # %% tags=["raises-exception"]
 async def sensor():
@@ -784,24 +569,21 @@ readings = stream_from(sensor)
 Simulation(limit=60).run(readings.to_list())
 
 # %% [markdown]
-# (A source that never awaits, such as `stream_count()`, is worse: it never gives the event loop a
-# turn, so not even the simulation's guard can stop `stream_count().to_list()` — the cell would hang.)
-#
-# The fix is to bound the stream before collecting it — `take(n)` — or not to collect at all: a
-# `fold` keeps a constant-size summary, and `for_each` hands each item on.
+# (`stream_count().to_list()` would hang: it never awaits, so the loop never gets a turn.) Fix: bound
+# the stream before collecting it, or do not collect:
 
 # %%
 sim = Simulation(limit=60)
 print(sim.run(readings.take(5).to_list()), f"at t={sim.now:g}")
-print(Simulation(limit=60).run(readings.take(30).fold((0, 0), lambda acc, r: (acc[0] + 1, acc[1] + r))))
+print(Simulation(limit=60).run(readings.take(30).fold(0, lambda total, r: total + r)), "= sum of 30 readings")
 
 
 # %% [markdown]
-# ### Anti-pattern 3: one generator shared by two consumers
+# ### Anti-pattern: one generator shared by two consumers
 #
-# Two workers should each process *all* the orders — one bills, one ships. Sharing one generator
-# object between them looks economical. The source needs no time per item here, so the workers
-# take turns pulling from it:
+# Two workers must each process *all* the orders — one bills, one ships — and share one generator.
+#
+# **Predict:** what does each worker see? Then run.
 
 # %%
 async def orders(n: int):
@@ -815,38 +597,33 @@ async def worker(items, seen: list) -> None:
 
 async def two_workers(billing_items, shipping_items) -> tuple:
     billed, shipped = [], []
-    await asyncio.gather(worker(billing_items, billed), worker(shipping_items, shipped))  # a small shell
+    await asyncio.gather(worker(billing_items, billed), worker(shipping_items, shipped))
     return billed, shipped
 
 shared = orders(4)
 billed, shipped = Simulation().run(two_workers(shared, shared))
-print("billed: ", billed)
-print("shipped:", shipped)
+print("billed: ", billed, "\nshipped:", shipped)
 
 # %% tags=["raises-exception"]
 assert billed == shipped == [f"order-{i}" for i in range(4)], (
     f"a shared generator hands each item to one consumer only: billed {billed}, shipped {shipped}")
 
 # %% [markdown]
-# Each order went to one worker: half were never billed, half never shipped — and no error said so.
-# (When the source does await between items, the second worker gets
-# `RuntimeError: anext(): asynchronous generator is already running` instead.) A generator is *one
-# run*; two consumers need two runs. With a `Stream`, that is just calling `iterate()` twice — or a
-# terminal plan per consumer. (If the two must share one *expensive* run, that is a broadcast through
-# queues: lesson 03.)
+# Each order went to one worker only, and no error said so. (When the source awaits between items,
+# the second worker gets `RuntimeError: anext(): asynchronous generator is already running`.) A
+# generator is *one run*; two consumers need two runs:
 
 # %%
 order_stream = stream_from(lambda: orders(4))
 billed, shipped = Simulation().run(two_workers(order_stream.iterate(), order_stream.iterate()))
-print("billed: ", billed)
-print("shipped:", shipped)
 assert billed == shipped == [f"order-{i}" for i in range(4)]
+print("billed: ", billed, "\nshipped:", shipped)
 
 # %% [markdown]
 # ## Test yourself
 #
-# Answer in the widget (run the cell), or open the answer key below it — it is stored with the
-# notebook, so you can read it without a kernel.
+# Answer in the widget (run the cell), or open the answer key below it — stored with the notebook, so
+# you can read it without a kernel.
 
 # %%
 QUIZ = [
@@ -854,23 +631,20 @@ QUIZ = [
              ("its first line, up to the first `yield`", "nothing: it returns a suspended generator object",
               "the whole body, buffered"),
              1, "Calling it creates the generator; the body runs only when someone pulls with `async for` / `__anext__`."),
-    Question("A consumer does `async for x in gen: break`. When does the generator's `finally` run?",
+    Question("A consumer does `async for x in gen: break` and keeps `gen`. When does the generator's `finally` run?",
              ("immediately at the break", "when it is garbage-collected or the loop shuts down — unless you close it",
               "never"),
              1, "`break` does not close an async generator: use `aclosing(gen)` or a Stream terminal plan."),
-    Question("How many items does `stream_count().map(f).take(3).to_list()` pull from `stream_count()`?",
-             ("3", "4", "it never ends"),
-             0, "`take(3)` stops after its third item without asking again: take is lazy."),
-    Question("A step in `map_plan` returns `Err` for item 7 of 100. What does `to_list()` give?",
-             ("the first 7 values", "the `Err`, with every source closed", "all 100 values, with the Err inside"),
-             1, "An Err ends the stream and is the terminal result; carry `Result`s as items to keep going."),
+    Question("How many items does `stream_count().filter(is_odd).take(2).to_list()` pull from `stream_count()`?",
+             ("2", "4", "it never ends"),
+             1, "0, 1, 2, 3: two odd numbers need four pulls, and take(2) stops without asking again."),
     Question("Two consumers must each see every item. What do you give them?",
              ("one shared generator object", "two runs of the same Stream (`iterate()` twice, or two terminal plans)",
               "a list of the generator"),
              1, "A generator is one run, and its items are split between whoever pulls; a Stream can be run again."),
-    Question("A fast source, a slow consumer, no queue. How many items are produced but not yet consumed at most?",
-             ("one", "all of them", "it depends on the event loop"),
-             0, "A pull-based source produces an item only when asked: the consumer sets the pace (lesson 03 adds a buffer)."),
+    Question("Your hand-written combinator keeps its batch in a variable outside the inner generator. What breaks?",
+             ("nothing", "the second run starts with the first run's leftovers", "the source is never closed"),
+             1, "State a run needs belongs inside the generator: each run calls the factory afresh."),
 ]
 
 # %% tags=["nbval-ignore-output"]
@@ -883,47 +657,32 @@ HTML(answer_key_html(QUIZ))
 # %% [markdown]
 # ## Exercise
 #
-# The graded exercise is **[Exercise 02 · Async Generators](../exercises/02_async_generators.ipynb)**
-# (10 points), with a **Check your work** cell that runs the same checks the grader does
-# (see [the exercises README](../exercises/README.md)):
+# **[Exercise 02 · Async Generators](../exercises/02_async_generators.ipynb)** (10 points), with a
+# **Check your work** cell that runs the grader's checks (see [the exercises README](../exercises/README.md)):
 #
-# 1. **Slide a window over a stream** — `windows(stream, n)`: a stream combinator whose law (the
-#    windows of the items) is checked on generated streams, which pulls only what it needs and closes
-#    its source on early exit.
-# 2. **Own a resource, release it always** — `read_log(resource, lines)`: a source that acquires a
-#    `Resource` and releases it however its run ends — exhausted, `take`, `break`, an `Err`, an
-#    exception, a cancellation.
-# 3. **Pull exactly what you need** — `first_alert(readings, threshold)`: a plan that finds the first
-#    reading over a threshold and pulls nothing after it.
+# 1. **Slide a window over a stream** — a combinator of your own, lazy and closing its source.
+# 2. **Own a resource, release it always** — a source that releases its `Resource` however its run ends.
+# 3. **Pull exactly what you need** — a plan that pulls nothing after the first alert.
 #
 # ## On your own
 #
-# - Write `scan(stream, initial, f)` — every intermediate `fold` value as a stream — and state its law
-#   relating it to `fold`. Check it with Hypothesis.
-# - Re-draw the producer/consumer figure with `map_plan(handle, concurrency=3)`. How many items are now
-#   produced but not consumed at once, and why?
-# - `merge_streams` of a source that fails after 2 s and one that runs for ever: which `finally` blocks
-#   run, and when? Check with two `Resource`s.
-# - Read the source of `contextlib.aclosing` (it is a few lines). Why does it need `async with`, not `with`?
+# - Write `scan(stream, initial, f)` — every intermediate `fold` value — and check its law against `fold`.
+# - Give `eager_run`'s queue `maxsize=1` (and `await buffer.put(i)`). How many items run ahead now,
+#   and when does the run end?
+# - Read the source of `contextlib.aclosing` (a few lines). Why does it need `async with`?
 #
 # ## Further reading
 #
-# - [PEP 525 — Asynchronous Generators](https://peps.python.org/pep-0525/): `aclose`, finalization
-#   and the event loop's `shutdown_asyncgens`.
-# - [PEP 533 — Deterministic cleanup for iterators](https://peps.python.org/pep-0533/) (deferred):
-#   why `break` does not close a generator, and the case for making it.
+# - [further/02](further/02_async_generators.ipynb): merging, `map_plan`, failures, cancellation.
+# - [PEP 525 — Asynchronous Generators](https://peps.python.org/pep-0525/): `aclose` and finalization;
+#   [PEP 533](https://peps.python.org/pep-0533/) (deferred): why `break` does not close.
 # - Python docs, [`contextlib.aclosing`](https://docs.python.org/3/library/contextlib.html#contextlib.aclosing).
-# - Nathaniel J. Smith, [Some thoughts on asynchronous API design in a post-async/await world](https://vorpus.org/blog/some-thoughts-on-asynchronous-api-design-in-a-postasyncawait-world/):
-#   backpressure and why pull-based APIs get it right by default.
-# - [aiostream](https://aiostream.readthedocs.io/): a library of stream operators for asyncio,
-#   with `stream.merge`, `stream.take` and context-managed streaming.
+# - Nathaniel J. Smith, [Some thoughts on asynchronous API design in a post-async/await world](https://vorpus.org/blog/some-thoughts-on-asynchronous-api-design-in-a-postasyncawait-world/).
 #
 # ## Continue with
 #
-# **[03 · Backpressure](03_backpressure.ipynb)**: a pull-based stream never runs ahead of its
-# consumer; a queue between two stages lets it — up to a bound. Lesson 03 measures queue depth over
-# time for unbounded and bounded queues and the strategies for a full one. You now describe sequences
-# as replayable streams: lazy, composable, and closed however they end.
+# **[03 · Backpressure](03_backpressure.ipynb)**: a queue between two stages lets the producer run
+# ahead — up to a bound you choose, and with a decision for when it is full.
 
 # %% [markdown]
 # ---

@@ -77,15 +77,15 @@ from funcpipe_async import (
 #
 # <details><summary>Hint 1</summary>
 #
-# The lesson's `chunk` is the model: an inner `async def run()` that does
-# `async with aclosing(stream.iterate()) as items: async for x in items: …`, returned as
-# `stream_from(run)`.
+# Look again at the lesson's section *Write a combinator by hand*. Which parts of `chunked` and
+# `my_chunk` does a window need too — and which line of `chunked` closes the source?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# `deque(maxlen=n)` drops the oldest item by itself. Create it *inside* `run`, or the second run
-# starts with the first run's leftovers.
+# Where does the window live: inside the generator, or beside it? What would a second run see if it
+# lived beside it? (The lesson's last quiz question asks the same.) The `collections` module has a
+# container that forgets its oldest item by itself.
 # </details>
 
 # %% tags=["task:t1"]
@@ -138,14 +138,15 @@ print(Simulation().run(w.to_list()) == Simulation().run(w.to_list()))
 #
 # <details><summary>Hint 1</summary>
 #
-# The lesson's `read_lines` is almost the answer: `acquire()`, then `try:` the loop, `finally:`
-# `release()`. What must be true of *where* `acquire()` is?
+# Which function in the lesson's *Close a generator on early exit* section owns a `Resource`? Where
+# does it call `acquire()` — and why must that be inside the generator, not in the code that builds
+# the stream?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# `stream_from(lambda: lines_of(resource, lines))` with an async generator function `lines_of` —
-# pass a function that *creates* a generator, never a generator made in advance.
+# What does `stream_from` expect: a generator, or something that *makes* one? Look at how the
+# lesson's `owned` builds its stream, and ask what a second run would get otherwise.
 # </details>
 
 # %% tags=["task:t2"]
@@ -198,13 +199,14 @@ print(Simulation().run(take_one_then_look()))
 #
 # <details><summary>Hint 1</summary>
 #
-# `readings.filter(...).take(1).to_list()` is a plan of a list with at most one reading.
+# Which two stream steps from *Compose map, filter, take and chunk* find the first matching item
+# and stop pulling after it? What does `to_list()` give when there was none?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# `async_bind(plan, f)` turns that list into the answer: `async_pure(found[0])` or
-# `async_fail(ErrInfo("NO_ALERT", ...))`.
+# You then have a plan of a list, but must return a plan of one reading or an `Err`. Which
+# combinator from lesson 01 continues a plan with another plan chosen from its value?
 # </details>
 
 # %% tags=["task:t3"]

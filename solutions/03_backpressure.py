@@ -76,12 +76,14 @@ from funcpipe_async import (
 #
 # <details><summary>Hint 1</summary>
 #
-# Append first, then cut from the front: `everything = buffer + (item,)`.
+# Must the new item always get in? Then think of the offer as "admit, then evict": what would the
+# buffer look like with the item added, and which end do you cut when it is too long?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# How many must go? `max(len(everything) - capacity, 0)`. Slices do the rest.
+# How many items must go when the buffer has room — and when it is full? Can one expression give
+# both answers? Compare your function with the lesson's `offer_five` for `drop_oldest`.
 # </details>
 
 # %% tags=["task:t1"]
@@ -138,12 +140,15 @@ print("BoundedQueue keeps %s and dropped %d" % Simulation().run(same_on_a_queue(
 #
 # <details><summary>Hint 1</summary>
 #
-# `QueuePolicy(capacity, overflow)`; which `overflow` keeps the newest items?
+# Which row of the lesson's decision table describes latest-value telemetry — and which strategies
+# would make the sensor wait?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# `C / consumer_rate <= max_age`, so `C = math.floor(max_age * consumer_rate)` — at least 1.
+# Read the lesson's *Read Little's law backwards* section: how long does the last of `C` waiting
+# readings wait, when the consumer sets the pace? Which `C` is the largest that stays within the
+# budget — and is your capacity a whole number?
 # </details>
 
 # %% tags=["task:t2"]
@@ -198,8 +203,9 @@ print(policy, "| shown (reading, at t):", shown, "| dropped:", report.drops["das
 #
 # <details><summary>Hint 1</summary>
 #
-# The area under the depth curve is the sum of every item's stay: `∫ depth dt = Σ (leave − arrive)`.
-# Then `L = area / T` and `W = area / arrivals`.
+# The lesson says L = λW holds "by construction" over a window that starts empty. Which one
+# quantity do L and W both come from? Can you compute it from the stays (FIFO: the k-th "out" ends
+# the k-th arrival's stay), and what does each of L and W divide it by?
 # </details>
 
 # %% tags=["task:t3"]

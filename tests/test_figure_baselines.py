@@ -33,6 +33,7 @@ from funcpipe_async import (
     plot_stream_events,
     plot_strategies,
     plot_unbounded_vs_bounded,
+    plot_wait_vs_capacity,
     render_backpressure,
     render_fairness,
     simulate_backpressure,
@@ -87,6 +88,14 @@ def test_attempt_timeline() -> Figure:
 def test_stream_events() -> Figure:
     """plot_stream_events: pull / emit / consume rows with item numbers, each item's life, the source's close."""
     return plot_stream_events(producer_and_consumer(n=5))
+
+
+@baseline
+def test_wait_vs_capacity() -> Figure:
+    """plot_wait_vs_capacity: lesson 03's measured mean wait of a suspend queue against the C/μ line."""
+    capacities = (2, 5, 10, 20, 40)
+    waits = [simulate_backpressure(8, 5, c, "suspend").law.mean_wait for c in capacities]
+    return plot_wait_vs_capacity(capacities, waits, 5)
 
 
 # --- funcpipe_async.demos.backpressure ------------------------------------------------------------

@@ -144,3 +144,40 @@ def test_figure_png_returns_deterministic_png_bytes() -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert png == figure_png(plot_drive_timeline(fetch_then_failing_save()))
     assert b"Software" not in png
+
+
+# --- lesson 03: measured wait against capacity / μ --------------------------------------------------
+
+WAIT_CAPACITIES = (5, 10, 20, 40)
+WAIT_MEASURED = (0.91, 1.77, 3.29, 5.72)
+
+
+def test_wait_vs_capacity_summary_lists_bound_measurement_and_ratio() -> None:
+    from funcpipe_async import wait_vs_capacity_summary
+
+    lines = wait_vs_capacity_summary(WAIT_CAPACITIES, WAIT_MEASURED, 5).splitlines()
+    assert lines[0].split()[0] == "capacity" and len(lines) == 2 + len(WAIT_CAPACITIES)
+    assert lines[3].split() == ["10", "2.00", "1.77", "0.89"]
+
+
+def test_plot_wait_vs_capacity_draws_the_bound_and_the_measured_points() -> None:
+    from funcpipe_async import plot_wait_vs_capacity
+
+    fig = plot_wait_vs_capacity(WAIT_CAPACITIES, WAIT_MEASURED, 5)
+    assert isinstance(fig, Figure)
+    (ax,) = fig.axes
+    bound, measured = ax.get_lines()
+    assert bound.get_linestyle() == "--" and _data(bound.get_ydata()) == [0.0, 8.0]
+    assert measured.get_marker() == "o" and _data(measured.get_ydata()) == list(WAIT_MEASURED)
+    assert "virtual seconds" in ax.get_ylabel()
+
+
+def test_wait_vs_capacity_refuses_mismatched_data() -> None:
+    import pytest
+
+    from funcpipe_async import plot_wait_vs_capacity, wait_vs_capacity_summary
+
+    with pytest.raises(ValueError, match="one measured wait per capacity"):
+        wait_vs_capacity_summary((5, 10), (1.0,), 5)
+    with pytest.raises(ValueError, match="service_rate must be a positive"):
+        plot_wait_vs_capacity((5,), (1.0,), 0)

@@ -268,7 +268,8 @@ def strategies_summary(runs: Sequence[BackpressureRun]) -> str:
 
 def plot_unbounded_vs_bounded(unbounded: BackpressureRun, bounded: BackpressureRun, *, dpi: float = 100) -> Figure:
     """Left: depth over virtual time of an unbounded queue (rising) and a bounded one (flat
-    at its capacity).  Right: the memory each holds (depth × item size), in KiB."""
+    at its capacity).  Right: the memory the items would hold at ``item_bytes`` each — depth ×
+    item size, in KiB: computed from the depth, not measured (measure with ``tracemalloc``)."""
     with matplotlib.rc_context(course_rc()):  # type: ignore[arg-type]
         fig = Figure(figsize=(11, 3.8), dpi=dpi, layout="constrained")
         left, right = fig.subplots(1, 2, sharex=True)
@@ -283,7 +284,7 @@ def plot_unbounded_vs_bounded(unbounded: BackpressureRun, bounded: BackpressureR
             right.step(xs, [d * run.item_bytes / 1024 for d in ys], where="post", color=colour, linestyle=line,
                        marker=marker, markevery=every, label=run.label)
         left.set_ylabel("items in queue")
-        right.set_ylabel("memory held (KiB)")
+        right.set_ylabel("depth × item size (KiB, computed)")
         for ax in (left, right):
             ax.set_xlabel("virtual seconds")
             ax.set_xlim(0, unbounded.horizon)
