@@ -207,7 +207,8 @@ assert ported == Ok(plain)
 SCRIPTED = {"/items/3": classify_status(503, "Service Unavailable"),
             "/items/4": ErrInfo("HTTP_CONNECTION", "RemoteProtocolError", retryable=True),
             "/items/6": ErrInfo("BAD_JSON", "the body is not JSON")}
-fake = FakeHttp({f"/items/{k}": v for k, v in ITEMS.items()}, failures=SCRIPTED)
+RESPONSES = {f"/items/{k}": v for k, v in ITEMS.items()}
+fake = FakeHttp(RESPONSES, failures=SCRIPTED)
 plan = title_ledger(fake, BATCH)
 print("calls before driving:", fake.calls)
 assert Simulation().run(plan) == Ok(plain)
@@ -316,12 +317,11 @@ async def real_world():
 
 @asynccontextmanager
 async def fake_world():
-    yield fake
+    yield FakeHttp(RESPONSES, failures=SCRIPTED)
 
 @asynccontextmanager
 async def wrong_fake():                 # someone scripted the drop as a 503
-    yield FakeHttp({f"/items/{k}": v for k, v in ITEMS.items()},
-                   failures=SCRIPTED | {"/items/4": classify_status(503, "Service Unavailable")})
+    yield FakeHttp(RESPONSES, failures=SCRIPTED | {"/items/4": classify_status(503, "Service Unavailable")})
 
 # %% [markdown]
 # **Predict:** which implementation fails which clause? Then run.
