@@ -23,7 +23,6 @@
 # %%
 import asyncio
 import hashlib
-import inspect
 import random
 import re
 from collections import Counter
@@ -31,20 +30,16 @@ from dataclasses import dataclass
 
 import matplotlib
 from hypothesis import given, settings, strategies as st
-from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from funcpipe_async import (
-    HANG, AsyncPlan, AsyncRateLimiter, BatchPolicy, DeficitRoundRobin, EmbeddingCap, Err, ErrInfo,
-    ExponentialBackoff, FakeEmbedder, FakeStorage, Fifo, Ledger, Ok, Outcome, Question, QueuePolicy,
-    Request, Result, RetryPolicy, ScriptedService, Simulation, SimulationLimitError, Stage,
-    ThreadedEmbedder, TokenBucket, Trace, account_for, answer_key_html, async_bind, async_gather,
-    async_lift, async_map, async_pure, async_retry, async_settle, async_timeout,
-    attempt_timeline_summary, check_law, check_package, course_rc, delay_schedule, depth_series,
-    drive_timeline_summary, first_sentence, format_table, hash_embedding, jain_index, littles_law,
-    max_min_shares, max_window_cost, observe, paced, perform_async, pipeline, plot_attempt_timeline,
-    plot_drive_timeline, quiz_widget, scan_source, setup, show_figure, simulate_schedule,
-    stats_table, stream_from, tenant_stats,
+    HANG, AsyncPlan, AsyncRateLimiter, BatchPolicy, EmbeddingCap, Err, ErrInfo, ExponentialBackoff,
+    FakeEmbedder, FakeStorage, Ledger, Ok, Outcome, QueuePolicy, Result, RetryPolicy,
+    ScriptedService, Simulation, Stage, ThreadedEmbedder, TokenBucket, Trace, async_bind,
+    async_gather, async_lift, async_map, async_pure, async_retry, async_settle, async_timeout,
+    attempt_timeline_summary, check_law, course_rc, delay_schedule, depth_series, format_table,
+    hash_embedding, littles_law, max_window_cost, observe, paced, pipeline, plot_attempt_timeline,
+    setup, show_figure, stream_from,
 )
 
 setup()
