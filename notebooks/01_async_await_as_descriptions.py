@@ -122,7 +122,7 @@ coro.close()                         # never driven: close it so it does not war
 # | algebraic law | map via bind | `async_map(m, f) == async_bind(m, lambda x: async_pure(f(x)))` | same |
 # | invariant | description purity | building a plan performs zero effects; they happen only when a shell drives it | recording fakes: [Build the plan and watch nothing happen](#Build-the-plan-and-watch-nothing-happen); `tests/test_plan.py` |
 # | invariant | replayability | the same plan can be driven again; each drive makes fresh coroutines and re-runs the effects | [Replay a plan](#Replay-a-plan); `tests/test_plan.py` |
-# | invariant | bounded tasks | `async_gather(plans, concurrency=n)` keeps at most `n` tasks alive, results in input order | [Bound a gather](#Bound-a-gather-in-plain-asyncio,-then-as-a-plan); `tests/test_gather.py` |
+# | invariant | bounded tasks | `async_gather(plans, concurrency=n)` keeps at most `n` tasks alive, results in input order | [Bound a gather](#Bound-a-gather-in-plain-asyncio-and-as-a-plan); `tests/test_gather.py` |
 # | invariant | interpreter isolation | core code may `await` inside coroutine bodies but never drives a plan (`perform_async`, `asyncio.run`, `create_task`, top-level `await`) | `check_package()`: [Keep driving in the shell](#Keep-driving-in-the-shell); `tests/test_boundary.py` |
 # | invariant | stack safety | a chain of 100,000 binds, nested either way, runs in constant stack | [Measure the cost of a bind](#Measure-the-cost-of-a-bind); `tests/test_stack_safety.py` |
 #
