@@ -78,6 +78,9 @@ class Report:
     tasks: tuple[TaskResult, ...]
     status: str = "graded"
     notes: tuple[str, ...] = field(default=())
+    seed: int | None = None
+    confinement: str = ""
+    judged_in_worker: tuple[str, ...] = field(default=())
 
     @property
     def total(self) -> int:
@@ -97,6 +100,9 @@ class Report:
             "total": self.total,
             "max_total": self.max_total,
             "notes": list(self.notes),
+            "seed": self.seed,
+            "confinement": self.confinement,
+            "judged_in_worker": list(self.judged_in_worker),
         }
 
     def text(self) -> str:
