@@ -123,6 +123,7 @@ class _Worker:
         self.output = _CappedOutput(int(job["output_chars"]))
         self.cells: list[dict[str, str]] = list(job["cells"])
         self.out_fd = out_fd
+        self.pid = os.getpid()
         self.started = _cpu()
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
         self.too_much = f"more than {self.output.limit:,} characters"
@@ -225,6 +226,8 @@ class _Worker:
                 request = _receive(in_fd)
             except (protocol.ProtocolError, OSError):
                 return  # the judge is done
+            if os.getpid() != self.pid:
+                _exit(0)
             try:
                 reply = self.answer(request)
             except _TimeLimit:  # the timer fired between the probe's end and its answer
@@ -278,6 +281,16 @@ def main(argv: list[str]) -> None:
         _be_init()
     job = _receive(in_fd)
     worker = _Worker(job, out_fd)
+    me = os.getpid()
+
+    def forget_the_channel() -> None:  # a process the student's code forks never talks to the judge
+        for fd in (in_fd, out_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    os.register_at_fork(after_in_child=forget_the_channel)
     if job.get("confined"):
         os.chdir(confine.lock_down(list(job.get("hidden", [])), list(job.get("needed", []))))
     kit.SEED = job.get("seed")
@@ -293,11 +306,14 @@ def main(argv: list[str]) -> None:
             ready = worker.run_cells()
         except _TimeLimit:
             ready = {"kind": "verdict", "status": "timeout", "message": f"the task's cells used more than {worker.seconds:g} s of CPU time"}
+        if os.getpid() != me:  # a fork that returned through the cells (its os._exit was refused)
+            _exit(0)
         _send(out_fd, ready)
         if ready["kind"] == "ready":
             worker.serve(in_fd)
     except BaseException:  # noqa: BLE001 - the judge notices the silence and says so
-        pass
+        if os.getpid() != me:
+            _exit(0)
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
         sys.stdout, sys.stderr = real_stdout, real_stderr
