@@ -253,7 +253,10 @@ def _decide(task: Task, job: dict[str, Any], channel: _Channel) -> dict[str, Any
             feedback = task.judge(channel)
         else:
             protocol.send(channel.to_worker, {"probe": "legacy"})
-            raise _from_worker(channel.receive(), trusted=True)
+            reply = channel.receive()
+            if reply["kind"] == "failed":
+                raise kit.CheckFailed(str(reply.get("message", ""))[:2_000])
+            raise _from_worker(reply, trusted=True)
         verdict = {"status": "passed", "message": str(feedback)}
     except _Halt as halt:
         verdict = {"status": halt.status, "message": halt.message}

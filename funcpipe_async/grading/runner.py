@@ -206,7 +206,8 @@ def run_task(exercise: Exercise, task: Task, submission: Submission, limits: Lim
         return verdict(*reported)
     if timed_out:
         return verdict("timeout", f"did not finish within {limits.wall_seconds:g} s of wall-clock time and was stopped")
-    return verdict("error", "the grader's judge ended without a verdict (a fault in the grader, not in your code)")
+    return verdict("error", "the grader's judge ended without a verdict: it was killed (unconfined, a submission's code "
+                   "can do that) or failed")
 
 
 def _read_verdict(data: bytes) -> tuple[str, str] | None:
