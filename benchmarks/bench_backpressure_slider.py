@@ -26,6 +26,7 @@ import sys
 import time
 
 from _common import load_average
+
 from funcpipe_async.demos.backpressure import STRATEGIES, redraw_backpressure_png
 
 MOVES = 20

@@ -57,6 +57,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from _common import load_average
+
 from funcpipe_async import AsyncPlan, Err, ErrInfo, Ok, Result, async_bind, async_pure
 
 DEPTHS = (500, 8_000, 100_000)

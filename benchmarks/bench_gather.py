@@ -47,6 +47,7 @@ from functools import partial
 from typing import Any
 
 from _common import load_average
+
 from funcpipe_async import AsyncPlan, Err, ErrInfo, Ok, Result, async_gather, async_lift
 
 N_PLANS = 20_000

@@ -40,6 +40,7 @@ import tracemalloc
 from functools import partial
 
 from _common import load_average
+
 from funcpipe_async import Ok, async_lift
 from funcpipe_async.backpressure import QueuePolicy, Stage, pipeline
 

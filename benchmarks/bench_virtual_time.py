@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 import sys
 import time
 

@@ -28,8 +28,8 @@ deadline* and keeps the pull going when the deadline passes (lesson 09's time-ba
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterable, Sequence
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from funcpipe_async.plan import AsyncPlan, PlanNode, PlanTypeError, async_bind, async_map, async_pure

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from funcpipe_async.policies import ATTEMPT, CANCELLED, GIVE_UP, OUTCOME, TIMEOUT, WAIT
+from funcpipe_async.policies import ATTEMPT, CANCELLED, GIVE_UP, OUTCOME, WAIT
 from funcpipe_async.trace import DESCRIBE, DONE, DRIVE, START, Trace, format_table
 
 __all__ = [

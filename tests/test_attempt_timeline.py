@@ -6,12 +6,12 @@ import asyncio
 
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from scenarios import UNAVAILABLE, flaky_and_slow, scripted
 
 from funcpipe_async import (
     AttemptSpan,
     ConstantBackoff,
     Err,
-    Ok,
     RetryPolicy,
     Simulation,
     Trace,
@@ -21,7 +21,7 @@ from funcpipe_async import (
     figure_png,
     plot_attempt_timeline,
 )
-from scenarios import UNAVAILABLE, flaky_and_slow, scripted
+
 
 def test_attempt_spans_pair_attempts_waits_and_give_ups() -> None:
     spans, give_ups = attempt_spans(flaky_and_slow())

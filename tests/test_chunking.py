@@ -11,11 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funcpipe_async import Err, ErrInfo, Ok, Simulation, async_lift
 from funcpipe_async import (
     BatchPolicy,
     BatchState,
+    Err,
+    ErrInfo,
     Flush,
+    Ok,
+    Simulation,
+    async_lift,
     batch_calls,
     batch_due,
     batch_offer,
@@ -159,7 +163,7 @@ def test_batch_calls_fail_with_the_first_err() -> None:
 
 # --- Stream.batch: the state machine on a live stream, on virtual time --------------------------
 
-from funcpipe_async import Resource, Trace, stream_from, stream_of  # noqa: E402
+from funcpipe_async import Resource, stream_from, stream_of  # noqa: E402
 
 
 def arriving(deltas: list[float], resource: Resource | None = None) -> Any:

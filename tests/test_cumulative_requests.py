@@ -4,9 +4,9 @@ count of requests over time shows what jitter and a retry budget each change."""
 from __future__ import annotations
 
 from matplotlib.figure import Figure
+from scenarios import retry_storm
 
 from funcpipe_async import cumulative_requests_summary, plot_cumulative_requests
-from scenarios import retry_storm
 
 
 def test_summary_counts_requests_and_checkpoints() -> None:

@@ -18,20 +18,19 @@ from functools import cache
 
 import pytest
 from matplotlib.figure import Figure
+from scenarios import fetch_then_failing_save, flaky_and_slow, producer_and_consumer, retry_storm
 
 from funcpipe_async import (
-    Err,
     FairnessControls,
     FairnessRun,
-    Ok,
     Tenant,
     plot_attempt_timeline,
     plot_cumulative_requests,
     plot_drive_timeline,
     plot_fairness,
     plot_littles_law,
-    plot_stream_events,
     plot_strategies,
+    plot_stream_events,
     plot_unbounded_vs_bounded,
     plot_wait_vs_capacity,
     render_backpressure,
@@ -40,7 +39,6 @@ from funcpipe_async import (
     simulate_fairness,
 )
 from funcpipe_async.demos.backpressure import BackpressureRun
-from scenarios import fetch_then_failing_save, flaky_and_slow, producer_and_consumer, retry_storm
 
 # Tolerance 1 (pytest-mpl's default is 2): with matplotlib pinned (its wheels bundle FreeType) an
 # unchanged figure compares at RMS 0.0, and 2 lets a thin line change colour unnoticed (RMS ~1.4).

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from funcpipe_async.grading import confine, kit
 from grading_fixtures import attacks
 from grading_fixtures.build import load, with_cells, write
+
+from funcpipe_async.grading import confine, kit
 
 ROOT = Path(__file__).resolve().parents[1]
 SLUG = "01_async_await_as_descriptions"

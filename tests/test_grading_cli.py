@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from grading_fixtures.build import load, write
 
 ROOT = Path(__file__).resolve().parents[1]

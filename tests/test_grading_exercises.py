@@ -19,10 +19,10 @@ from types import ModuleType
 
 import nbformat
 import pytest
-
-from funcpipe_async.grading import Limits, Report, exercise_slugs, grade_folder, load_exercise
 from grading_fixtures import ex01
 from grading_fixtures.build import load, with_cells, write
+
+from funcpipe_async.grading import Limits, Report, exercise_slugs, grade_folder, load_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
 SLUGS = exercise_slugs()

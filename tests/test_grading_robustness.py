@@ -14,10 +14,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from funcpipe_async.grading import Limits, Report, grade_folder
 from grading_fixtures import ex01
 from grading_fixtures.build import load, with_cells, write
+
+from funcpipe_async.grading import Limits, Report, grade_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = 3.0

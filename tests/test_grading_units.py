@@ -9,10 +9,19 @@ import pytest
 
 from funcpipe_async import Err, ErrInfo, Ok, async_pure
 from funcpipe_async.grading import (
-    CheckFailed, Exercise, Limits, NotDone, Report, Task, TaskResult, UnknownExercise, exercise_slugs,
-    gradebook_csv, load_exercise,
+    CheckFailed,
+    Exercise,
+    Limits,
+    NotDone,
+    Report,
+    Task,
+    TaskResult,
+    UnknownExercise,
+    exercise_slugs,
+    gradebook_csv,
+    kit,
+    load_exercise,
 )
-from funcpipe_async.grading import kit
 from funcpipe_async.grading.runner import _read_verdict, run_task
 from funcpipe_async.grading.submission import GradedCell, NotebookError, Submission, exercise_slug, read_notebook
 

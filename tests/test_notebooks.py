@@ -32,6 +32,7 @@ LIBRARY_LINE = re.compile(r"^File [^\n]*:\d+, in ", re.MULTILINE)
 
 sys.path.insert(0, str(ROOT / "tools"))
 import lesson_sources  # noqa: E402
+
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 

@@ -8,6 +8,7 @@ import matplotlib.style
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from scenarios import fetch_then_failing_save
 
 from funcpipe_async import (
     Trace,
@@ -18,7 +19,6 @@ from funcpipe_async import (
     plot_drive_timeline,
     run_sync,
 )
-from scenarios import fetch_then_failing_save
 
 
 def _data(values: Any) -> list[float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from matplotlib.figure import Figure
+from scenarios import producer_and_consumer
 
 from funcpipe_async import (
     Trace,
@@ -10,7 +11,6 @@ from funcpipe_async import (
     plot_stream_events,
     stream_events_summary,
 )
-from scenarios import producer_and_consumer
 
 
 def test_summary_lists_each_item_and_the_close() -> None:

@@ -178,7 +178,7 @@ def test_nested_timeouts_the_outer_one_wins_when_shorter() -> None:
     async def scenario() -> list[str]:
         log: list[str] = []
         try:
-            async with asyncio.timeout(2) as outer:
+            async with asyncio.timeout(2):
                 try:
                     async with asyncio.timeout(5) as inner:
                         await asyncio.sleep(60)

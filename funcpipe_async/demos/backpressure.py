@@ -32,7 +32,6 @@ from funcpipe_async.backpressure import (
     DEQUEUE,
     DROP,
     ENQUEUE,
-    OVERFLOWS,
     REJECT,
     LittlesLaw,
     QueuePolicy,

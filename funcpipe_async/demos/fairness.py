@@ -49,7 +49,6 @@ from funcpipe_async.fairness import (
     simulate_schedule,
     tenant_stats,
 )
-from funcpipe_async.notebook import figure_png
 from funcpipe_async.plots import course_rc
 from funcpipe_async.trace import format_table
 

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from hypothesis.errors import FlakyFailure
 
 from funcpipe_async import Simulation, run_sync
-from funcpipe_async.shell.virtual import DeadlockError, SimulationLimitError
 from funcpipe_async.plan import AsyncPlan, ReusedCoroutineError, async_lift
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
+from funcpipe_async.shell.virtual import DeadlockError, SimulationLimitError
 from funcpipe_async.testing import quiet_course_settings
 
 __all__ = [

@@ -17,7 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from funcpipe_async.shell.runtime import perform_async, run_sync
 from funcpipe_async.shell.virtual import (
-    DeadlockError, LeftoverTasksError, Simulation, SimulationLimitError, run_virtual,
+    DeadlockError,
+    LeftoverTasksError,
+    Simulation,
+    SimulationLimitError,
+    run_virtual,
 )
 
 if TYPE_CHECKING:

@@ -19,20 +19,20 @@ to one that does not; plans are functions and cannot be compared directly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import given
-from hypothesis.errors import FlakyFailure
 from hypothesis import strategies as st
+from hypothesis.errors import FlakyFailure
 
+from funcpipe_async.chunking import BatchPolicy
 from funcpipe_async.gather import async_gather, async_sequence
 from funcpipe_async.plan import AsyncPlan, async_bind, async_map, async_pure
 from funcpipe_async.policies import ConstantBackoff, RetryPolicy, async_retry
 from funcpipe_async.result import ErrInfo, Result
 from funcpipe_async.shell.virtual import Simulation
-from funcpipe_async.chunking import BatchPolicy
 from funcpipe_async.streams import Stream
 from funcpipe_async.testing import (
     ArrowScript,

@@ -28,7 +28,15 @@ from hypothesis import strategies as st
 from funcpipe_async.fakes import FakeHttp
 from funcpipe_async.grading import kit
 from funcpipe_async.grading.spec import Exercise, Task, Worker
-from funcpipe_async.plan import AsyncPlan, ReusedCoroutineError, async_bind, async_fail, async_lift, async_map, async_pure
+from funcpipe_async.plan import (
+    AsyncPlan,
+    ReusedCoroutineError,
+    async_bind,
+    async_fail,
+    async_lift,
+    async_map,
+    async_pure,
+)
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
 __all__ = ["EXERCISE", "PROBES", "Directory", "directories"]

@@ -30,7 +30,7 @@ from funcpipe_async.backpressure import BoundedQueue, QueueClosed, QueuePolicy, 
 from funcpipe_async.grading import kit
 from funcpipe_async.grading.spec import Exercise, Task
 from funcpipe_async.plan import AsyncPlan, async_lift
-from funcpipe_async.result import Err, ErrInfo, Ok, Result
+from funcpipe_async.result import ErrInfo, Ok, Result
 
 __all__ = ["EXERCISE", "offer_reference", "telemetry_reference", "littles_reference"]
 

@@ -116,7 +116,7 @@ class _TimeoutCase:
         raise AssertionError(f"unknown case {self.kind}")  # pragma: no cover
 
     def __repr__(self) -> str:
-        limit, extra = _fmt(self.limit), _fmt(self.extra)
+        limit = _fmt(self.limit)
         return {
             "hangs": f"async_timeout(<a call that never answers>, {limit})",
             "answers late": f"async_timeout(<a call that answers after {_fmt(self.limit + self.extra)} s>, {limit})",

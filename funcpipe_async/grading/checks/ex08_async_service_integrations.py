@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from funcpipe_async.grading import kit
 from funcpipe_async.grading.spec import Exercise, Task
 from funcpipe_async.ledger import Ledger, Outcome, Step, account_for
-from funcpipe_async.plan import AsyncPlan, async_from_result, async_lift
+from funcpipe_async.plan import async_from_result, async_lift
 from funcpipe_async.policies import ConstantBackoff, ExponentialBackoff, RetryPolicy, async_retry
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
@@ -360,7 +360,7 @@ def _run_steps(build: Callable[..., Any], case: _Case, name: str) -> _Pipeline:
             f"account_for refused your steps ({error}): each step is a pair (\"fetch\", function) whose function "
             "takes the previous value and returns an AsyncPlan"
         ) from None
-    for name_, step in list(steps)[:1]:  # describing runs nothing, even when the fetch step is called
+    for _name, step in list(steps)[:1]:  # describing runs nothing, even when the fetch step is called
         try:
             made = step(case.ids[0])
         except Exception:  # noqa: BLE001 - judged below, when the plan is driven

@@ -185,7 +185,7 @@ def _why_tokens(case: _TokenCase, got: list[tuple[tuple[int, ...], float, str]])
                 "may be left behind"
             )
         return "every item must leave exactly once, and the batches flattened are the items in arrival order"
-    for items, at, reason in got:
+    for items, at, _reason in got:
         if any(at < times[i] - 1e-9 for i in items):
             late = next(i for i in items if at < times[i] - 1e-9)
             return (

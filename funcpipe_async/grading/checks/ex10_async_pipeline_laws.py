@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from functools import partial
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hypothesis import strategies as st
@@ -38,7 +37,7 @@ from funcpipe_async import EffectLog, LawReport, Observation, PlanScript, Script
 from funcpipe_async.gather import async_gather, async_sequence
 from funcpipe_async.grading import kit
 from funcpipe_async.grading.spec import Exercise, Task
-from funcpipe_async.plan import AsyncPlan, async_bind, async_lift, async_map, async_pure, async_settle
+from funcpipe_async.plan import AsyncPlan, async_bind, async_lift, async_map, async_settle
 from funcpipe_async.policies import async_timeout
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 

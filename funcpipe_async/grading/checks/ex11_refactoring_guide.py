@@ -284,7 +284,7 @@ async def fetch_record_messy(http: HttpClientCap, record_id: str) -> Result[Mapp
     for attempt in range(1, 6):
         try:
             result = await asyncio.wait_for(http.get_json(f"/records/{record_id}"), timeout=2)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             result = Err(ErrInfo("TIMEOUT", "no answer within 2 s", retryable=True))
         if isinstance(result, Ok) or result.error.code not in RETRY_CODES:
             return result
