@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,13 +141,20 @@ def lock_down(hidden: list[str], needed: list[str]) -> str:
     tmp = "/tmp"
     if not any(_inside(n, tmp) for n in real_needed):
         _mount(libc, "tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=256m,mode=1777")
-    if os.path.isdir("/dev/shm"):
+    else:
+        # The interpreter or the package lives under /tmp (a checkout or venv there): /tmp must stay
+        # visible, and is read-only now, so the private writable folder is a fresh tmpfs on /dev/shm.
+        tmp = "/dev/shm"
+        _mount(libc, "tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=256m,mode=1777")
+    if tmp != "/dev/shm" and os.path.isdir("/dev/shm"):
         try:
             _mount(libc, "tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64m,mode=1777")
         except OSError:
             pass
     work = os.path.join(tmp, "work")
     os.makedirs(work, exist_ok=True)
+    os.environ["TMPDIR"] = work  # tempfile and subprocesses write in the private folder
+    tempfile.tempdir = None
     _drop_capabilities(libc)
     return work
 
