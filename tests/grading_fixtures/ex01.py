@@ -249,11 +249,8 @@ import subprocess
 
 def team_lead_email(user_id, http):
     sleeper = subprocess.Popen(["sleep", "313.25"])
-    try:
-        with open(PIDFILE, "w") as handle:      # the test replaces PIDFILE with a path
-            handle.write(str(sleeper.pid))
-    except OSError:
-        pass                                    # confined: the grader's folders are out of reach
+    with open(PIDFILE, "w") as handle:          # the test replaces PIDFILE with a path
+        handle.write(str(sleeper.pid))
     while True:
         pass
 '''),
