@@ -232,6 +232,9 @@ if TYPE_CHECKING:
         plan_scripts,
         stream_scripts,
         StreamScript,
+        bucket_arrivals,
+        bucket_bursts,
+        bucket_rates,
     )
     # --- lazy (matplotlib / ipywidgets) names for lessons 02, 03, 06: import them here too ---
     from funcpipe_async.plots import plot_stream_events, stream_events_summary  # lesson 02
@@ -300,6 +303,9 @@ _LAZY = {
     "arrow_scripts": "funcpipe_async.testing",
     "StreamScript": "funcpipe_async.testing",
     "stream_scripts": "funcpipe_async.testing",
+    "bucket_rates": "funcpipe_async.testing",
+    "bucket_bursts": "funcpipe_async.testing",
+    "bucket_arrivals": "funcpipe_async.testing",
     # --- lazy: lessons 07-08 (adapters import httpx and sqlite3) ---
     "HttpxJsonClient": "funcpipe_async.adapters",
     "SqliteStorage": "funcpipe_async.adapters",
@@ -402,7 +408,7 @@ __all__ = [
     "Question", "quiz_widget", "answer_key_html",
     "COURSE_PROFILE", "load_course_profile", "int_plans", "int_arrows",
     "EffectLog", "ScriptOp", "PlanScript", "ArrowScript", "plan_scripts", "arrow_scripts",
-    "StreamScript", "stream_scripts",
+    "StreamScript", "stream_scripts", "bucket_rates", "bucket_bursts", "bucket_arrivals",
     # streams (lesson 02)
     "Stream", "StreamFailed", "stream_of", "stream_from", "stream_count", "merge_streams", "Resource",
     "PULL", "EMIT", "CONSUME", "CLOSE", "plot_stream_events", "stream_events_summary",

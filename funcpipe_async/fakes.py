@@ -17,6 +17,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Generic, NoReturn, TypeVar
 
+import httpx
+
 from funcpipe_async.chunking import BatchCost
 from funcpipe_async.plan import AsyncPlan, async_lift
 from funcpipe_async.ports import encode_save
@@ -143,6 +145,27 @@ class ScriptedHttp:
         finally:
             self.in_flight -= 1
             self.samples.append((loop.time(), self.in_flight))
+
+    def transport(self) -> httpx.MockTransport:
+        """The same scripts behind real ``httpx``: a ``MockTransport`` whose answer to ``GET <path>`` is
+        this fake's ``get_json(path)`` — a JSON 200, or the status an ``Err(HTTP_nnn)`` names — so code
+        written against ``httpx.AsyncClient`` runs on the script, on virtual time, with no network.
+
+        Every scripted error must be an HTTP status (``HTTP_404``, ``HTTP_503`` …); any other code
+        has no response to stand for and raises ``ValueError`` naming it."""
+
+        async def answer(request: httpx.Request) -> httpx.Response:
+            result = await self.get_json(request.url.path)
+            if isinstance(result, Err):
+                status = result.error.code.removeprefix("HTTP_")
+                if not status.isdigit():
+                    raise ValueError(f"ScriptedHttp.transport: {result.error.code!r} is not an HTTP status; "
+                                     "script errors as ErrInfo('HTTP_nnn', ...)")
+                return httpx.Response(int(status))
+            # json.dumps, not httpx's json=: a scripted record may hold NaN, as a sloppy real service sends it
+            return httpx.Response(200, content=json.dumps(result.value), headers={"content-type": "application/json"})
+
+        return httpx.MockTransport(answer)
 
 
 class FakeHttp:

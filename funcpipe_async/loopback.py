@@ -32,6 +32,7 @@ listens on the port and no thread of the service is alive.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import sys
@@ -253,6 +254,18 @@ class LoopbackJsonService:
     def open_connections(self) -> int:
         with self._lock:
             return len(self._connections)
+
+    async def settle(self, limit: float = 2.0) -> int:
+        """The connections still open here once clients' hang-ups have landed: a handler thread notices
+        a client closing a moment after it does, so count after ``await service.settle()``, not at once.
+        Polls every 10 ms of real time until none is open or ``limit`` seconds pass; returns the count."""
+        if not limit >= 0:
+            raise ValueError(f"settle: limit must be a number of seconds >= 0, got {limit!r}")
+        for _ in range(int(limit / 0.01)):
+            if self.open_connections == 0:
+                break
+            await asyncio.sleep(0.01)
+        return self.open_connections
 
     @property
     def peak_connections(self) -> int:

@@ -37,7 +37,7 @@ from funcpipe_async.streams import Stream, stream_from
 __all__ = [
     "COURSE_PROFILE", "load_course_profile", "quiet_course_settings", "int_plans", "int_arrows", "Arrow", "Named",
     "EffectLog", "ScriptOp", "PlanScript", "ArrowScript", "plan_scripts", "arrow_scripts",
-    "StreamScript", "stream_scripts",
+    "StreamScript", "stream_scripts", "bucket_rates", "bucket_bursts", "bucket_arrivals",
 ]
 
 X = TypeVar("X")
@@ -301,3 +301,29 @@ def stream_scripts(max_items: int = 8) -> st.SearchStrategy[StreamScript]:
     _check_max_ops(max_items)
     item = st.tuples(st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0]), st.integers(min_value=-9, max_value=9))
     return st.lists(item, max_size=max_items).map(lambda items: StreamScript(tuple(items)))
+
+
+# --- lesson 06: request scripts for the bucket laws ----------------------------------------------
+
+
+def bucket_rates() -> st.SearchStrategy[float]:
+    """Refill rates (tokens per second) for generated buckets, slow to fast."""
+    return st.sampled_from([0.25, 0.5, 1.0, 2.0, 3.0, 10.0])
+
+
+def bucket_bursts() -> st.SearchStrategy[float]:
+    """Bucket sizes (the most tokens a bucket holds) for generated buckets."""
+    return st.sampled_from([1.0, 2.0, 3.5, 5.0, 8.0])
+
+
+@st.composite
+def bucket_arrivals(draw: st.DrawFn, burst: float) -> list[tuple[float, float]]:
+    """``(time, cost)`` requests in time order — many at one instant, gaps up to 3 s — each costing
+    at most ``burst``, so a full bucket can always admit it."""
+    gaps = draw(st.lists(st.sampled_from([0.0, 0.0, 0.1, 0.125, 0.25, 0.5, 0.7, 1.0, 3.0]), min_size=1, max_size=60))
+    costs = draw(st.lists(st.floats(0.25, burst), min_size=len(gaps), max_size=len(gaps)))
+    times, t = [], 0.0
+    for gap in gaps:
+        t += gap
+        times.append(t)
+    return list(zip(times, costs))

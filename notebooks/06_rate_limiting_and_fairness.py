@@ -70,7 +70,7 @@ from hypothesis import given, settings, strategies as st
 from IPython.display import HTML
 
 from funcpipe_async import (
-    AsyncRateLimiter, DeficitRoundRobin, Fifo, KeyedLimiter, Question, Request, RoundRobin, Simulation,
+    AsyncRateLimiter, DeficitRoundRobin, bucket_arrivals, bucket_bursts, bucket_rates, Fifo, KeyedLimiter, Question, Request, RoundRobin, Simulation,
     Tenant, TokenBucket, answer_key_html, api_summary, fairness_demo, fairness_summary, fairness_table,
     format_table, jain_index, max_min_shares, max_window_cost, normalised_throughput, plot_fairness,
     quiz_widget, run_bucket, serve_on_loop, setup, show_figure, simulate_fairness, simulate_schedule,
@@ -218,25 +218,17 @@ print("plain asyncio and AsyncRateLimiter admit at the same instants: 100 genera
 #
 # **The window law.** In every window `[t, t + w]`, the total cost a bucket admits is at most
 # `rate · w + burst`: the burst, plus what drips in during the window. `max_window_cost(admitted, w)`
-# computes the left side. The strategy draws bursty sequences: many requests at one instant, gaps
+# computes the left side. The course strategy `bucket_arrivals` draws bursty sequences: many requests at one instant, gaps
 # of 0 to 3 s, costs up to the burst.
 #
 # **Predict:** a limiter of rate 10, burst 5, under heavy load: the most it admits in any 1-second
 # window? Then run.
 
 # %%
-RATES, BURSTS = st.sampled_from([0.5, 1.0, 2.0, 3.0, 10.0]), st.sampled_from([1.0, 2.0, 3.5, 5.0, 8.0])
-
-@st.composite
-def arrival_sequences(draw, burst: float):
-    gaps = draw(st.lists(st.sampled_from([0.0, 0.0, 0.1, 0.25, 0.5, 1.0, 3.0]), min_size=1, max_size=60))
-    times = [sum(gaps[: i + 1]) for i in range(len(gaps))]
-    return [(t, draw(st.floats(0.25, burst))) for t in times]
-
 @settings(max_examples=60)
-@given(rate=RATES, burst=BURSTS, window=st.sampled_from([0.0, 0.5, 1.0, 2.5, 10.0]), data=st.data())
+@given(rate=bucket_rates(), burst=bucket_bursts(), window=st.sampled_from([0.0, 0.5, 1.0, 2.5, 10.0]), data=st.data())
 def window_law(rate, burst, window, data) -> None:
-    arrivals = data.draw(arrival_sequences(burst))
+    arrivals = data.draw(bucket_arrivals(burst))
     admitted = [a for a, d in zip(arrivals, run_bucket(TokenBucket(rate, burst), arrivals)) if d.admitted]
     assert max_window_cost(admitted, window) <= rate * window + burst + 1e-9
 

@@ -551,21 +551,13 @@ assert still_open == 0, f"the work is done, yet {still_open} connection is still
 # One socket per forgotten client, until the process hits its file limit. The fix: the client's
 # lifetime is a block the shell owns. `HttpxJsonClient` closes its pool however the block ends, and
 # outside it raises a `RuntimeError` naming the fix. (The server notices a hang-up a moment later,
-# so `settled` polls, up to 2 s, before counting.)
+# so `service.settle()` waits, up to 2 s, before counting.)
 
 # %%
-async def settled(service: LoopbackJsonService, limit: float = 2.0) -> int:
-    """The server's open connections, once they stop dropping (or after `limit` seconds)."""
-    for _ in range(int(limit / 0.01)):
-        if service.open_connections == 0:
-            break
-        await asyncio.sleep(0.01)
-    return service.open_connections
-
 with LoopbackJsonService(ITEMS) as service:
     async with HttpxJsonClient(service.base_url) as http:
         print(await title_ledger(http, ["1", "2", "3"])())
-    print("open after the block:", await settled(service))
+    print("open after the block:", await service.settle())
     try:
         await http.get_json("/items/1")
     except RuntimeError as error:

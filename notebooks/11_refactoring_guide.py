@@ -180,13 +180,6 @@ def crm(night: Night) -> ScriptedHttp:
     unavailable = ErrInfo("HTTP_503", "service unavailable", retryable=True)
     return ScriptedHttp({i: special.get(i, [unavailable] * k + [record_of(night, i)]) for i, k in night.flaky.items()}, latency=0.2)
 
-def transport(api: ScriptedHttp) -> httpx.MockTransport:
-    async def answer(request: httpx.Request) -> httpx.Response:
-        result = await api.get_json(request.url.path)
-        if isinstance(result, Err):
-            return httpx.Response(int(result.error.code.removeprefix("HTTP_")))
-        return httpx.Response(200, content=json.dumps(result.value), headers={"content-type": "application/json"})
-    return httpx.MockTransport(answer)
 
 # %% [markdown]
 # `observe_night` runs one version against one night and returns what the world saw. A
@@ -228,7 +221,7 @@ def observe_night(version: str, night: Night, *, limit: float = 600, **options) 
         if "rng" in parameters:
             options["rng"] = sim.rng
         client = httpx.AsyncClient if "client" in parameters else HttpxJsonClient
-        async with client(base_url="https://crm.example.com", transport=transport(api)) as client:
+        async with client(base_url="https://crm.example.com", transport=api.transport()) as client:
             work = sync_all(list(night.flaky), client, store, **options)
             outcome = await (work if inspect.iscoroutine(work) else perform_async(work))
         beating.cancel()

@@ -258,3 +258,63 @@ def test_scripted_http_satisfies_the_port_and_refuses_bad_scripts() -> None:
         ScriptedHttp([("a", ["x"])])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="non-empty list"):
         ScriptedHttp({"a": []})
+
+
+# --- ScriptedHttp behind real httpx, and the loopback service's settle -----------------------------
+
+
+def test_scripted_http_transport_serves_its_script_through_httpx() -> None:
+    import httpx
+
+    from funcpipe_async import HANG, ScriptedHttp, Simulation
+
+    api = ScriptedHttp({"a1": [ErrInfo("HTTP_503", "busy", retryable=True), {"id": "a1"}],
+                        "h1": [HANG]}, latency=0.5)
+
+    async def main() -> list[object]:
+        async with httpx.AsyncClient(base_url="https://crm.test", transport=api.transport()) as client:
+            first = (await client.get("/records/a1")).status_code
+            second = await client.get("/records/a1")
+            missing = (await client.get("/records/zz")).status_code
+            try:
+                async with asyncio.timeout(3):
+                    await client.get("/records/h1")
+                hung = "answered"
+            except TimeoutError:
+                hung = "hung"
+            return [first, second.status_code, second.json(), missing, hung, asyncio.get_running_loop().time()]
+
+    assert Simulation().run(main()) == [503, 200, {"id": "a1"}, 404, "hung", 4.0]
+    assert api.requests == 4 and api.peak == 1
+
+
+def test_scripted_http_transport_refuses_an_error_that_is_not_an_http_status() -> None:
+    import httpx
+
+    from funcpipe_async import ScriptedHttp, Simulation
+
+    api = ScriptedHttp({"x": [ErrInfo("UNAVAILABLE", "no route")]})
+
+    async def main() -> None:
+        async with httpx.AsyncClient(base_url="https://crm.test", transport=api.transport()) as client:
+            await client.get("/x")
+
+    with pytest.raises(ValueError, match="'UNAVAILABLE' is not an HTTP status"):
+        Simulation().run(main())
+
+
+def test_loopback_settle_waits_for_hang_ups_to_land() -> None:
+    import httpx
+
+    from funcpipe_async.loopback import LoopbackJsonService
+
+    async def main(service: LoopbackJsonService) -> tuple[int, int]:
+        async with httpx.AsyncClient(base_url=service.base_url) as client:
+            await client.get("/items/1")
+            held = service.open_connections  # kept alive by the client's pool
+        return held, await service.settle()
+
+    with LoopbackJsonService({"1": {"id": "1"}}) as service:
+        assert asyncio.run(main(service)) == (1, 0)
+        with pytest.raises(ValueError, match="limit must be"):
+            asyncio.run(service.settle(-1))

@@ -21,33 +21,21 @@ from funcpipe_async import (
     Simulation,
     TokenBucket,
     TokenState,
+    bucket_arrivals,
+    bucket_bursts,
+    bucket_rates,
     leaky_bucket_step,
     max_window_cost,
     run_bucket,
     token_bucket_step,
 )
 
-RATES = st.sampled_from([0.5, 1.0, 2.0, 3.0, 10.0, 0.25])
-BURSTS = st.sampled_from([1.0, 2.0, 5.0, 8.0, 3.5])
-
-
-@st.composite
-def arrivals(draw: st.DrawFn, burst: float) -> list[tuple[float, float]]:
-    """Arrival times (in time order, many at the same instant) with costs up to ``burst``."""
-    gaps = draw(st.lists(st.sampled_from([0.0, 0.0, 0.125, 0.25, 0.5, 1.0, 3.0, 0.1, 0.7]), min_size=1, max_size=60))
-    costs = draw(st.lists(st.floats(0.25, burst), min_size=len(gaps), max_size=len(gaps)))
-    times, t = [], 0.0
-    for gap in gaps:
-        t += gap
-        times.append(t)
-    return list(zip(times, costs))
-
 
 @st.composite
 def bucket_cases(draw: st.DrawFn) -> tuple[Any, float, float, list[tuple[float, float]]]:
-    rate, burst = draw(RATES), draw(BURSTS)
+    rate, burst = draw(bucket_rates()), draw(bucket_bursts())
     bucket = TokenBucket(rate, burst) if draw(st.booleans()) else LeakyBucket(rate, burst)
-    return bucket, rate, burst, draw(arrivals(burst))
+    return bucket, rate, burst, draw(bucket_arrivals(burst))
 
 
 def admitted(bucket: Any, seq: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -60,9 +48,9 @@ def test_window_law_never_more_than_rate_times_window_plus_burst(case: Any, wind
     assert max_window_cost(admitted(bucket, seq), window) <= rate * window + burst + 1e-6
 
 
-@given(rate=RATES, burst=BURSTS, data=st.data())
+@given(rate=bucket_rates(), burst=bucket_bursts(), data=st.data())
 def test_token_and_leaky_buckets_make_the_same_decisions(rate: float, burst: float, data: st.DataObject) -> None:
-    seq = data.draw(arrivals(burst))
+    seq = data.draw(bucket_arrivals(burst))
     token = [d.admitted for d in run_bucket(TokenBucket(rate, burst), seq)]
     leaky = [d.admitted for d in run_bucket(LeakyBucket(rate, burst), seq)]
     assert token == leaky

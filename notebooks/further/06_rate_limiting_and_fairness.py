@@ -26,7 +26,7 @@ from hypothesis import given, settings, strategies as st
 from matplotlib.figure import Figure
 
 from funcpipe_async import (
-    AsyncRateLimiter, DeficitRoundRobin, FairnessControls, Fifo, LeakyBucket, Request, RoundRobin, Simulation,
+    AsyncRateLimiter, DeficitRoundRobin, bucket_arrivals, bucket_bursts, bucket_rates, FairnessControls, Fifo, LeakyBucket, Request, RoundRobin, Simulation,
     Tenant, TokenBucket, course_rc, format_table, leaky_bucket_step, render_fairness, run_bucket,
     serve_on_loop, setup, show_figure, simulate_fairness, simulate_schedule, stats_table, tenant_stats,
     work_shares,
@@ -119,25 +119,17 @@ print("admitted per burst:", summary)
 # and you are admitted; ask 1 % earlier and you are not — so an async limiter sleeps once per refusal.
 
 # %%
-RATES, BURSTS = st.sampled_from([0.5, 1.0, 2.0, 3.0, 10.0]), st.sampled_from([1.0, 2.0, 3.5, 5.0, 8.0])
-
-@st.composite
-def arrival_sequences(draw, burst: float):
-    gaps = draw(st.lists(st.sampled_from([0.0, 0.0, 0.1, 0.25, 0.5, 1.0, 3.0]), min_size=1, max_size=60))
-    times = [sum(gaps[: i + 1]) for i in range(len(gaps))]
-    return [(t, draw(st.floats(0.25, burst))) for t in times]
-
 @settings(max_examples=50)
-@given(rate=RATES, burst=BURSTS, data=st.data())
+@given(rate=bucket_rates(), burst=bucket_bursts(), data=st.data())
 def token_and_leaky_agree(rate, burst, data) -> None:
-    arrivals = data.draw(arrival_sequences(burst))
+    arrivals = data.draw(bucket_arrivals(burst))
     token = [d.admitted for d in run_bucket(TokenBucket(rate, burst), arrivals)]
     assert token == [d.admitted for d in run_bucket(LeakyBucket(rate, burst), arrivals)]
 
 @settings(max_examples=50)
-@given(rate=RATES, burst=BURSTS, data=st.data())
+@given(rate=bucket_rates(), burst=bucket_bursts(), data=st.data())
 def the_wait_is_exact(rate, burst, data) -> None:
-    limiter, arrivals = TokenBucket(rate, burst), data.draw(arrival_sequences(burst))
+    limiter, arrivals = TokenBucket(rate, burst), data.draw(bucket_arrivals(burst))
     state = limiter.initial(0.0)
     for now, cost in arrivals:
         decision, state = limiter.step(state, now, cost)

@@ -117,16 +117,9 @@ print(Simulation().run(titles(Canned(), ["1", "2"])))
 # ## Give a pool and a database a lifetime
 #
 # The `repr` says where a client is in its life. An exception inside the block closes the pool
-# just the same (the server's handler threads notice a hang-up a moment later, so `settled` polls).
+# just the same (the server's handler threads notice a hang-up a moment later, so `service.settle()` waits for them).
 
 # %%
-async def settled(service: LoopbackJsonService, limit: float = 2.0) -> int:
-    for _ in range(int(limit / 0.01)):
-        if service.open_connections == 0:
-            break
-        await asyncio.sleep(0.01)
-    return service.open_connections
-
 with LoopbackJsonService(ITEMS) as service:
     http = HttpxJsonClient(service.base_url, max_connections=2)
     print("built: ", repr(http).split(", ", 1)[1])
@@ -136,7 +129,7 @@ with LoopbackJsonService(ITEMS) as service:
             raise ValueError("a bug in the code using the client")
     except ValueError as error:
         print("the exception propagated:", error)
-    print("after: ", repr(http).split(", ", 1)[1], "— open connections:", await settled(service))
+    print("after: ", repr(http).split(", ", 1)[1], "— open connections:", await service.settle())
 
 # %% [markdown]
 # `SqliteStorage` keeps the same rule for a database connection. `sqlite3` blocks, so every statement

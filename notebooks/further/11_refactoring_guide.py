@@ -56,13 +56,6 @@ def crm(night: Night) -> ScriptedHttp:
     unavailable = ErrInfo("HTTP_503", "service unavailable", retryable=True)
     return ScriptedHttp({i: special.get(i, [unavailable] * k + [record_of(night, i)]) for i, k in night.flaky.items()}, latency=0.2)
 
-def transport(api: ScriptedHttp) -> httpx.MockTransport:
-    async def answer(request: httpx.Request) -> httpx.Response:
-        result = await api.get_json(request.url.path)
-        if isinstance(result, Err):
-            return httpx.Response(int(result.error.code.removeprefix("HTTP_")))
-        return httpx.Response(200, content=json.dumps(result.value), headers={"content-type": "application/json"})
-    return httpx.MockTransport(answer)
 
 
 # %%
@@ -85,7 +78,7 @@ def sync_all(ids, http: HttpClientCap, store: StorageCap, concurrency: int = 16,
 exec(CORE)
 
 async def run_final(night: Night, api: ScriptedHttp, store: FakeStorage, *, rng, concurrency: int = 16) -> Ledger:
-    async with HttpxJsonClient(base_url="https://crm.example.com", transport=transport(api)) as http:
+    async with HttpxJsonClient(base_url="https://crm.example.com", transport=api.transport()) as http:
         return (await perform_async(sync_all(list(night.flaky), http, store, concurrency, rng=rng))).value
 
 
