@@ -12,7 +12,6 @@ from funcpipe_async import (
     backpressure_demo,
     backpressure_summary,
     littles_law_summary,
-    plot_littles_law,
     plot_strategies,
     plot_unbounded_vs_bounded,
     redraw_backpressure_png,
@@ -95,7 +94,6 @@ def test_figures_are_figures_and_summaries_are_the_plotted_numbers() -> None:
     assert len(plot_unbounded_vs_bounded(unbounded, bounded).axes) == 2
     table = unbounded_vs_bounded_summary(unbounded, bounded)
     assert "t=60 s" in table and f"{unbounded.held} ({unbounded.held} KiB)" in table
-    assert isinstance(plot_littles_law(runs), Figure)
     assert littles_law_summary(runs).count("yes") == 4
     with pytest.raises(ValueError, match="at least one run"):
         plot_strategies([])

@@ -28,7 +28,6 @@ from funcpipe_async import (
     plot_cumulative_requests,
     plot_drive_timeline,
     plot_fairness,
-    plot_littles_law,
     plot_strategies,
     plot_stream_events,
     plot_unbounded_vs_bounded,
@@ -109,12 +108,6 @@ def test_backpressure_strategies() -> Figure:
 def test_backpressure_unbounded_vs_bounded() -> Figure:
     """plot_unbounded_vs_bounded: depth and memory of a growing unbounded queue beside a flat bounded one."""
     return plot_unbounded_vs_bounded(unbounded_run(), strategy_runs()[0])
-
-
-@baseline
-def test_backpressure_littles_law() -> Figure:
-    """plot_littles_law: paired L and hatched λ·W bars for the four strategies and the unbounded queue."""
-    return plot_littles_law([*strategy_runs(), unbounded_run()])
 
 
 @baseline

@@ -11,8 +11,9 @@ every move.
 Figures (each returns a ``Figure`` and has a ``*_summary`` twin returning the plotted data as
 text): :func:`plot_strategies` — queue depth over virtual time, one panel per strategy, drops
 marked with ✕ markers, the capacity as a dashed line; :func:`plot_unbounded_vs_bounded` —
-depth and memory held by an unbounded queue beside a bounded one; :func:`plot_littles_law` —
-measured L against λ·W per run; :func:`render_backpressure` — the slider's single-run figure.
+depth and memory held by an unbounded queue beside a bounded one; :func:`render_backpressure` — the slider's single-run figure.
+:func:`littles_law_summary` tabulates λ, W, λ·W and L per run (a bar chart of L beside λ·W
+would be true by construction: both come from the same trace).
 
 :func:`backpressure_demo` only wires ipywidgets sliders to :func:`redraw_backpressure_png`.
 """
@@ -55,7 +56,6 @@ __all__ = [
     "strategies_summary",
     "plot_unbounded_vs_bounded",
     "unbounded_vs_bounded_summary",
-    "plot_littles_law",
     "littles_law_summary",
     "render_backpressure",
     "backpressure_summary",
@@ -312,27 +312,8 @@ def unbounded_vs_bounded_summary(unbounded: BackpressureRun, bounded: Backpressu
     return format_table(["queue"] + [f"t={t:g} s" for t in checkpoints], rows)
 
 
-def plot_littles_law(runs: Sequence[BackpressureRun], *, dpi: float = 100) -> Figure:
-    """Measured mean depth L beside λ·W (arrival rate × mean time in queue), per run: paired
-    bars, the second hatched; Little's law says each pair is equal."""
-    with matplotlib.rc_context(course_rc()):  # type: ignore[arg-type]
-        fig = Figure(figsize=(9, 3.6), dpi=dpi, layout="constrained")
-        ax = fig.add_subplot()
-        c = _colours()
-        xs = list(range(len(runs)))
-        ax.bar([x - 0.2 for x in xs], [r.law.mean_in_queue for r in runs], width=0.4, color=c[0],
-               edgecolor="black", label="L: mean items in queue (measured)")
-        ax.bar([x + 0.2 for x in xs], [r.law.lambda_w for r in runs], width=0.4, color=c[1], hatch="//",
-               edgecolor="black", label="λ·W: arrival rate × mean wait (measured)")
-        ax.set_xticks(xs, [r.label.replace(", ", "\n") for r in runs])
-        ax.set_ylabel("items")
-        ax.set_title("Little's law on measured numbers: L = λ·W")
-        ax.legend(loc="upper left", frameon=False)
-    return fig
-
-
 def littles_law_summary(runs: Sequence[BackpressureRun]) -> str:
-    """λ, W, λ·W and L per run, as plotted by :func:`plot_littles_law`."""
+    """λ, W, λ·W and L per run, and whether L = λ·W holds."""
     rows = [[r.label, f"{r.law.arrival_rate:.3f}", f"{r.law.mean_wait:.3f}", f"{r.law.lambda_w:.3f}",
              f"{r.law.mean_in_queue:.3f}", "yes" if r.law.holds(1e-9) else "NO"] for r in runs]
     return format_table(["queue", "λ items/s", "W s", "λ·W", "L", "L = λ·W"], rows)
