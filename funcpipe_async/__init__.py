@@ -208,7 +208,9 @@ if TYPE_CHECKING:
         plot_attempt_timeline,
         plot_drive_timeline,
     )
-    from funcpipe_async.quiz import Question, answer_key_html, quiz_widget
+    from funcpipe_async.quiz import (
+        Question, answer_key_html, lesson_answer_key, lesson_quiz, load_quiz, quiz_widget,
+    )
     from funcpipe_async.shell.laws import (
         LawReport,
         Observation,
@@ -282,6 +284,9 @@ _LAZY = {
     "Question": "funcpipe_async.quiz",
     "answer_key_html": "funcpipe_async.quiz",
     "quiz_widget": "funcpipe_async.quiz",
+    "lesson_quiz": "funcpipe_async.quiz",
+    "lesson_answer_key": "funcpipe_async.quiz",
+    "load_quiz": "funcpipe_async.quiz",
     "LawReport": "funcpipe_async.shell.laws",
     "check_monad_laws": "funcpipe_async.shell.laws",
     "check_gather_laws": "funcpipe_async.shell.laws",
@@ -403,7 +408,7 @@ __all__ = [
     "Violation", "check_package", "scan_source",
     # notebooks, quizzes, Hypothesis
     "setup", "show_figure", "figure_png", "api_summary", "first_sentence", "environment_report",
-    "Question", "quiz_widget", "answer_key_html",
+    "Question", "quiz_widget", "answer_key_html", "lesson_quiz", "lesson_answer_key", "load_quiz",
     "COURSE_PROFILE", "load_course_profile", "int_plans", "int_arrows",
     "EffectLog", "ScriptOp", "PlanScript", "ArrowScript", "plan_scripts", "arrow_scripts",
     "StreamScript", "stream_scripts", "bucket_rates", "bucket_bursts", "bucket_arrivals",

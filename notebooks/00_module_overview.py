@@ -168,11 +168,11 @@
 # `setup()`, which loads the course's deterministic Hypothesis profile.
 
 # %%
-from IPython.display import HTML, display
+from IPython.display import display
 
 from funcpipe_async import (
-    FakeHttp, Question, answer_key_html, async_lift, async_map, environment_report,
-    format_table, perform_async, quiz_widget, setup,
+    FakeHttp, lesson_answer_key, async_lift, async_map, environment_report,
+    format_table, perform_async, lesson_quiz, setup,
 )
 
 setup()
@@ -297,43 +297,15 @@ print("fake.calls: ", fake.calls)
 # %% [markdown]
 # ## Check your understanding
 #
-# Five questions. Pick an answer and press *Check*; the answer key below the quiz also works
-# without a running kernel.
-
-# %%
-QUIZ = [
-    Question("You build plan = async_lift(lambda: fake.get_json(url)). What is in fake.calls?",
-             ("One GET: lifting calls the function once",
-              "Nothing: building a plan performs nothing", "A coroutine object"),
-             answer=1,
-             why="async_lift stores the function; the fake runs only when a shell drives it."),
-    Question("Where does await perform_async(plan) belong?",
-             ("Wherever the plan is built", "Inside the functions passed to async_bind",
-              "Only in a shell: a script's main, a request handler, a notebook cell"),
-             answer=2,
-             why="Driving is the shell's job; core code returns plans, so it stays testable."),
-    Question("A producer makes 100 items/s, the consumer 10, and the queue has no maxsize. Then…",
-             ("the queue grows by about 90 items a second until memory runs out",
-              "the producer slows down by itself", "asyncio drops the oldest items"),
-             answer=0,
-             why="An unbounded queue never pushes back; a bounded one makes you choose."),
-    Question("Three tenants get 10, 10 and 10 items/s. What is Jain's fairness index?",
-             ("1/3", "1.0", "30"),
-             answer=1,
-             why="(Σx)² / (n·Σx²) = 900 / 900 = 1; one tenant taking all 30 would give 1/3."),
-    Question("Why do the lessons test retries against a virtual clock?",
-             ("asyncio forbids real sleeps in tests", "It makes the retries succeed",
-              "Minutes of backoff take milliseconds, in the same order every run"),
-             answer=2,
-             why="Time jumps to the next timer whenever every task waits: no waiting, no luck."),
-]
+# Five questions. Click a letter to answer: a wrong answer says why it is wrong. The answer key
+# below the quiz also works without a running kernel.
 
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-display(quiz_widget(QUIZ))
+display(lesson_quiz("00"))
 
 # %%
-display(HTML(answer_key_html(QUIZ)))
+display(lesson_answer_key("00"))
 
 # %% [markdown]
 # ## On your own

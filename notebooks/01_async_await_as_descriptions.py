@@ -75,10 +75,10 @@ from dataclasses import asdict, dataclass
 from functools import partial
 
 from funcpipe_async import (
-    AsyncPlan, Err, ErrInfo, FakeHttp, FakeStorage, HttpClientCap, Ok, Question, Result,
-    StorageCap, Trace, answer_key_html, api_summary, async_bind, async_fail, async_from_result,
+    AsyncPlan, Err, ErrInfo, FakeHttp, FakeStorage, HttpClientCap, Ok, Result,
+    StorageCap, Trace, lesson_answer_key, api_summary, async_bind, async_fail, async_from_result,
     async_gather, async_lift, async_map, async_pure, check_monad_laws, check_package,
-    drive_timeline_summary, format_table, perform_async, plot_drive_timeline, quiz_widget,
+    drive_timeline_summary, format_table, perform_async, plot_drive_timeline, lesson_quiz,
     run_sync, scan_source, setup, show_figure,
 )
 
@@ -644,33 +644,12 @@ print(await perform_async(load_user("1", FakeHttp(USERS))))
 # Answer in the widget (run the cell), or open the answer key below it, which is stored with
 # the notebook and readable without a kernel.
 
-# %%
-QUIZ = [
-    Question("Calling an `async def` function returns…",
-             ("the function's return value", "a coroutine object: a description not yet started", "a running task"),
-             1, "Nothing in the body runs until the coroutine is awaited or scheduled."),
-    Question("`await` inside a coroutine body is…",
-             ("required and allowed: it is part of the description", "forbidden in core code", "the same as asyncio.run"),
-             0, "Awaiting inside a body only says what happens when that body runs."),
-    Question("Driving a plan (`perform_async`, `asyncio.run`, `create_task`) happens…",
-             ("anywhere it is convenient", "only in shells, never in core", "inside async_bind"),
-             1, "Interpreter isolation: the shell decides when work runs; core only describes it."),
-    Question("`asyncio.gather` over 1,000 coroutines that share `asyncio.Semaphore(10)` keeps how many tasks alive?",
-             ("10", "1,000: gather makes a task per coroutine; the semaphore bounds only the work", "1"),
-             1, "async_gather(plans, concurrency=10) would keep 10 worker tasks alive."),
-    Question("Why does `async_lift(lambda: coro)` with one shared coroutine break replayability?",
-             ("the lambda is too slow", "a coroutine can be awaited only once; the second drive gets a spent one",
-              "lambdas cannot be awaited"),
-             1, "The factory must create a fresh coroutine on every call."),
-]
-
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-quiz_widget(QUIZ)
+lesson_quiz("01")
 
 # %%
-from IPython.display import HTML
-HTML(answer_key_html(QUIZ))
+lesson_answer_key("01")
 
 # %% [markdown]
 # ## Exercise

@@ -77,12 +77,11 @@ import asyncio
 from contextlib import aclosing
 
 from hypothesis import given, strategies as st
-from IPython.display import HTML
 
 from funcpipe_async import (
-    CONSUME, ErrInfo, Ok, Question, Resource, Result, Simulation, SimulationLimitError, Stream, Trace,
-    answer_key_html, api_summary, async_fail, async_lift, async_pure, format_table, plot_stream_events,
-    quiz_widget, setup, show_figure, stream_count, stream_events_summary, stream_from, stream_of,
+    CONSUME, ErrInfo, Ok, Resource, Result, Simulation, SimulationLimitError, Stream, Trace,
+    lesson_answer_key, api_summary, async_fail, async_lift, async_pure, format_table, plot_stream_events,
+    lesson_quiz, setup, show_figure, stream_count, stream_events_summary, stream_from, stream_of,
 )
 
 setup()
@@ -625,34 +624,12 @@ print("billed: ", billed, "\nshipped:", shipped)
 # Answer in the widget (run the cell), or open the answer key below it — stored with the notebook, so
 # you can read it without a kernel.
 
-# %%
-QUIZ = [
-    Question("You call an async generator function, `gen = numbers(3, log)`. What has run?",
-             ("its first line, up to the first `yield`", "nothing: it returns a suspended generator object",
-              "the whole body, buffered"),
-             1, "Calling it creates the generator; the body runs only when someone pulls with `async for` / `__anext__`."),
-    Question("A consumer does `async for x in gen: break` and keeps `gen`. When does the generator's `finally` run?",
-             ("immediately at the break", "when it is garbage-collected or the loop shuts down — unless you close it",
-              "never"),
-             1, "`break` does not close an async generator: use `aclosing(gen)` or a Stream terminal plan."),
-    Question("How many items does `stream_count().filter(is_odd).take(2).to_list()` pull from `stream_count()`?",
-             ("2", "4", "it never ends"),
-             1, "0, 1, 2, 3: two odd numbers need four pulls, and take(2) stops without asking again."),
-    Question("Two consumers must each see every item. What do you give them?",
-             ("one shared generator object", "two runs of the same Stream (`iterate()` twice, or two terminal plans)",
-              "a list of the generator"),
-             1, "A generator is one run, and its items are split between whoever pulls; a Stream can be run again."),
-    Question("Your hand-written combinator keeps its batch in a variable outside the inner generator. What breaks?",
-             ("nothing", "the second run starts with the first run's leftovers", "the source is never closed"),
-             1, "State a run needs belongs inside the generator: each run calls the factory afresh."),
-]
-
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-quiz_widget(QUIZ)
+lesson_quiz("02")
 
 # %%
-HTML(answer_key_html(QUIZ))
+lesson_answer_key("02")
 
 # %% [markdown]
 # ## Exercise

@@ -80,13 +80,12 @@ import asyncio
 import tracemalloc
 
 from hypothesis import given, strategies as st
-from IPython.display import HTML
 
 from funcpipe_async import (
-    BoundedQueue, ErrInfo, Ok, QueueClosed, QueuePolicy, Question, Result, Simulation, Stage,
-    answer_key_html, api_summary, async_gather, async_lift, backpressure_demo, backpressure_summary,
+    BoundedQueue, ErrInfo, Ok, QueueClosed, QueuePolicy, Result, Simulation, Stage,
+    lesson_answer_key, api_summary, async_gather, async_lift, backpressure_demo, backpressure_summary,
     depth_series, format_table, littles_law, paced, pipeline, plot_strategies, plot_unbounded_vs_bounded,
-    plot_wait_vs_capacity, quiz_widget, render_backpressure, setup, show_figure, simulate_backpressure,
+    plot_wait_vs_capacity, lesson_quiz, render_backpressure, setup, show_figure, simulate_backpressure,
     strategies_summary, unbounded_vs_bounded_summary, wait_vs_capacity_summary,
 )
 
@@ -605,35 +604,12 @@ for overflow in ("drop_newest", "fail"):
 # Answer in the widget (run the cell), or open the answer key below it — stored with the notebook, so
 # you can read it without a kernel.
 
-# %%
-QUIZ = [
-    Question("A producer makes 8 items/s, the consumer takes 5/s, and the queue is unbounded. After an hour…",
-             ("the queue holds about 10,800 items", "the queue stays small: asyncio balances it", "the producer slows down"),
-             0, "Nothing pushes back: the queue grows by about 3 items a second for as long as the overload lasts."),
-    Question("Which strategy fits a stream of sensor readings where only the latest values matter?",
-             ("suspend", "drop_newest", "drop_oldest"),
-             2, "drop_oldest is a sliding window: the newest `capacity` readings survive."),
-    Question("Which strategy fits order payments that must never be lost?",
-             ("suspend", "drop_oldest", "drop_newest"),
-             0, "suspend makes the producer wait: nothing is lost and the pressure reaches the source."),
-    Question("In the hand-written pipeline, why does the TaskGroup cancel the workers at the end?",
-             ("to drop the items still queued", "they wait in `get()` for ever once the queue is empty",
-              "TaskGroup requires it"),
-             1, "A worker loops on `get()`; after `queue.join()` every item is done, so cancelling is the end-of-stream signal."),
-    Question("A queue's mean depth is 12 items and items arrive at 4 per second. The mean wait is…",
-             ("48 s", "3 s", "0.33 s"),
-             1, "Little's law read backwards: W = L / λ = 12 / 4 = 3 s."),
-    Question("Under sustained overload (producer faster than consumer), a bigger suspend queue…",
-             ("raises throughput", "raises every item's wait, roughly in proportion, same throughput", "halves the drops"),
-             1, "A buffer absorbs bursts; it cannot fix a rate mismatch. W ≈ capacity / μ."),
-]
-
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-quiz_widget(QUIZ)
+lesson_quiz("03")
 
 # %%
-HTML(answer_key_html(QUIZ))
+lesson_answer_key("03")
 
 # %% [markdown]
 # ## Exercise

@@ -67,14 +67,13 @@ from collections import Counter
 from dataclasses import FrozenInstanceError, replace
 
 from hypothesis import given, strategies as st
-from IPython.display import HTML
 
 from funcpipe_async import (
-    HANG, ConstantBackoff, Err, ErrInfo, ExponentialBackoff, FakePayments, Ok, Question, Result,
-    RetryBudget, RetryPolicy, ScriptedService, Simulation, answer_key_html, api_summary, async_fail,
+    HANG, ConstantBackoff, Err, ErrInfo, ExponentialBackoff, FakePayments, Ok, Result,
+    RetryBudget, RetryPolicy, ScriptedService, Simulation, lesson_answer_key, api_summary, async_fail,
     async_lift, async_retry, async_timeout, attempt_timeline_summary, cumulative_requests_summary,
     delay_schedule, format_table, int_plans, is_retryable, plot_attempt_timeline,
-    plot_cumulative_requests, quiz_widget, schedule_table, setup, show_figure,
+    plot_cumulative_requests, lesson_quiz, schedule_table, setup, show_figure,
 )
 
 setup()
@@ -607,31 +606,12 @@ print(Simulation().run(call_then_wait(async_timeout(async_lift(lambda: slow_writ
 #
 # Answer in the widget, or read the answer key below it (stored with the notebook).
 
-# %%
-QUIZ = [
-    Question("When `async with asyncio.timeout(2):` expires, the awaited call…",
-             ("keeps running in the background", "is cancelled, its finally blocks run, and the block raises TimeoutError",
-              "returns None"),
-             1, "asyncio.timeout cancels the current task at the deadline and turns that cancel into TimeoutError."),
-    Question("A hand-written retry loop has `except BaseException: continue`. What breaks?",
-             ("nothing", "a cancel from outside is retried, so the task cannot be stopped",
-              "the backoff doubles"),
-             1, "Catch only the errors you mean; CancelledError must propagate (tenacity #186, #529)."),
-    Question("100 callers fail together and retry without jitter. Jitter alone…",
-             ("spreads the retries out but does not reduce their number", "reduces the load to 1×", "is only cosmetic"),
-             0, "Jitter breaks the synchronised waves; a shared RetryBudget caps how many retries happen."),
-    Question("A charge timed out after the money moved. What makes a retry safe?",
-             ("an idempotency key made once per logical operation", "a longer timeout",
-              "a fresh key for every attempt"),
-             0, "The service de-duplicates by key; a fresh key per attempt de-duplicates nothing."),
-]
-
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-quiz_widget(QUIZ)
+lesson_quiz("04")
 
 # %%
-HTML(answer_key_html(QUIZ))
+lesson_answer_key("04")
 
 # %% [markdown]
 # ## Exercise

@@ -64,13 +64,12 @@ import asyncio
 import time
 
 from hypothesis import given, strategies as st
-from IPython.display import HTML
 
 from funcpipe_async import (
-    HANG, ConstantBackoff, DeadlockError, ErrInfo, ExponentialBackoff, LeftoverTasksError, Ok, Question,
-    RetryPolicy, ScriptedService, Simulation, Trace, answer_key_html, api_summary, async_gather,
+    HANG, ConstantBackoff, DeadlockError, ErrInfo, ExponentialBackoff, LeftoverTasksError, Ok,
+    RetryPolicy, ScriptedService, Simulation, Trace, lesson_answer_key, api_summary, async_gather,
     async_lift, async_retry, attempt_timeline_summary, delay_schedule, format_table, perform_async,
-    plot_attempt_timeline, quiz_widget, schedule_table, setup, show_figure,
+    plot_attempt_timeline, lesson_quiz, schedule_table, setup, show_figure,
 )
 
 setup()
@@ -450,38 +449,12 @@ print(log)
 #
 # Answer in the widget, or read the answer key below it (stored with the notebook).
 
-# %%
-QUIZ = [
-    Question("On a `Simulation`, when does virtual time move?",
-             ("steadily, like a faster wall clock", "only when every task is waiting: it jumps to the earliest timer",
-              "whenever a task calls loop.time()"),
-             1, "When nothing is ready, the loop moves its VirtualClock to the next timer instead of sleeping."),
-    Question("A step calls `time.sleep(2)`. How much virtual time does it take?",
-             ("2 s", "0 s: it never awaits, so the clock cannot move", "it depends on the machine"),
-             1, "Virtual time moves only when every task waits — which is also why it cannot see blocking calls."),
-    Question("A consumer awaits a queue that nobody fills. On a `Simulation` you get…",
-             ("a hang until the CI timeout", "a DeadlockError at once, naming every waiting task", "an empty list"),
-             1, "No ready task, no timer: nothing can ever happen again, so the run stops with a report."),
-    Question("How do you use Hypothesis with async code in this course?",
-             ("put @given on the async def", "a sync @given test that builds the plan and drives it with Simulation().run",
-              "run Hypothesis in a background task"),
-             1, "@given cannot drive a coroutine; a sync test can, on a fresh virtual clock per example."),
-    Question("A jittered retry test failed once in CI. What lets you replay that failure?",
-             ("re-running it until it fails again", "the seed: the same Simulation(seed=...) gives the same trace",
-              "a longer timeout"),
-             1, "Randomness is injected and seeded, so the seed identifies the whole run."),
-    Question("A test starts a task with `asyncio.create_task` and returns. What fixes it?",
-             ("nothing: the driver cancels leftovers", "start it in an asyncio.TaskGroup and cancel it when the work is done",
-              "add asyncio.sleep(0) at the end"),
-             1, "A TaskGroup owns its tasks; Simulation.run reports leftovers with LeftoverTasksError rather than hiding them."),
-]
-
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-quiz_widget(QUIZ)
+lesson_quiz("05")
 
 # %%
-HTML(answer_key_html(QUIZ))
+lesson_answer_key("05")
 
 # %% [markdown]
 # ## Exercise

@@ -67,13 +67,12 @@ import asyncio
 
 from aiolimiter import AsyncLimiter
 from hypothesis import given, settings, strategies as st
-from IPython.display import HTML
 
 from funcpipe_async import (
-    AsyncRateLimiter, DeficitRoundRobin, bucket_arrivals, bucket_bursts, bucket_rates, Fifo, KeyedLimiter, Question, Request, RoundRobin, Simulation,
-    Tenant, TokenBucket, answer_key_html, api_summary, fairness_demo, fairness_summary, fairness_table,
+    AsyncRateLimiter, DeficitRoundRobin, bucket_arrivals, bucket_bursts, bucket_rates, Fifo, KeyedLimiter, Request, RoundRobin, Simulation,
+    Tenant, TokenBucket, lesson_answer_key, api_summary, fairness_demo, fairness_summary, fairness_table,
     format_table, jain_index, max_min_shares, max_window_cost, normalised_throughput, plot_fairness,
-    quiz_widget, run_bucket, serve_on_loop, setup, show_figure, simulate_fairness, simulate_schedule,
+    lesson_quiz, run_bucket, serve_on_loop, setup, show_figure, simulate_fairness, simulate_schedule,
     tenant_stats, token_bucket_step, work_shares,
 )
 
@@ -564,29 +563,12 @@ print(f"AsyncRateLimiter: admitted after {waited:g} s; bound (Q + c) / rate = ({
 #
 # Answer in the widget (run the cell); the answer key is below it, readable without a kernel.
 
-# %%
-QUIZ = [
-    Question("A token bucket has rate 5/s and burst 10. At most how much can it admit in any 2-second window?",
-             ("10", "20", "25"), 1, "rate × window + burst = 5 × 2 + 10 = 20: the window law."),
-    Question("In `PlainTokenBucket`, what makes callers wait their turn in arrival order?",
-             ("`asyncio.sleep`", "the `asyncio.Lock`, which wakes its waiters first come, first served",
-              "`loop.time()`"),
-             1, "The lock's holder is the head of the line; everyone else waits in order behind it."),
-    Question("Under `AsyncRateLimiter`, a request of cost 4 finds cost 6 queued ahead; rate 2/s. Its longest wait?",
-             ("2 s", "5 s", "unbounded"), 1, "(Q + c) / rate = (6 + 4) / 2 = 5 s: first come, first served."),
-    Question("Tenant `big` sends requests of size 3, `small` of size 1, both backlogged. Under plain round robin, `big` gets…",
-             ("half the server", "3/4 of the server", "1/4 of the server"),
-             1, "Round robin is fair in requests, not work: 3 units for every 1. DRR's deficit fixes that."),
-    Question("Jain's index over five tenants when one gets everything is…",
-             ("0", "0.2", "1"), 1, "J = 1/n when one of n gets everything, 1 when all are equal."),
-]
-
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-quiz_widget(QUIZ)
+lesson_quiz("06")
 
 # %%
-HTML(answer_key_html(QUIZ))
+lesson_answer_key("06")
 
 # %% [markdown]
 # ## Exercise

@@ -81,13 +81,12 @@ from typing import Any
 import httpx
 import matplotlib
 from hypothesis import given, strategies as st
-from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from funcpipe_async import (
     AsyncPlan, Clause, Err, ErrInfo, FakeHttp, Faults, HttpClientCap, HttpxJsonClient, LoopbackJsonService,
-    Ok, Question, Result, Simulation, ThreadedEmbedder, answer_key_html, api_summary, async_gather, async_lift,
-    classify_status, course_rc, format_table, hash_embedding, quiz_widget, run_contract, setup, show_figure,
+    Ok, Result, Simulation, ThreadedEmbedder, lesson_answer_key, api_summary, async_gather, async_lift,
+    classify_status, course_rc, format_table, hash_embedding, lesson_quiz, run_contract, setup, show_figure,
 )
 
 setup()
@@ -568,28 +567,12 @@ with LoopbackJsonService(ITEMS) as service:
 #
 # Answer in the widget (run the cell); the answer key is below it, readable without a kernel.
 
-# %%
-QUIZ = [
-    Question("In plain httpx, what turns a 503 response into an exception?",
-             ("nothing: `client.get` raises it", "`response.raise_for_status()`", "the timeout"),
-             1, "httpx returns a response for any status; `raise_for_status()` raises `HTTPStatusError` for any that is not 2xx."),
-    Question("A `KeyError` is raised inside the library an adapter wraps. What should the adapter do?",
-             ("convert it to `Err(INTERNAL)`", "let it propagate: it is a defect", "retry the call"),
-             1, "Only expected failures are converted; converting a bug hides it behind retries and skipped items."),
-    Question("Three plans run in `asyncio.gather` (default arguments); one raises. The other two…",
-             ("are cancelled", "keep running", "are retried"),
-             1, "asyncio.gather propagates the first exception and leaves the others running; TaskGroup and async_gather cancel them."),
-    Question("An `async def` calls a blocking SDK function directly. What do other tasks do meanwhile?",
-             ("they keep running", "nothing: the loop is frozen until the call returns", "they are cancelled"),
-             1, "`asyncio.to_thread` moves the call to a worker thread."),
-]
-
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-quiz_widget(QUIZ)
+lesson_quiz("07")
 
 # %%
-HTML(answer_key_html(QUIZ))
+lesson_answer_key("07")
 
 # %% [markdown]
 # ## Exercise

@@ -83,14 +83,13 @@ from collections import Counter
 import httpx
 import matplotlib
 from hypothesis import given, strategies as st
-from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from funcpipe_async import (
     AsyncRateLimiter, Err, ErrInfo, ExponentialBackoff, FakeStorage, Faults, HttpClientCap, HttpxJsonClient,
-    Ledger, LoopbackJsonService, Ok, Question, Result, RetryPolicy, ScriptedHttp, Simulation, SqliteStorage,
-    Step, StorageCap, TokenBucket, account_for, answer_key_html, api_summary, async_bind, async_from_result,
-    async_gather, async_lift, async_retry, course_rc, format_table, max_window_cost, quiz_widget, setup,
+    Ledger, LoopbackJsonService, Ok, Result, RetryPolicy, ScriptedHttp, Simulation, SqliteStorage,
+    Step, StorageCap, TokenBucket, account_for, lesson_answer_key, api_summary, async_bind, async_from_result,
+    async_gather, async_lift, async_retry, course_rc, format_table, max_window_cost, lesson_quiz, setup,
     show_figure,
 )
 
@@ -547,33 +546,12 @@ print(accounted.table())
 # Answer in the widget (run the cell), or open the answer key below it — it is stored with the
 # notebook, so you can read it without a kernel.
 
-# %%
-QUIZ = [
-    Question("The pool has 16 connections and the shell gathers 300 requests at once, with a short pool timeout. What happens?",
-             ("16 run, 284 wait safely", "284 wait in the pool with their timeouts running; some fail without being sent",
-              "the server refuses 284"),
-             1, "The pool bounds sockets, not work: bound the work with a Semaphore or concurrency=n."),
-    Question("Where does the rate limiter's acquire() belong?",
-             ("once per input, before the retried fetch", "inside the retried call, before each request", "after the save"),
-             1, "A retry is a request too: the service's quota counts it, so every attempt pays a token."),
-    Question("Item 050 answers 503 for ever. With max_attempts=3, how many requests does it cost, and how does it end?",
-             ("1, fetch: HTTP_503", "3, fetch: HTTP_503", "3, saved"),
-             1, "503 is retryable, so all 3 attempts are made; then the last Err is reported in the ledger."),
-    Question("Which check proves that no input was lost or reported twice?",
-             ("rows == writes", "ledger.problems(ids) == []", "no exception was raised"),
-             1, "One outcome per input, compared with the inputs: nothing lost, duplicated or invented."),
-    Question("Why does this notebook print request counts but never timings or the port?",
-             ("timings are secret", "counts are a pure function of the fault script; timings and ports change every run",
-              "nbval cannot print numbers"),
-             1, "Scripted faults make counts deterministic; the port is ephemeral and timings depend on the machine."),
-]
-
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-quiz_widget(QUIZ)
+lesson_quiz("08")
 
 # %%
-HTML(answer_key_html(QUIZ))
+lesson_answer_key("08")
 
 # %% [markdown]
 # ## Exercise

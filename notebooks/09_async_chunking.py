@@ -70,14 +70,13 @@ from collections.abc import Sequence
 
 import matplotlib
 from hypothesis import given, strategies as st
-from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from funcpipe_async import (
-    BatchCost, BatchEmbedder, BatchPolicy, BatchState, Flush, Ok, Question, Simulation, Stream, Tenant,
-    answer_key_html, api_summary, async_gather, async_lift, batch_calls, batch_due, batch_offer,
+    BatchCost, BatchEmbedder, BatchPolicy, BatchState, Flush, Ok, Simulation, Stream, Tenant,
+    lesson_answer_key, api_summary, async_gather, async_lift, batch_calls, batch_due, batch_offer,
     batch_schedule, batch_tick, check_stream_laws, course_rc, format_table, hash_embedding, percentile,
-    poisson_arrivals, pull_schedule, quiz_widget, serve_batches, setup, show_figure, stream_from,
+    poisson_arrivals, pull_schedule, lesson_quiz, serve_batches, setup, show_figure, stream_from,
 )
 
 setup()
@@ -561,34 +560,12 @@ print(f"{len(ordered)} vectors, each its own text's")
 # Answer in the widget (run the cell), or open the answer key below it — it is stored with the
 # notebook, so you can read it without a kernel.
 
-# %%
-QUIZ = [
-    Question("`BatchPolicy(max_size=8, max_wait=0.5)`: a batch opens at t = 10 and gets 3 more items by 10.4. When does it leave?",
-             ("at 10.5, by time", "at 10.4", "when it holds 8 items"),
-             0, "Whichever comes first: it has 4 items, not 8, so the first item's deadline 10 + 0.5 flushes it."),
-    Question("A batcher flushed at t = 0. Nothing arrives until t = 100, then one item. With max_wait = 1, when should it leave (if nothing else comes)?",
-             ("at once, at t = 100: the timer expired long ago", "at t = 101", "at t = 1"),
-             1, "The clock starts at the batch's first item, not at the last flush: otherwise you get an idle singleton."),
-    Question("In the plain batcher, what does `asyncio.timeout(...)` around `queue.get()` decide?",
-             ("how long the producer may sleep", "when a partial batch stops waiting for company and leaves by time",
-              "how many items fit in a batch"),
-             1, "The deadline is the first item's arrival + max_wait; when it passes, the open batch leaves."),
-    Question("On a timer, max_wait = 0 left one replica overloaded. Why did pulled batches with max_wait = 0 keep up?",
-             ("they wait longer", "a replica that comes free takes everything queued during its last call, so batches grow with load",
-              "they skip items"),
-             1, "Pull when free: the batch size adapts to the backlog, as a dynamic batcher does."),
-    Question("A job runs batches concurrently and appends vectors as each call completes. What is wrong?",
-             ("nothing, if the counts match", "item i may get item j's vector: completion order is not input order",
-              "it is too slow"),
-             1, "Place results by batch position (`batch_calls` / `async_gather`), and check item i's result is text i's."),
-]
-
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-quiz_widget(QUIZ)
+lesson_quiz("09")
 
 # %%
-HTML(answer_key_html(QUIZ))
+lesson_answer_key("09")
 
 # %% [markdown]
 # ## Exercise

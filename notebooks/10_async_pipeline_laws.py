@@ -67,15 +67,14 @@ import re
 
 import matplotlib
 from hypothesis import given, settings, strategies as st
-from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from funcpipe_async import (
-    ConstantBackoff, EffectLog, Err, Observation, Ok, PlanScript, Question, RetryPolicy, ScriptOp,
-    Simulation, answer_key_html, api_summary, arrow_scripts, async_bind, async_gather, async_lift, async_map,
+    ConstantBackoff, EffectLog, Err, Observation, Ok, PlanScript, RetryPolicy, ScriptOp,
+    Simulation, lesson_answer_key, api_summary, arrow_scripts, async_bind, async_gather, async_lift, async_map,
     async_retry, async_sequence, check_gather_laws, check_law, check_monad_laws,
     check_retry_laws, check_stream_laws, course_rc, format_table, int_plans, observe, perform_async,
-    plan_scripts, quiz_widget, setup, show_figure, stream_scripts,
+    plan_scripts, lesson_quiz, setup, show_figure, stream_scripts,
 )
 
 setup()
@@ -627,34 +626,12 @@ assert virtual.holds
 #
 # Answer in the widget, or read the answer key below it (no kernel needed).
 
-# %%
-QUIZ = [
-    Question("Two plans both return Ok(42). When are they equal for the law checker?",
-             ("always: the results are equal", "when they also record the same effects at the same instants and take the same time",
-              "when their code is the same"),
-             1, "An Observation is result + effects at their virtual instants + elapsed time; plans are compared by all three."),
-    Question("with_workers(jobs, 4) fetched item 2 first but returned [1, 2, 3, 4]. Which law is that, and what does it compare?",
-             ("concurrency 1 equals sequential; everything", "order is kept; the result only", "none: gather sorts its results"),
-             1, "More workers move effects earlier on purpose; only the order of values is promised."),
-    Question("A gather that ignores its bound gives the right values in order. Which comparison catches it?",
-             ("results", "the instants of the effects", "nothing can"),
-             1, "Its minimal counterexample has the same result and the same elapsed time; only an effect happens earlier."),
-    Question("Your law 'retry(m, policy) == m when m never fails' fails on the package's async_retry. What first?",
-             ("report a bug in async_retry", "check the law's condition is in its strategy, e.g. plan_scripts(failures=False)",
-              "lower max_examples"),
-             1, "A law that fails on a correct implementation is a wrong law; draw only the inputs it speaks of."),
-    Question("A failing law compared 89 examples with max_examples=20. Where did the other 69 come from?",
-             ("a bug in the checker", "shrinking: Hypothesis drove smaller variants to find the minimal counterexample",
-              "the wall clock"),
-             1, "Shrinking costs extra simulations, only when a law fails."),
-]
-
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-quiz_widget(QUIZ)
+lesson_quiz("10")
 
 # %%
-HTML(answer_key_html(QUIZ))
+lesson_answer_key("10")
 
 # %% [markdown]
 # ## Exercise

@@ -63,14 +63,13 @@ from types import SimpleNamespace
 import httpx
 import matplotlib
 from hypothesis import given, settings, strategies as st
-from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from funcpipe_async import (
     HANG, AsyncPlan, Err, ErrInfo, ExponentialBackoff, FakeStorage, HttpClientCap, HttpxJsonClient, Ledger,
-    Ok, Question, RetryPolicy, ScriptedHttp, Simulation, SimulationLimitError, StorageCap, account_for,
-    answer_key_html, api_summary, async_gather, async_lift, async_map, async_retry, course_rc,
-    format_table, perform_async, quiz_widget, scan_source, setup, show_figure,
+    Ok, RetryPolicy, ScriptedHttp, Simulation, SimulationLimitError, StorageCap, account_for,
+    lesson_answer_key, api_summary, async_gather, async_lift, async_map, async_retry, course_rc,
+    format_table, perform_async, lesson_quiz, scan_source, setup, show_figure,
 )
 
 setup()
@@ -581,28 +580,12 @@ print(f"all {len(STEPS)} versions agree with the script on every generated night
 #
 # Answer in the widget, or read the answer key below it (no kernel needed).
 
-# %%
-QUIZ = [
-    Question("`limited(work)` creates `asyncio.Semaphore(16)` and awaits `work` inside it; 300 calls at once. Requests in flight?",
-             ("16", "300", "1"),
-             1, "Each call has its own semaphore, so each bounds one coroutine: nothing is bounded."),
-    Question("One task calls `time.sleep(1)`. What do the other tasks do meanwhile?",
-             ("they run as usual", "nothing: the thread, and so the event loop, is blocked", "they sleep too, then catch up"),
-             1, "time.sleep blocks the thread; await asyncio.sleep(1) suspends only the task."),
-    Question("`TaskGroup` + one shared `Semaphore(16)` against `async_gather(plans, concurrency=16)`. What differs?",
-             ("the records saved", "the requests in flight over time", "the number of tasks alive"),
-             2, "Same work, same requests at every instant; TaskGroup makes a task per record, async_gather 16 workers."),
-    Question("`RetryPolicy(..., retry_on=None)` retries…",
-             ("nothing", "every error", "the errors whose ErrInfo.retryable is true: what the adapter marks retryable"),
-             2, "The adapter classifies (lesson 07); the policy trusts its classification."),
-]
-
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-quiz_widget(QUIZ)
+lesson_quiz("11")
 
 # %%
-HTML(answer_key_html(QUIZ))
+lesson_answer_key("11")
 
 # %% [markdown]
 # ## Exercise

@@ -68,14 +68,13 @@ from dataclasses import dataclass
 
 import matplotlib
 from hypothesis import given, settings, strategies as st
-from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from funcpipe_async import (
     HANG, DeficitRoundRobin, Err, ErrInfo, ExponentialBackoff, FakeEmbedder, Fifo, Ledger, Ok, Outcome,
-    Question, QueuePolicy, RetryPolicy, Simulation, Stage, answer_key_html, api_summary, async_bind,
+    QueuePolicy, RetryPolicy, Simulation, Stage, lesson_answer_key, api_summary, async_bind,
     async_gather, async_lift, async_map, async_retry, async_settle, async_timeout, course_rc,
-    delay_schedule, fair_source, format_table, percentile, pipeline, quiz_widget, scan_source, setup,
+    delay_schedule, fair_source, format_table, percentile, pipeline, lesson_quiz, scan_source, setup,
     show_figure,
 )
 
@@ -655,35 +654,12 @@ print(f"new index: {len(fresh)} chunks, one model; mixed index had {len(mixed)}"
 #
 # Answer in the widget, or read the answer key below it (stored with the notebook).
 
-# %%
-QUIZ = [
-    Question("What does `async_gather(plans, concurrency=4)` replace in plain asyncio?",
-             ("`asyncio.gather` + `asyncio.Semaphore(4)`", "`asyncio.create_task` per item", "`asyncio.wait_for`"),
-             0, "The same bound and order; the package form starts 4 worker tasks instead of one per item."),
-    Question("The plain and package pipelines finished every document at the same virtual instant. Why can they?",
-             ("luck", "both run on the same virtual clock with the same script, so each interleaving is reproducible",
-              "the package copies the plain code"),
-             1, "Simulation makes time jump only when every task waits; same inputs, same trace."),
-    Question("The vector cache saved calls. What did it change in the ledger?",
-             ("nothing: the same lines", "duplicates became saved", "cached chunks left the ledger"),
-             0, "Embed once and fan out: every chunk still gets its line."),
-    Question("Under DRR, search's p95 fell and the run ended at nearly the same time. Where did the waiting go?",
-             ("nowhere: DRR is faster", "to the re-index, which waits a little longer", "into dropped documents"),
-             1, "Both schedulers keep the workers busy; the scheduler only decides who waits."),
-    Question("With constant service times and a suspending queue, a larger capacity…",
-             ("raises throughput", "holds more waiting items, at the same throughput", "loses fewer documents"),
-             1, "With variable service times a buffer can raise throughput by absorbing variance (further/12)."),
-    Question("An index holds v1 and v2 vectors of the same text. The bug is…",
-             ("keeping both", "mixing two models' vectors in one index", "deduplicating by text"),
-             1, "Vectors of two models are not comparable: one model per index, re-embed to switch."),
-]
-
 # %% tags=["nbval-ignore-output"]
 # nbval-ignore-output: widget model ids differ per run
-quiz_widget(QUIZ)
+lesson_quiz("12")
 
 # %%
-HTML(answer_key_html(QUIZ))
+lesson_answer_key("12")
 
 # %% [markdown]
 # ## Exercise

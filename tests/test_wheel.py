@@ -51,6 +51,15 @@ def test_the_wheel_holds_every_subpackage(installed: Path) -> None:
                     "funcpipe_async/demos/"):
         assert any(f.startswith(package) and f.endswith("__init__.py") for f in files), f"{package} is missing"
     assert "funcpipe_async/py.typed" in files
+    quizzes = {f for f in files if f.startswith("funcpipe_async/quizzes/") and f.endswith(".json")}
+    lessons = {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert {Path(f).stem for f in quizzes} == lessons, "every lesson's quiz data ships in the wheel"
+
+
+def test_the_quizzes_load_from_the_installed_wheel(installed: Path, tmp_path: Path) -> None:
+    script = ("from funcpipe_async import load_quiz\n"
+              "print(len(load_quiz('03')), load_quiz('12')[0].options[0])\n")
+    assert _run(installed, "-I", "-c", script, cwd=tmp_path).strip() == "6 `asyncio.gather` + `asyncio.Semaphore(4)`"
 
 
 def test_every_module_imports_from_the_installed_wheel(installed: Path, tmp_path: Path) -> None:
