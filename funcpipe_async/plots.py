@@ -36,6 +36,11 @@ __all__ = [
     "plot_wait_vs_capacity",
     "wait_vs_capacity_summary",
     "cumulative_requests_summary",
+    "projector_rc",
+    "min_text_px",
+    "demo_png",
+    "DEMO_CSS",
+    "MIN_TEXT_PX",
 ]
 
 
@@ -498,3 +503,68 @@ def plot_wait_vs_capacity(
         ax.set_title(title)
         ax.legend(loc="upper left", frameon=False)
     return fig
+
+
+# --- the instructor's demos on a projector ------------------------------------------------------
+
+MIN_TEXT_PX = 14.0
+"""The smallest text a demo figure may have, in pixels at the size it is shown."""
+
+DEMO_CSS = (
+    "<style>"
+    ".funcpipe-demo .widget-label, .funcpipe-demo .widget-readout, .funcpipe-demo .widget-toggle-button,"
+    " .funcpipe-demo .funcpipe-demo-summary { font-size: 16px !important; }"
+    " .funcpipe-demo .widget-toggle-button { text-align: left; }"
+    " .funcpipe-demo .widget-toggle-button.mod-active { background: #0072B2 !important; color: white !important;"
+    " font-weight: bold; box-shadow: inset 5px 0 0 #000 !important; }"
+    "</style>"
+)
+"""Large type for the back of a classroom, scoped to ``.funcpipe-demo`` (ipywidgets styles have
+no font size), and a chosen toggle marked by colour (Okabe–Ito blue), bold type and a bar."""
+
+
+def projector_rc() -> dict[str, Any]:
+    """:func:`course_rc` for a demo figure drawn at dpi 100 and shown 1:1: every font at least
+    10.5 pt, i.e. 14.6 px (:data:`MIN_TEXT_PX` is 14)."""
+    rc = course_rc()
+    rc.update({
+        "font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "legend.fontsize": 11,
+        "xtick.labelsize": 11, "ytick.labelsize": 11, "axes.titleweight": "bold",
+        "figure.dpi": 100, "savefig.dpi": 100,
+    })
+    return rc
+
+
+def min_text_px(fig: Figure) -> float:
+    """The size of the smallest visible, non-empty text in ``fig``, in pixels of its PNG
+    (font size in points × dpi / 72): tick labels, titles, labels and legends included.
+    Tick labels get their text when the figure is drawn: draw it (or save it) first."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and t.get_figure() is not None]
+    if not sizes:
+        raise ValueError("min_text_px: the figure has no visible text (draw it first)")
+    return float(min(sizes)) * float(fig.dpi) / 72.0
+
+
+def _png_text_chunk(png: bytes, key: str, value: str) -> bytes:
+    """``png`` with a ``tEXt`` chunk ``key: value`` inserted after its header chunk."""
+    import struct
+    import zlib
+
+    body = b"tEXt" + key.encode("latin-1") + b"\0" + value.encode("latin-1")
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    end_of_header = 8 + 4 + 4 + 13 + 4    # signature, IHDR length, type, data, CRC
+    return png[:end_of_header] + chunk + png[end_of_header:]
+
+
+def demo_png(fig: Figure) -> bytes:
+    """``fig`` as PNG bytes carrying its smallest text size (:func:`min_text_px`, measured as
+    drawn) in a ``funcpipe:min-text-px`` text chunk, so a browser check can tell how large the
+    chart's text is where it is shown."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return _png_text_chunk(buffer.getvalue(), "funcpipe:min-text-px", f"{min_text_px(fig):.2f}")

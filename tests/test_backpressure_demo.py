@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
+from PIL import Image as PILImage
 
 from funcpipe_async import (
     STRATEGIES,
@@ -20,6 +23,7 @@ from funcpipe_async import (
     strategies_summary,
     unbounded_vs_bounded_summary,
 )
+from funcpipe_async.plots import MIN_TEXT_PX, min_text_px
 
 
 def test_the_same_settings_give_the_same_run() -> None:
@@ -115,9 +119,47 @@ def test_a_slider_move_returns_a_png_and_its_summary() -> None:
 
 def test_the_widget_redraws_when_a_slider_moves() -> None:
     demo = backpressure_demo(seed=1)
-    image, label = demo.children[2], demo.children[3]
-    before = label.value
-    capacity = demo.children[1].children[0]
+    controls, right, _css = demo.children
+    image, summary = right.children
+    before = summary.value
+    capacity = controls.children[2]
     capacity.value = 3
-    assert label.value != before and "capacity 3" in label.value
+    assert summary.value != before and "capacity 3" in summary.value
     assert bytes(image.value).startswith(b"\x89PNG")
+
+
+def test_the_demo_puts_its_controls_beside_a_figure_shown_at_its_drawn_size() -> None:
+    """Projector layout: an HBox (controls | figure), the image's CSS size is the PNG's pixel
+    size (no soft scaling), the chosen strategy carries a ✓ icon and the summary wraps."""
+    demo = backpressure_demo(strategy="drop_oldest")
+    assert type(demo).__name__ == "HBox" and "funcpipe-demo" in demo._dom_classes
+    controls, right, _css = demo.children
+    image, summary = right.children
+    assert [type(w).__name__ for w in controls.children] == ["FloatSlider", "FloatSlider", "IntSlider", "ToggleButtons"]
+    width, height = PILImage.open(io.BytesIO(bytes(image.value))).size
+    assert (image.layout.width, image.layout.height) == (f"{width}px", f"{height}px") == ("720px", "400px")
+    menu = controls.children[3]
+    assert menu.icons[list(menu.options).index("drop_oldest")] == "check" and menu.icons.count("check") == 1
+    menu.value = "fail"
+    assert menu.icons[list(menu.options).index("fail")] == "check" and menu.icons.count("check") == 1
+    assert "<br>Little&#x27;s law L = λ·W: L = " in summary.value and "white-space:normal" in summary.value
+
+
+@pytest.mark.parametrize("strategy", ["suspend", "drop_newest", "drop_oldest", "fail", "unbounded"])
+def test_the_slider_figures_text_is_at_least_14_px(strategy: str) -> None:
+    png, _ = redraw_backpressure_png(12, 5, 10, strategy)
+    info = PILImage.open(io.BytesIO(png)).info
+    assert float(info["funcpipe:min-text-px"]) >= MIN_TEXT_PX
+    fig = render_backpressure(simulate_backpressure(12, 5, 10, strategy))
+    fig.draw_without_rendering()   # tick labels get their text when drawn
+    assert min_text_px(fig) >= MIN_TEXT_PX
+
+
+def test_min_text_px_measures_the_smallest_text_at_the_figures_dpi() -> None:
+    fig = Figure(figsize=(2, 2), dpi=144)
+    ax = fig.add_subplot()
+    ax.set_title("t", fontsize=20)
+    ax.tick_params(labelsize=7)
+    assert min_text_px(fig) == pytest.approx(20 * 144 / 72)   # tick labels are empty until drawn
+    fig.draw_without_rendering()
+    assert min_text_px(fig) == pytest.approx(7 * 144 / 72)

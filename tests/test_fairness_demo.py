@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import pytest
 from matplotlib.figure import Figure
+from PIL import Image as PILImage
 
 from funcpipe_async import (
     FairnessControls,
@@ -21,6 +23,8 @@ from funcpipe_async import (
     simulate_fairness,
     tenant_stats,
 )
+from funcpipe_async.demos.fairness import SELECTED_COLOUR
+from funcpipe_async.plots import MIN_TEXT_PX, min_text_px
 
 NOISY = [Tenant("heavy", 14.0), Tenant("light", 1.5)]
 
@@ -88,12 +92,39 @@ def test_redraw_gives_png_bytes_and_the_table() -> None:
 
 def test_the_widget_redraws_when_a_control_changes() -> None:
     demo = fairness_demo()
-    controls, image, table, _css = demo.children
+    controls, right, _css = demo.children
+    image, table = right.children
     count = controls.children[0]
     before = (image.value, table.value)
     count.value = 4
     assert (image.value, table.value) != before and "tenant D" in table.value
     assert controls.children[2 + 4].layout.display == "none"  # tenant E's sliders hidden
+
+
+def test_the_demo_puts_its_controls_beside_a_figure_shown_at_its_drawn_size() -> None:
+    """Projector layout: an HBox (controls | figure), the image's CSS size is the PNG's pixel
+    size, text at least 14 px, and the chosen scheduler marked on its button and in the figure."""
+    demo = fairness_demo()
+    assert type(demo).__name__ == "HBox" and "funcpipe-demo" in demo._dom_classes
+    controls, right, _css = demo.children
+    image = right.children[0]
+    png = PILImage.open(io.BytesIO(bytes(image.value)))
+    assert (image.layout.width, image.layout.height) == (f"{png.size[0]}px", f"{png.size[1]}px") == ("700px", "470px")
+    assert float(png.info["funcpipe:min-text-px"]) >= MIN_TEXT_PX
+    scheduler = controls.children[1]
+    for name in ("FIFO", "round robin", "deficit round robin"):
+        scheduler.value = name
+        assert scheduler.icons[list(scheduler.options).index(name)] == "check" and scheduler.icons.count("check") == 1
+
+
+def test_the_projector_figure_marks_the_selected_scheduler() -> None:
+    view = FairnessView(dpi=100, projector=True)
+    view.png(simulate_fairness([Tenant("a", 14), Tenant("b", 1.5)], ("FIFO", "round robin"), capacity=10, horizon=60))
+    (fig, axes, _canvas, _background), = view._frames.values()
+    left, right = axes[0][0].title, axes[0][1].title
+    assert right.get_text().startswith("✓ round robin\nselected") and right.get_color() == SELECTED_COLOUR
+    assert left.get_text().startswith("FIFO\nbaseline") and left.get_color() != SELECTED_COLOUR
+    assert min_text_px(fig) >= MIN_TEXT_PX
 
 
 @pytest.mark.parametrize(

@@ -21,13 +21,13 @@ would be true by construction: both come from the same trace).
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import matplotlib
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from funcpipe_async.backpressure import (
     DEQUEUE,
@@ -40,9 +40,8 @@ from funcpipe_async.backpressure import (
     littles_law,
     pipeline,
 )
-from funcpipe_async.notebook import figure_png
 from funcpipe_async.plan import AsyncPlan, async_lift
-from funcpipe_async.plots import course_rc
+from funcpipe_async.plots import DEMO_CSS, course_rc, demo_png, projector_rc
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.shell.virtual import Simulation
 from funcpipe_async.trace import format_table
@@ -60,12 +59,15 @@ __all__ = [
     "render_backpressure",
     "backpressure_summary",
     "redraw_backpressure_png",
+    "backpressure_summary_html",
     "backpressure_demo",
 ]
 
 Strategy = Literal["suspend", "drop_newest", "drop_oldest", "fail", "unbounded"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 QUEUE = "consume"
+DEMO_FIGURE_PX = (720, 400)   # the slider figure, drawn and shown at this many pixels
+DEMO_CONTROLS_PX = 300
 
 
 @dataclass(frozen=True)
@@ -319,21 +321,26 @@ def littles_law_summary(runs: Sequence[BackpressureRun]) -> str:
     return format_table(["queue", "λ items/s", "W s", "λ·W", "L", "L = λ·W"], rows)
 
 
-def render_backpressure(run: BackpressureRun, *, dpi: float = 80) -> Figure:
+def render_backpressure(run: BackpressureRun, *, dpi: float = 100) -> Figure:
     """The slider's figure: one run's depth over virtual time, drops and capacity marked.
 
-    Fixed margins instead of a constrained layout: the layout solver would cost more than the
-    drawing, and this figure is redrawn on every slider move."""
-    with matplotlib.rc_context(course_rc()):  # type: ignore[arg-type]
-        fig = Figure(figsize=(9, 3.2), dpi=dpi)
-        fig.subplots_adjust(left=0.08, right=0.74, bottom=0.16, top=0.88)
+    Sized for a projector: :data:`DEMO_FIGURE_PX` pixels at ``dpi`` 100 (the size the demo
+    shows it at, so nothing is scaled), every text at least 14 px (:func:`min_text_px`), the
+    legend in one row above the axes so the plot keeps the width.  Fixed margins instead of a
+    constrained layout: the layout solver would cost more than the drawing, and this figure is
+    redrawn on every slider move."""
+    width, height = DEMO_FIGURE_PX
+    with matplotlib.rc_context(projector_rc()):  # type: ignore[arg-type]
+        fig = Figure(figsize=(width / 100, height / 100), dpi=dpi)
+        fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.8)
         ax = fig.add_subplot()
         _depth_panel(ax, run, _colours()[0], title=(
             f"producer {run.producer_rate:g}/s → {run.label} → consumer {run.consumer_rate:g}/s"))
+        ax.set_title(ax.get_title(), y=1.13, pad=0)   # above the legend
         ax.set_xlabel("virtual seconds")
-        handles, labels = ax.get_legend_handles_labels()
-        handles.append(Line2D([], [], linestyle="none", label=f"peak memory {run.peak_bytes / 1024:.0f} KiB"))
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(ax.get_legend_handles_labels()[0]),
+                  frameon=False, borderaxespad=0.2,
+                  handlelength=1.6, columnspacing=1.2)
     return fig
 
 
@@ -349,34 +356,57 @@ def backpressure_summary(run: BackpressureRun) -> str:
 
 def redraw_backpressure_png(
     producer_rate: float, consumer_rate: float, capacity: int, strategy: str, *, seed: int = 0,
-    horizon: float = 60.0, dpi: float = 80,
+    horizon: float = 60.0, dpi: float = 100,
 ) -> tuple[bytes, str]:
     """What one slider move does: re-simulate, draw, and return ``(png, summary)``."""
     run = simulate_backpressure(producer_rate, consumer_rate, capacity, strategy, seed=seed, horizon=horizon)
-    return figure_png(render_backpressure(run, dpi=dpi)), backpressure_summary(run)
+    return demo_png(render_backpressure(run, dpi=dpi)), backpressure_summary(run)
+
+
+def backpressure_summary_html(summary: str) -> str:
+    """:func:`backpressure_summary` for the demo: one clause a line, wrapped, nothing cut off
+    (Little's law on a line of its own)."""
+    parts = summary.split("; ")
+    if parts and parts[-1].startswith("L="):
+        parts[-1] = "Little's law L = λ·W: " + parts[-1].replace("L=", "L = ").replace("λW=", "λ·W = ")
+    return ("<div class='funcpipe-demo-summary' style='white-space:normal;line-height:1.35'>"
+            + "<br>".join(html.escape(p) for p in parts) + "</div>")
 
 
 def backpressure_demo(producer_rate: float = 6.0, consumer_rate: float = 5.0, capacity: int = 10,
                       strategy: str = "suspend", *, seed: int = 0) -> Any:
-    """Sliders for producer rate, consumer rate and capacity, a strategy menu, and the figure
-    and summary they drive (ipywidgets); every move re-simulates on virtual time."""
+    """Sliders for producer rate, consumer rate and capacity and a strategy toggle *beside* the
+    figure, and the summary under it (ipywidgets); every move re-simulates on virtual time.
+    Laid out for a projector: the whole demo fits a 1280×720 screen in JupyterLab's
+    Presentation Mode, the figure is shown at the pixel size it is drawn at, and the chosen
+    strategy is marked by colour, weight and a ✓."""
     import ipywidgets as widgets
 
+    layout, style = widgets.Layout(width=f"{DEMO_CONTROLS_PX}px"), {"description_width": "110px"}
     producer = widgets.FloatSlider(value=producer_rate, min=0.5, max=12, step=0.5, description="producer /s",
-                                   continuous_update=False)
+                                   continuous_update=False, layout=layout, style=style)
     consumer = widgets.FloatSlider(value=consumer_rate, min=0.5, max=12, step=0.5, description="consumer /s",
-                                   continuous_update=False)
-    cap = widgets.IntSlider(value=capacity, min=1, max=50, description="capacity", continuous_update=False)
-    menu = widgets.Dropdown(options=list(STRATEGIES), value=strategy, description="strategy")
-    image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="900px"))
-    text = widgets.Label()
+                                   continuous_update=False, layout=layout, style=style)
+    cap = widgets.IntSlider(value=capacity, min=1, max=50, description="capacity", continuous_update=False,
+                            layout=layout, style=style)
+    menu = widgets.ToggleButtons(options=list(STRATEGIES), value=strategy, description="strategy",
+                                 layout=layout, style={"description_width": "110px", "button_width": "180px"})
+    width, height = DEMO_FIGURE_PX
+    image = widgets.Image(format="png", layout=widgets.Layout(width=f"{width}px", height=f"{height}px",
+                                                              flex="0 0 auto"))
+    text = widgets.HTML(layout=widgets.Layout(width=f"{width}px"))
 
     def update(_: object = None) -> None:
         png, summary = redraw_backpressure_png(producer.value, consumer.value, cap.value, menu.value, seed=seed)
+        menu.icons = ["check" if option == menu.value else "" for option in STRATEGIES]
         image.value = png
-        text.value = summary
+        text.value = backpressure_summary_html(summary)
 
     for w in (producer, consumer, cap, menu):
         w.observe(update, names="value")
     update()
-    return widgets.VBox([widgets.HBox([producer, consumer]), widgets.HBox([cap, menu]), image, text])
+    controls = widgets.VBox([producer, consumer, cap, menu], layout=widgets.Layout(flex="0 0 auto"))
+    box = widgets.HBox([controls, widgets.VBox([image, text]), widgets.HTML(DEMO_CSS)],
+                       layout=widgets.Layout(align_items="flex-start"))
+    box.add_class("funcpipe-demo")
+    return box

@@ -49,7 +49,7 @@ from funcpipe_async.fairness import (
     simulate_schedule,
     tenant_stats,
 )
-from funcpipe_async.plots import course_rc
+from funcpipe_async.plots import DEMO_CSS, course_rc, min_text_px, projector_rc
 from funcpipe_async.trace import format_table
 
 __all__ = [
@@ -69,6 +69,9 @@ __all__ = [
     "TENANT_NAMES",
 ]
 
+DEMO_FIGURE_PX = (700, 470)   # the demo's figure, drawn and shown at this many pixels
+DEMO_CONTROLS_PX = 320
+SELECTED_COLOUR = "#0072B2"   # Okabe–Ito blue: the chosen scheduler
 TENANT_NAMES = ("tenant A", "tenant B", "tenant C", "tenant D", "tenant E")
 _MARKERS = ("o", "s", "^", "D", "v")
 _STYLES: tuple[Any, ...] = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)))
@@ -221,14 +224,23 @@ def presentation_rc(scale: float = 1.0) -> dict[str, Any]:
 
 
 def _frame(cols: int, legend_rows: int, run: FairnessRun, *, latency_top: float,
-           title: str | None, dpi: float, scale: float) -> tuple[Figure, list[list[Any]]]:
-    """The figure without data: axes, limits, ticks, labels and the capacity line."""
-    width, height = (5.4 * cols + 1.2) * scale, 7.6 * scale   # type and canvas grow together
-    fig = Figure(figsize=(width, height), dpi=dpi)  # a fixed layout: constrained layout costs ~0.3 s a redraw
-    axes = [list(row) for row in fig.subplots(2, cols, sharex=True, sharey="row", squeeze=False)]
-    top_margin = (1.3 + (0.45 if title else 0.0) + 0.32 * (legend_rows - 1)) * scale
-    fig.subplots_adjust(left=1.15 / width, right=1 - 0.25 / width, bottom=0.75 / height,
-                        top=1 - top_margin / height, wspace=0.08, hspace=0.32)
+           title: str | None, dpi: float, scale: float, projector: bool = False) -> tuple[Figure, list[list[Any]]]:
+    """The figure without data: axes, limits, ticks, labels and the capacity line.  With
+    ``projector``, the demo's layout: :data:`DEMO_FIGURE_PX` at dpi 100, tighter margins."""
+    if projector:
+        width, height = DEMO_FIGURE_PX[0] / 100, DEMO_FIGURE_PX[1] / 100
+        fig = Figure(figsize=(width, height), dpi=dpi)
+        axes = [list(row) for row in fig.subplots(2, cols, sharex=True, sharey="row", squeeze=False)]
+        top_margin = 0.98 + 0.27 * (legend_rows - 1)
+        fig.subplots_adjust(left=0.95 / width, right=1 - 0.12 / width, bottom=0.6 / height,
+                            top=1 - top_margin / height, wspace=0.07, hspace=0.12)
+    else:
+        width, height = (5.4 * cols + 1.2) * scale, 7.6 * scale   # type and canvas grow together
+        fig = Figure(figsize=(width, height), dpi=dpi)  # a fixed layout: constrained layout costs ~0.3 s a redraw
+        axes = [list(row) for row in fig.subplots(2, cols, sharex=True, sharey="row", squeeze=False)]
+        top_margin = (1.3 + (0.45 if title else 0.0) + 0.32 * (legend_rows - 1)) * scale
+        fig.subplots_adjust(left=1.15 / width, right=1 - 0.25 / width, bottom=0.75 / height,
+                            top=1 - top_margin / height, wspace=0.08, hspace=0.32)
     ticks = [run.horizon * k / 6 for k in range(7)]
     for j in range(cols):
         top, bottom = axes[0][j], axes[1][j]
@@ -242,16 +254,18 @@ def _frame(cols: int, legend_rows: int, run: FairnessRun, *, latency_top: float,
     axes[1][0].set_ylim(0, latency_top)
     for ax in (axes[0][0], axes[1][0]):
         ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
-    axes[0][0].set_ylabel("throughput (work/s)")
-    axes[1][0].set_ylabel("p95 latency (s)")
+    axes[0][0].set_ylabel("throughput\n(work/s)" if projector else "throughput (work/s)")
+    axes[1][0].set_ylabel("p95 latency\n(s)" if projector else "p95 latency (s)")
     if title:
         fig.suptitle(title, y=1 - 0.08 / height, va="top", fontweight="bold")
     return fig, axes
 
 
-def _data(fig: Figure, axes: list[list[Any]], run: FairnessRun, *, title: bool, scale: float) -> list[Any]:
-    """Draw ``run`` into a frame: per tenant a line per panel, the titles, the legend.  Returns
-    the artists added or changed (what a blitting redraw must draw)."""
+def _data(fig: Figure, axes: list[list[Any]], run: FairnessRun, *, title: bool, scale: float,
+          selected: str | None = None, projector: bool = False) -> list[Any]:
+    """Draw ``run`` into a frame: per tenant a line per panel, the titles, the legend.  The
+    ``selected`` scheduler's column title is marked: a ✓, "selected", bold, in Okabe–Ito
+    blue.  Returns the artists added or changed (what a blitting redraw must draw)."""
     colours = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
     artists: list[Any] = []
     for j, name in enumerate(run.schedulers):
@@ -262,7 +276,14 @@ def _data(fig: Figure, axes: list[list[Any]], run: FairnessRun, *, title: bool, 
                      "linestyle": _STYLES[i % 5], "markevery": 2}
             artists += top.plot(mids, thr, **style)
             artists += bottom.plot(mids, p95, **style)
-        top.set_title(f"{name}\nJain's index {_jain(run, name):.2f}")
+        if name == selected:
+            top.set_title(f"✓ {name}\nselected · Jain's index {_jain(run, name):.2f}", color=SELECTED_COLOUR,
+                          fontweight="bold")
+        elif selected:
+            top.set_title(f"{name}\nbaseline · Jain's index {_jain(run, name):.2f}", color="black",
+                          fontweight="normal")
+        else:
+            top.set_title(f"{name}\nJain's index {_jain(run, name):.2f}")
         artists.append(top.title)
     handles = [Line2D([], [], color=colours[i % len(colours)], marker=_MARKERS[i % 5], linestyle=_STYLES[i % 5],
                       label=f"{t.name}: {t.rate:g} req/s" + (f", weight {t.weight:g}" if t.weight != 1 else ""))
@@ -271,7 +292,8 @@ def _data(fig: Figure, axes: list[list[Any]], run: FairnessRun, *, title: bool, 
     height = fig.get_figheight()
     artists.append(fig.legend(handles=handles, loc="upper center",
                               bbox_to_anchor=(0.5, 1 - ((0.45 if title else 0.05) * scale) / height),
-                              ncols=min(len(handles), 3), frameon=False))
+                              ncols=min(len(handles), 3), frameon=False,
+                              **({"columnspacing": 1.0, "handlelength": 1.8, "borderaxespad": 0.1} if projector else {})))
     return artists
 
 
@@ -296,8 +318,9 @@ class FairnessView:
     to five tenants), so one frame per column count serves every slider position.  State is
     per demo (one view per widget); :meth:`warm` draws both frames up front."""
 
-    def __init__(self, *, dpi: float = 72) -> None:
+    def __init__(self, *, dpi: float = 72, projector: bool = False) -> None:
         self.dpi = dpi
+        self.projector = projector   # the demo's layout: DEMO_FIGURE_PX at dpi 100, projector_rc type
         self._frames: dict[tuple[int, float, float], tuple[Figure, list[list[Any]], Any, Any]] = {}
 
     def warm(self, controls: FairnessControls) -> None:
@@ -312,16 +335,19 @@ class FairnessView:
         from PIL import Image
 
         key = (len(run.schedulers), run.horizon, run.capacity)
-        with matplotlib.rc_context(presentation_rc()):  # type: ignore[arg-type]
+        rc = projector_rc() if self.projector else presentation_rc()
+        with matplotlib.rc_context(rc):  # type: ignore[arg-type]
             if key not in self._frames:
                 fig, axes = _frame(len(run.schedulers), 2, run, latency_top=run.horizon,
-                                   title=None, dpi=self.dpi, scale=1.0)
+                                   title=None, dpi=self.dpi, scale=1.0, projector=self.projector)
                 canvas = FigureCanvasAgg(fig)
                 canvas.draw()  # type: ignore[no-untyped-call]
                 self._frames[key] = (fig, axes, canvas, canvas.copy_from_bbox(fig.bbox))  # type: ignore[no-untyped-call]
             fig, axes, canvas, background = self._frames[key]
             canvas.restore_region(background)
-            artists = _data(fig, axes, run, title=False, scale=1.0)
+            selected = run.schedulers[-1] if self.projector else None
+            artists = _data(fig, axes, run, title=False, scale=1.0, selected=selected, projector=self.projector)
+            text_px = min_text_px(fig) if self.projector else None
             for artist in artists:
                 fig.draw_artist(artist)
             for artist in artists:
@@ -329,7 +355,13 @@ class FairnessView:
                     artist.remove()
         image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG", compress_level=1)
+        info = None
+        if text_px is not None:   # the smallest text's size, for the browser check (as demo_png does)
+            from PIL.PngImagePlugin import PngInfo
+
+            info = PngInfo()
+            info.add_text("funcpipe:min-text-px", f"{text_px:.2f}")
+        image.save(buffer, format="PNG", compress_level=1, pnginfo=info)
         return buffer.getvalue()
 
 
@@ -378,49 +410,55 @@ def redraw_fairness_png(controls: FairnessControls, view: FairnessView | None = 
 
 
 def fairness_demo(controls: FairnessControls | None = None) -> Any:
-    """The instructor's demo: sliders for tenant count, arrival rates and weights, a scheduler
-    toggle, and the figure and table they drive (ipywidgets)."""
+    """The instructor's demo: sliders for tenant count, arrival rates and weights and a
+    scheduler toggle *beside* the figure, the table under it (ipywidgets).  Laid out for a
+    projector: the controls and both panels fit a 1280×720 screen in JupyterLab's Presentation
+    Mode, the figure is shown at the pixel size it is drawn at, and the chosen scheduler is
+    marked on its button (colour, bold, ✓) and in the figure (its column's title)."""
     import ipywidgets as widgets
 
     start = controls or FairnessControls()
-    big = widgets.Layout(width="330px")
-    style = {"description_width": "120px"}
+    big = widgets.Layout(width=f"{DEMO_CONTROLS_PX}px")
+    style = {"description_width": "110px"}
     count = widgets.IntSlider(value=start.tenants, min=1, max=len(TENANT_NAMES), description="tenants",
                               layout=big, style=style, continuous_update=False)
-    scheduler = widgets.ToggleButtons(options=["FIFO", "round robin", "deficit round robin"], value=start.scheduler,
-                                      description="scheduler", style={"description_width": "120px", "button_width": "190px"})
-    rates = [widgets.FloatSlider(value=start.rates[i], min=0.0, max=20.0, step=0.5, description=f"{TENANT_NAMES[i]} req/s",
+    options = ["FIFO", "round robin", "deficit round robin"]
+    scheduler = widgets.ToggleButtons(options=options, value=start.scheduler, description="scheduler",
+                                      layout=big, style={"description_width": "110px", "button_width": "290px"})
+    rates = [widgets.FloatSlider(value=start.rates[i], min=0.0, max=20.0, step=0.5,
+                                 description=f"{TENANT_NAMES[i].removeprefix('tenant ')} req/s",
                                  layout=big, style=style, continuous_update=False) for i in range(len(TENANT_NAMES))]
-    weights = [widgets.FloatSlider(value=start.weights[i], min=0.5, max=5.0, step=0.5, description="weight",
-                                   layout=widgets.Layout(width="260px"), style={"description_width": "60px"},
-                                   continuous_update=False) for i in range(len(TENANT_NAMES))]
-    image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="1100px"))
-    table = widgets.HTML()
-    rows = [widgets.HBox([r, w]) for r, w in zip(rates, weights)]
+    weights = [widgets.FloatSlider(value=start.weights[i], min=0.5, max=5.0, step=0.5,
+                                   description=f"{TENANT_NAMES[i].removeprefix('tenant ')} weight",
+                                   layout=big, style=style, continuous_update=False) for i in range(len(TENANT_NAMES))]
+    width, height = DEMO_FIGURE_PX
+    image = widgets.Image(format="png", layout=widgets.Layout(width=f"{width}px", height=f"{height}px",
+                                                              flex="0 0 auto"))
+    table = widgets.HTML(layout=widgets.Layout(width=f"{width}px"))
+    rows = [widgets.VBox([r, w]) for r, w in zip(rates, weights)]
 
     def current() -> FairnessControls:
         return FairnessControls(count.value, scheduler.value, tuple(r.value for r in rates), tuple(w.value for w in weights),
                             start.capacity, start.horizon, start.seed)
 
-    view = FairnessView()
+    view = FairnessView(dpi=100, projector=True)
     view.warm(start)
 
     def update(_: object = None) -> None:
         for i, row in enumerate(rows):
             row.layout.display = "" if i < count.value else "none"
+        scheduler.icons = ["check" if option == scheduler.value else "" for option in options]
         png, text = redraw_fairness_png(current(), view)
         image.value = png
-        table.value = f"<pre style='font-size:15px'>{html.escape(text)}</pre>"
+        table.value = (f"<pre style='font-size:14px;white-space:pre;overflow-x:auto;margin:4px 0'>"
+                       f"{html.escape(text)}</pre>")
 
     for w in [count, scheduler, *rates, *weights]:
         w.observe(update, names="value")
     update()
-    controls_box = widgets.VBox([count, scheduler, *rows])
-    # Large type for the back of a classroom: ipywidgets styles have no font size, so scope CSS to the demo.
-    css = widgets.HTML(
-        "<style>.funcpipe-fairness-demo .widget-label, .funcpipe-fairness-demo .widget-readout,"
-        " .funcpipe-fairness-demo .widget-toggle-button { font-size: 16px !important; }</style>"
-    )
-    box = widgets.VBox([controls_box, image, table, css])
+    controls_box = widgets.VBox([count, scheduler, *rows], layout=widgets.Layout(flex="0 0 auto"))
+    box = widgets.HBox([controls_box, widgets.VBox([image, table]), widgets.HTML(DEMO_CSS)],
+                       layout=widgets.Layout(align_items="flex-start"))
+    box.add_class("funcpipe-demo")
     box.add_class("funcpipe-fairness-demo")
     return box
