@@ -84,19 +84,73 @@ def test_every_demo_names_a_slider_the_package_draws() -> None:
     backpressure = (ROOT / "funcpipe_async" / "demos" / "backpressure.py").read_text()
     fairness = (ROOT / "funcpipe_async" / "demos" / "fairness.py").read_text()
     assert 'description="producer /s"' in backpressure
-    assert 'description=f"{TENANT_NAMES[i]} req/s"' in fairness
+    assert "description=f\"{TENANT_NAMES[i].removeprefix('tenant ')} req/s\"" in fairness
 
 
 def test_the_self_tests_are_valid_notebooks_each_broken_in_one_way() -> None:
     import nbformat
 
-    unwired, js_error = browser_check.SELF_TESTS
+    unwired, js_error, tall, small_text = browser_check.SELF_TESTS
     for test in browser_check.SELF_TESTS:
         notebook = nbformat.reads(browser_check.self_test_notebook(test.source), as_version=4)
         nbformat.validate(notebook)
         assert browser_check.SELF_TEST_DEMO.call in notebook.cells[0].source
     assert "observe" not in unwired.source and "console.error" not in unwired.source
     assert "observe" in js_error.source and "console.error" in js_error.source
+    for test in (tall, small_text):
+        assert "observe" in test.source and "demo_png" in test.source and "console.error" not in test.source
+    assert "figsize=(6, 9)" in tall.source and "VBox([slider, image])" in tall.source
+    assert "labelsize=6" in small_text.source and "labelsize=12" not in small_text.source and "HBox([slider, image])" in small_text.source
+
+
+SCREEN = {"x": 40.0, "y": 90.0, "width": 1200.0, "height": 600.0}
+
+
+def _box(x: float, y: float, width: float, height: float) -> dict[str, float]:
+    return {"x": x, "y": y, "width": width, "height": height}
+
+
+def test_a_demo_that_fits_the_projector_passes_and_says_so() -> None:
+    said = browser_check.judge_projector(_box(500, 100, 720, 400), [_box(180, 100, 300, 28)], SCREEN,
+                                         natural_width=720, min_text_png_px=15.28)
+    assert said == ("at 1280×720 in Presentation Mode the figure (720×400 px, shown 1:1) and 1 controls are on "
+                    "screen, smallest chart text 15.3 px")
+
+
+@pytest.mark.parametrize(
+    ("figure", "controls", "natural", "text", "words"),
+    [
+        (_box(180, 160, 720, 560), [_box(180, 100, 300, 28)], 720, 15.0, "outside: the figure"),   # below the fold
+        (_box(500, 100, 720, 400), [_box(180, 700, 300, 28)], 720, 15.0, "outside: control 1"),
+        (None, [_box(180, 100, 300, 28)], 720, 15.0, "outside: the figure"),
+        (_box(500, 100, 720, 400), [], 720, 15.0, "no sliders found"),
+        (_box(500, 100, 720, 400), [_box(180, 100, 300, 28)], 900, 15.0, "scaled"),        # soft
+        (_box(500, 100, 720, 400), [_box(180, 100, 300, 28)], 720, None, "does not say how large"),
+        (_box(500, 100, 720, 400), [_box(180, 100, 300, 28)], 720, 12.5, "smaller than 14 px"),
+    ],
+)
+def test_a_demo_that_does_not_fit_the_projector_fails_for_the_reason(
+    figure: dict[str, float] | None, controls: list[dict[str, float]], natural: float, text: float | None, words: str
+) -> None:
+    with pytest.raises(browser_check.CheckError, match=words):
+        browser_check.judge_projector(figure, controls, SCREEN, natural_width=natural, min_text_png_px=text)
+
+
+def test_the_landing_page_is_the_one_make_lab_opens(tmp_path: Path) -> None:
+    assert browser_check.make_lab_landing() == "/lab/tree/notebooks/00_module_overview.ipynb"
+    other = tmp_path / "Makefile"
+    other.write_text("lab:\n\tjupyter lab --LabApp.default_url=/lab/tree/notebooks/03_backpressure.ipynb\n")
+    with pytest.raises(browser_check.CheckError, match="not /lab/tree/notebooks/00_module_overview.ipynb"):
+        browser_check.make_lab_landing(other)
+    other.write_text("lab:\n\tjupyter lab\n")
+    with pytest.raises(browser_check.CheckError, match="expected one --LabApp.default_url"):
+        browser_check.make_lab_landing(other)
+
+
+def test_instructors_md_names_jupyterlab_46s_presentation_mode_menu_path() -> None:
+    instructors = (ROOT / "INSTRUCTORS.md").read_text()
+    assert " ▸ ".join(browser_check.PRESENTATION_MENU) in instructors
+    assert "View ▸ Presentation Mode" not in instructors
 
 
 def _listening(port: int) -> bool:

@@ -71,6 +71,11 @@ KERNEL_S = 60.0
 RUN_ALL_S = 180.0
 REDRAW_S = 30.0
 SELF_TEST_REDRAW_S = 5.0
+PROJECTOR = {"width": 1280, "height": 720}      # the classroom projector the demos must fit
+MIN_TEXT_PX = 14.0                              # funcpipe_async.plots.MIN_TEXT_PX
+# Where JupyterLab 4.6 keeps Presentation Mode (INSTRUCTORS.md names this path; the check clicks it).
+PRESENTATION_MENU = ("View", "Appearance", "Presentation Mode")
+LANDING = "notebooks/00_module_overview.ipynb"  # what `make lab` must open
 
 
 @dataclass(frozen=True)
@@ -92,10 +97,12 @@ _SELF_TEST_WIDGETS = """\
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from funcpipe_async import figure_png
+from funcpipe_async.plots import demo_png
 
 def draw(n):
-    fig, ax = plt.subplots(figsize=(3, 2))
+    fig, ax = plt.subplots(figsize=(3, 2), dpi=100)
     ax.plot([0, 1], [0, n])
+    ax.tick_params(labelsize=12)
     plt.close(fig)
     return figure_png(fig)
 
@@ -114,15 +121,26 @@ class SelfTest:
     expect: str
 
 
+_SELF_TEST_WIRED = "slider.observe(lambda change: setattr(image, 'value', draw(change['new'])), names='value')\n"
 SELF_TEST_DEMO = Demo("", call="self_test_demo(", slider="self-test")
 SELF_TESTS = (
     SelfTest("self_test_unwired.ipynb", "a slider wired to nothing", _SELF_TEST_WIDGETS
              + "widgets.VBox([slider, image])   # self_test_demo(\n", expect="did not change"),
-    SelfTest("self_test_js_error.ipynb", "a working demo on a page that logs a JavaScript error", _SELF_TEST_WIDGETS
+    SelfTest("self_test_js_error.ipynb", "a working demo on a page that logs a JavaScript error",
+             _SELF_TEST_WIDGETS.replace("figure_png(fig)", "demo_png(fig)")    # it fits the projector: only the error fails
              + "slider.observe(lambda change: setattr(image, 'value', draw(change['new'])), names='value')\n"
              + "from IPython.display import HTML, display\n"
              + "display(HTML(\"<script>console.error('self-test: an error in the page')</script>\"))\n"
-             + "widgets.VBox([slider, image])   # self_test_demo(\n", expect="JavaScript errors in the console"),
+             + "widgets.HBox([slider, image])   # self_test_demo(\n", expect="JavaScript errors in the console"),
+    SelfTest("self_test_tall.ipynb", "a slider above a figure too tall for 1280×720",
+             _SELF_TEST_WIDGETS.replace("figsize=(3, 2)", "figsize=(6, 9)").replace("figure_png(fig)", "demo_png(fig)")
+             + _SELF_TEST_WIRED + "widgets.VBox([slider, image])   # self_test_demo(\n",
+             expect="not both inside"),
+    SelfTest("self_test_small_text.ipynb", "a figure beside its slider whose chart text is too small",
+             _SELF_TEST_WIDGETS.replace("figure_png(fig)", "demo_png(fig)").replace(
+                 "labelsize=12", "labelsize=6")
+             + _SELF_TEST_WIRED + "widgets.HBox([slider, image])   # self_test_demo(\n",
+             expect="smaller than 14 px"),
 )
 
 
@@ -143,13 +161,15 @@ class Report:
     expected_errors: int = 0
     redraw_s: float | None = None
     readout: tuple[str, str] = ("", "")
+    projector: str = ""
     js_errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         before, after = self.readout
         slider = f"slider {before} → {after}: the figure redrew in {self.redraw_s:.2f} s; " if self.redraw_s else ""
+        projector = f"{self.projector}; " if self.projector else ""
         return (f"{self.name}: {self.code_cells} code cells ran, {self.expected_errors} raised as tagged "
-                f"(raises-exception); {slider}JavaScript errors: {len(self.js_errors)}")
+                f"(raises-exception); {slider}{projector}JavaScript errors: {len(self.js_errors)}")
 
 
 # --------------------------------------------------------------------------- the server
@@ -182,13 +202,15 @@ def _write_settings(settings: Path) -> None:
 
 
 @contextmanager
-def jupyter_lab(notebooks: dict[str, str], *, bin_dir: Path) -> Iterator[Lab]:
-    """Start JupyterLab on 127.0.0.1 with a random token, serving ``notebooks`` (name → JSON text)
-    from a temporary folder; on exit shut it down (kernels too) and remove the folder."""
+def jupyter_lab(notebooks: dict[str, str], *, bin_dir: Path, default_url: str | None = None) -> Iterator[Lab]:
+    """Start JupyterLab on 127.0.0.1 with a random token, serving ``notebooks`` (relative path →
+    JSON text) from a temporary folder, landing on ``default_url`` (as ``make lab`` does); on
+    exit shut it down (kernels too) and remove the folder."""
     work = Path(tempfile.mkdtemp(prefix="funcpipe-browser-"))
     root = work / "lab"
     root.mkdir()
     for name, text in notebooks.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     _write_settings(work / "settings")
     port, token = free_port(), secrets.token_hex(24)
@@ -208,6 +230,8 @@ def jupyter_lab(notebooks: dict[str, str], *, bin_dir: Path) -> Iterator[Lab]:
         "--LabApp.expose_app_in_browser=True",      # lets the check read cells' state (window.jupyterapp)
         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
+    if default_url is not None:
+        command.append(f"--LabApp.default_url={default_url}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     log_path = work / "server.log"
@@ -391,6 +415,7 @@ def check_demo(browser: Any, lab: Lab, name: str, demo: Demo, *, redraw_s: float
     with notebook_page(browser, report) as page:
         run_all_cells(page, lab, name, report)
         _move_slider(page, name, demo, report, redraw_s=redraw_s, shots=shots)
+        check_projector(page, name, demo, report, shots=shots)
     return report
 
 
@@ -435,6 +460,168 @@ def _move_slider(page: Any, name: str, demo: Demo, report: Report, *, redraw_s: 
         raise CheckError(f"the figure got a new image after moving {demo.slider!r}, but its pixels are the same")
 
 
+# --------------------------------------------------------------------------- the projector
+
+_PNG_TEXT = """async (img) => {
+  const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+  let i = 8;
+  while (i + 8 <= bytes.length) {
+    const n = (bytes[i] << 24 | bytes[i + 1] << 16 | bytes[i + 2] << 8 | bytes[i + 3]) >>> 0;
+    const type = String.fromCharCode(...bytes.slice(i + 4, i + 8));
+    if (type === 'tEXt') {
+      const text = String.fromCharCode(...bytes.slice(i + 8, i + 8 + n));
+      const [key, value] = text.split('\\0');
+      if (key === 'funcpipe:min-text-px') return value;
+    }
+    if (type === 'IDAT') break;
+    i += 12 + n;
+  }
+  return null;
+}"""
+
+_SHOW_OUTPUT = """(call) => {
+  const nb = window.jupyterapp.shell.currentWidget.content;
+  const cell = nb.widgets.find(c => c.model.type === 'code' && c.model.sharedModel.getSource().includes(call));
+  const out = cell && cell.node.querySelector('.jp-OutputArea-output');
+  if (!out) return false;
+  out.scrollIntoView({block: 'start'});
+  return true;
+}"""
+
+
+def open_menu(page: Any, path: Sequence[str]) -> None:
+    """Click through a menu path, e.g. View ▸ Appearance ▸ Presentation Mode, as an instructor does;
+    a label that is not there fails with the labels that are."""
+    page.get_by_role("menuitem", name=path[0], exact=True).click()
+    for label in path[1:]:
+        item = page.locator(".lm-Menu").last.locator(f".lm-Menu-item:has(.lm-Menu-itemLabel:text-is({json.dumps(label)}))")
+        try:
+            item.wait_for(state="visible", timeout=5_000)
+        except PlaywrightError:
+            there = page.locator(".lm-Menu").last.locator(".lm-Menu-itemLabel").all_inner_texts()
+            raise CheckError(f"no menu item {label!r} under {' ▸ '.join(path[:path.index(label)])}; "
+                             f"JupyterLab has: {', '.join(t for t in there if t.strip())}") from None
+        if label == path[-1]:
+            item.click()
+        else:
+            item.hover()
+
+
+def inside(box: dict[str, float] | None, area: dict[str, float]) -> bool:
+    """``box`` (a bounding box) lies wholly inside ``area``, to the pixel."""
+    return box is not None and (box["x"] >= area["x"] - 0.5 and box["y"] >= area["y"] - 0.5
+                                and box["x"] + box["width"] <= area["x"] + area["width"] + 0.5
+                                and box["y"] + box["height"] <= area["y"] + area["height"] + 0.5)
+
+
+def judge_projector(figure: dict[str, float] | None, controls: Sequence[dict[str, float] | None],
+                    visible: dict[str, float], *, natural_width: float, min_text_png_px: float | None) -> str:
+    """The demo fits the projector: the figure and every control wholly inside the visible notebook
+    area, the figure shown at the size it was drawn (no soft scaling), its smallest text at least
+    :data:`MIN_TEXT_PX` pixels where shown.  Returns a description; raises :class:`CheckError`."""
+    outside = [f"control {i + 1}" for i, box in enumerate(controls) if not inside(box, visible)]
+    if not inside(figure, visible):
+        outside.insert(0, "the figure")
+    if outside or not controls:
+        raise CheckError(f"at {PROJECTOR['width']}×{PROJECTOR['height']} in Presentation Mode the figure and "
+                         f"the sliders are not both inside the visible notebook ({visible}): outside: "
+                         f"{', '.join(outside) or 'no sliders found'}; figure at {figure}")
+    assert figure is not None
+    if abs(figure["width"] - natural_width) > 1:
+        raise CheckError(f"the figure is drawn {natural_width:.0f} px wide but shown {figure['width']:.0f} px "
+                         "wide: scaled, so its text is soft; draw it at the size it is shown")
+    if min_text_png_px is None:
+        raise CheckError("the figure's PNG does not say how large its text is (no funcpipe:min-text-px "
+                         "chunk: draw it with funcpipe_async.plots.demo_png)")
+    shown = min_text_png_px * figure["width"] / natural_width
+    if shown < MIN_TEXT_PX:
+        raise CheckError(f"the chart's smallest text is {shown:.1f} px on screen: smaller than "
+                         f"{MIN_TEXT_PX:.0f} px at {PROJECTOR['width']}×{PROJECTOR['height']}")
+    return (f"at {PROJECTOR['width']}×{PROJECTOR['height']} in Presentation Mode the figure "
+            f"({figure['width']:.0f}×{figure['height']:.0f} px, shown 1:1) and {len(controls)} controls are on "
+            f"screen, smallest chart text {shown:.1f} px")
+
+
+def check_projector(page: Any, name: str, demo: Demo, report: Report, *, shots: Path | None) -> None:
+    """At 1280×720, in Presentation Mode (through the View menu) with the file browser closed,
+    scroll to the demo and require it to fit (:func:`judge_projector`); screenshot it."""
+    page.set_viewport_size(PROJECTOR)
+    open_menu(page, PRESENTATION_MENU)
+    try:
+        page.wait_for_function("() => window.jupyterapp.shell.presentationMode === true"
+                               " && !!document.querySelector('.jp-mod-presentationMode')", timeout=5_000)
+    except PlaywrightError:
+        raise CheckError(f"{' ▸ '.join(PRESENTATION_MENU)} did not turn Presentation Mode on") from None
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    page.wait_for_timeout(500)                      # the panels settle
+    if not page.evaluate(_SHOW_OUTPUT, demo.call):
+        raise CheckError(f"no output under the cell that calls {demo.call!r}")
+    page.wait_for_timeout(500)
+    cell = page.locator(".jp-CodeCell").filter(has_text=demo.call).last
+    image = cell.locator(".widget-image").first
+    controls = [s for s in cell.locator(".widget-slider, .widget-toggle-buttons, .widget-dropdown").all()
+                if s.is_visible()]
+    visible = page.locator(".jp-NotebookPanel-notebook").first.bounding_box()
+    view = {"x": 0, "y": 0, **PROJECTOR}
+    area = {"x": max(visible["x"], 0), "y": max(visible["y"], 0),
+            "width": min(visible["x"] + visible["width"], view["width"]) - max(visible["x"], 0),
+            "height": min(visible["y"] + visible["height"], view["height"]) - max(visible["y"], 0)}
+    natural = page.evaluate("(img) => img.naturalWidth", image.element_handle())
+    text = page.evaluate(_PNG_TEXT, image.element_handle())
+    if shots is not None:
+        page.screenshot(path=str(shots / f"{Path(name).stem}.projector.png"))
+    report.projector = judge_projector(image.bounding_box(), [c.bounding_box() for c in controls], area,
+                                       natural_width=float(natural),
+                                       min_text_png_px=float(text) if text is not None else None)
+    marked = cell.locator(".widget-toggle-button.mod-active i.fa-check")
+    if cell.locator(".widget-toggle-buttons").count() and not marked.count():
+        raise CheckError("the chosen option's toggle button carries no ✓ (icon 'check')")
+
+
+def check_landing(browser: Any, lab: Lab, *, shots: Path | None) -> str:
+    """Open the server's root URL, as ``make lab``'s browser does: the active tab must be
+    lesson 00 (:data:`LANDING`), with no news pop-up."""
+    report = Report("landing")
+    with notebook_page(browser, report) as page:
+        page.goto(lab.url("/"))
+        try:
+            page.wait_for_function("() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                                   " return !!(w && w.context && w.context.path); }", timeout=KERNEL_S * 1000)
+        except PlaywrightError:
+            raise CheckError(f"the landing page opened no document within {KERNEL_S:.0f} s "
+                             f"(at {page.url.split('?')[0]})") from None
+        try:                                        # and it opened for work: cells drawn, kernel idle
+            page.wait_for_function(_KERNEL_READY, timeout=KERNEL_S * 1000, polling=200)
+            page.wait_for_function("() => window.jupyterapp.shell.currentWidget.content.widgets.length > 0"
+                                   " && !!document.querySelector('.jp-Notebook .jp-Cell')", timeout=KERNEL_S * 1000)
+        except PlaywrightError:
+            raise CheckError(f"the landing notebook's kernel was not ready within {KERNEL_S:.0f} s") from None
+        page.wait_for_timeout(1000)                 # a news pop-up would have shown by now
+        path = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
+        tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current").first.inner_text().strip()
+        toasts = page.locator(".Toastify__toast").all_inner_texts()
+        if shots is not None:
+            page.screenshot(path=str(shots / "landing.png"))
+        if path != LANDING or tab != Path(LANDING).name:
+            raise CheckError(f"the landing page's active tab is {tab!r} ({path!r}), not {LANDING!r}")
+        if toasts:
+            raise CheckError(f"the landing page shows a pop-up: {toasts}")
+    return f"landing: the root URL opens {path} as the active tab, no pop-up"
+
+
+def make_lab_landing(makefile: Path = ROOT / "Makefile") -> str:
+    """The ``--LabApp.default_url`` that ``make lab`` passes (read from the Makefile, so the check
+    follows it); its path must be :data:`LANDING`."""
+    import re
+
+    found = re.findall(r"--LabApp\.default_url=(\S+)", makefile.read_text())
+    if len(found) != 1:
+        raise CheckError(f"expected one --LabApp.default_url in {makefile.name}, found {found}")
+    if found[0] != f"/lab/tree/{LANDING}":
+        raise CheckError(f"make lab lands on {found[0]}, not /lab/tree/{LANDING}")
+    return found[0]
+
+
 def self_test_notebook(source: str) -> str:
     import nbformat
 
@@ -477,6 +664,7 @@ def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool, lessons: 
     _check_tools()
     bin_dir = Path(sys.executable).parent
     notebooks = {Path(d.notebook).name: (ROOT / d.notebook).read_text() for d in demos}
+    notebooks[LANDING] = (ROOT / LANDING).read_text()
     notebooks.update({path.name: path.read_text() for path in lessons})
     self_tests = SELF_TESTS if self_test else ()
     notebooks.update({test.name: self_test_notebook(test.source) for test in self_tests})
@@ -484,10 +672,16 @@ def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool, lessons: 
         shots.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     failures = 0
-    with jupyter_lab(notebooks, bin_dir=bin_dir) as lab, sync_playwright() as playwright:
+    with jupyter_lab(notebooks, bin_dir=bin_dir, default_url=make_lab_landing()) as lab, \
+            sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS))
         try:
             print(f"browser check: JupyterLab on 127.0.0.1 (token), Chromium {browser.version}")
+            try:
+                print("  ok  " + check_landing(browser, lab, shots=shots), flush=True)
+            except CheckError as exc:
+                failures += 1
+                print(f"  FAIL landing: {exc}", flush=True)
             for demo in demos:
                 name = Path(demo.notebook).name
                 try:
@@ -508,13 +702,17 @@ def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool, lessons: 
         finally:
             browser.close()
     verdict = "passed" if not failures else f"FAILED ({failures})"
+    if shots is not None:
+        print(f"screenshots in {shots}")
     print(f"browser check {verdict} in {time.monotonic() - started:.0f} s")
     return 1 if failures else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shots", type=Path, help="keep before/after screenshots of each demo's figure here")
+    parser.add_argument("--shots", type=Path, default=ROOT / "build" / "browser-check",
+                        help="keep the screenshots here: the landing page, each demo at 1280×720 in Presentation "
+                             "Mode, each figure before/after the slider move (default: build/browser-check/)")
     parser.add_argument("--no-self-test", action="store_true", help="skip the self-tests (broken demos it must fail)")
     parser.add_argument("--every-lesson", action="store_true",
                         help="also run every other lesson in notebooks/ with Run All Cells (about 2 minutes more)")
