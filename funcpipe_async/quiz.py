@@ -128,7 +128,7 @@ def quiz_widget(questions: Sequence[Question]) -> Any:
     for number, question in enumerate(questions, start=1):
         result = widgets.HTML()
         buttons = [widgets.Button(description=_LETTERS[i], tooltip=f"answer {_LETTERS[i]}",
-                                  layout=widgets.Layout(width="3.2em", flex="0 0 auto"))
+                                  layout=widgets.Layout(width="4.5em", flex="0 0 auto"))
                    for i in range(len(question.options))]
 
         def on_click(button: Any, q: Question = question, bs: list[Any] = buttons, out: Any = result) -> None:
