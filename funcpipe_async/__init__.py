@@ -3,7 +3,7 @@
 Where things live (the folders show the description / driver boundary):
 
 * describing work — ``result``, ``plan``, ``io_plan``, ``gather``, ``streams``,
-  ``backpressure``, ``policies``, ``ratelimit``, ``fairness``, ``chunking``, ``ledger``,
+  ``queues``, ``pipelines``, ``queue_measures``, ``policies``, ``ratelimit``, ``fairness``, ``chunking``, ``ledger``,
   ``trace``, ``clock``, ``ports``, ``contracts``, ``fakes``, ``testing``: build and transform
   plans, never run them;
 * the outside world — ``adapters/`` (httpx, SQLite, a blocking library behind ``to_thread``)
@@ -123,20 +123,13 @@ from funcpipe_async.streams import (
 )
 # --- end streams ---
 # --- backpressure (lesson 03): eager imports here ----------------------------------------------
-from funcpipe_async.backpressure import (
+from funcpipe_async.queues import (
     Overflow,
     OVERFLOWS,
     QueuePolicy,
     BoundedQueue,
     QueueClosed,
-    Stage,
     QueueStats,
-    PipelineReport,
-    pipeline,
-    paced,
-    LittlesLaw,
-    littles_law,
-    depth_series,
     ENQUEUE,
     DEQUEUE,
     DROP,
@@ -146,6 +139,8 @@ from funcpipe_async.backpressure import (
     QUEUE_FULL,
     QUEUE_CLOSED,
 )
+from funcpipe_async.pipelines import PipelineReport, Stage, paced, pipeline
+from funcpipe_async.queue_measures import LittlesLaw, depth_series, littles_law
 # --- end backpressure ---
 # --- rate limiting and fairness (lesson 06): eager imports here --------------------------------
 from funcpipe_async.fairness import (
