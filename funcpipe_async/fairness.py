@@ -13,12 +13,13 @@ request at a time, to completion, and a **scheduler** picks which waiting reques
   fits in the deficit.  Under backlog each tenant gets a share of the work proportional to
   its weight, whatever its request sizes, at O(1) cost per request.
 
-Schedulers are frozen values; :func:`simulate_schedule` is the one interpreter that applies
-them (a discrete-event simulation in plain Python, on simulated time: deterministic, and
-thousands of requests in milliseconds).  :func:`serve_on_loop` is the same server as a
-coroutine on the running loop's clock — under :class:`~funcpipe_async.Simulation` it gives
-exactly the completions :func:`simulate_schedule` computes, and records them on a
-:class:`~funcpipe_async.Trace`, from which :func:`completions_from_trace` reads them back.
+Schedulers are frozen values, applied by one scheduler loop behind two entry points:
+:func:`simulate_schedule` runs it in plain Python on simulated time (a discrete-event
+simulation: deterministic, thousands of requests in milliseconds); :func:`serve_on_loop`
+runs the same loop as a coroutine on the running loop's clock — under
+:class:`~funcpipe_async.Simulation` it gives exactly the completions :func:`simulate_schedule`
+computes, and records them on a :class:`~funcpipe_async.Trace`, from which
+:func:`completions_from_trace` reads them back.
 
 Laws (checked in ``tests/test_fairness.py`` and lesson 06):
 
@@ -36,7 +37,7 @@ import asyncio
 import math
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias, TypeVar
 
@@ -318,6 +319,38 @@ def _validated(requests: Iterable[Request], capacity: float) -> list[Request]:
 # --- the interpreter ---------------------------------------------------------------------------
 
 
+def _schedule(pending: list[Request], scheduler: Scheduler, capacity: float,
+              until: float = math.inf) -> Iterator[Request | float | Completion]:
+    """The one scheduler loop: one server, ``scheduler`` picking, on a clock the caller moves.
+
+    It yields what happens, in order, and the caller keeps the clock: a ``Request`` as it
+    joins its line; a ``float`` when the server idles — the clock must be at that time
+    before the loop goes on; a ``Completion`` when a request starts — the clock must be at
+    its ``finish`` before the loop goes on.  :func:`simulate_schedule` only collects the
+    completions (pure, no clock); :func:`serve_on_loop` sleeps on the loop's clock to each
+    time, so the two give the same completions by construction.
+    """
+    lines = _lines(scheduler)
+    now, i = 0.0, 0
+    while True:
+        while i < len(pending) and pending[i].arrival <= now:
+            yield pending[i]
+            lines.add(pending[i])
+            i += 1
+        request = lines.next()
+        if request is None:
+            if i == len(pending):
+                return
+            now = pending[i].arrival  # idle until the next arrival
+            yield now
+            continue
+        if now >= until:
+            return
+        finish = now + request.size / capacity
+        yield Completion(request.tenant, request.arrival, now, finish, request.size)
+        now = finish
+
+
 def simulate_schedule(requests: Iterable[Request], scheduler: Scheduler, *, capacity: float = 1.0,
                       until: float = math.inf) -> list[Completion]:
     """Serve ``requests`` on one server of ``capacity`` work units per second, in the order
@@ -328,25 +361,8 @@ def simulate_schedule(requests: Iterable[Request], scheduler: Scheduler, *, capa
     started before ``until`` are not served (their absence is the backlog).  Pure and
     deterministic: O(n) work for FIFO and round robin, O(n + rounds) for DRR.
     """
-    pending = _validated(requests, capacity)
-    lines = _lines(scheduler)
-    done: list[Completion] = []
-    now, i = 0.0, 0
-    while True:
-        while i < len(pending) and pending[i].arrival <= now:
-            lines.add(pending[i])
-            i += 1
-        request = lines.next()
-        if request is None:
-            if i == len(pending):
-                return done
-            now = pending[i].arrival  # idle until the next arrival
-            continue
-        if now >= until:
-            return done
-        finish = now + request.size / capacity
-        done.append(Completion(request.tenant, request.arrival, now, finish, request.size))
-        now = finish
+    steps = _schedule(_validated(requests, capacity), scheduler, capacity, until)
+    return [step for step in steps if isinstance(step, Completion)]
 
 
 async def serve_on_loop(requests: Iterable[Request], scheduler: Scheduler, *, capacity: float = 1.0,
@@ -359,37 +375,28 @@ async def serve_on_loop(requests: Iterable[Request], scheduler: Scheduler, *, ca
     With a ``trace``, it records ``arrive`` and ``serve`` events (``serve`` at the finish,
     with ``arrival``, ``start`` and ``size``) — :func:`completions_from_trace` reads them back.
     """
-    pending = _validated(requests, capacity)
-    lines = _lines(scheduler)
+    steps = _schedule(_validated(requests, capacity), scheduler, capacity)
     loop = asyncio.get_running_loop()
     origin = loop.time()
     done: list[Completion] = []
-    i = 0
 
-    async def until(t: float) -> float:
+    async def until(t: float) -> None:
         delay = origin + t - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        return t
 
-    now = 0.0
-    while True:
-        while i < len(pending) and pending[i].arrival <= now:
+    for step in steps:
+        if isinstance(step, Completion):
+            await until(step.finish)
+            done.append(step)
             if trace is not None:
-                trace.record(ARRIVE, pending[i].tenant, size=pending[i].size)
-            lines.add(pending[i])
-            i += 1
-        request = lines.next()
-        if request is None:
-            if i == len(pending):
-                return done
-            now = await until(pending[i].arrival)
-            continue
-        start = now
-        now = await until(start + request.size / capacity)
-        done.append(Completion(request.tenant, request.arrival, start, now, request.size))
-        if trace is not None:
-            trace.record(SERVE, request.tenant, arrival=request.arrival, start=start, size=request.size)
+                trace.record(SERVE, step.tenant, arrival=step.arrival, start=step.start, size=step.size)
+        elif isinstance(step, Request):
+            if trace is not None:
+                trace.record(ARRIVE, step.tenant, size=step.size)
+        else:
+            await until(step)
+    return done
 
 
 def completions_from_trace(trace: Trace) -> list[Completion]:
