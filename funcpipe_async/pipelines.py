@@ -48,7 +48,9 @@ A = TypeVar("A")
 B = TypeVar("B")
 
 
-def _describe(obj: object) -> str:
+def _label(obj: object) -> str:
+    """A step's or a source's name in a repr: its qualified name, else its whole repr (a list
+    source shows every item, unlike ``plan._describe``, which shortens long values)."""
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
     if isinstance(name, str):
         return name.replace(".<locals>", "")
@@ -86,7 +88,7 @@ class Stage(Generic[A, B]):
             raise TypeError(f"Stage {self.name!r}: queue must be a QueuePolicy, got {type(self.queue).__name__}")
 
     def __repr__(self) -> str:
-        return f"Stage({self.name!r}, {_describe(self.step)}, workers={self.workers}, queue={self.queue!r})"
+        return f"Stage({self.name!r}, {_label(self.step)}, workers={self.workers}, queue={self.queue!r})"
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ class _Pipeline(PlanNode[PipelineReport[Any]]):
     def _repr(self, depth: int) -> str:
         inner = ", ".join(f"{s.name}×{s.workers}[{'∞' if s.queue.capacity is None else s.queue.capacity} "
                           f"{s.queue.overflow}]" for s in self.stages)
-        return f"pipeline({_describe(self.source)}, [{inner}])"
+        return f"pipeline({_label(self.source)}, [{inner}])"
 
 
 def pipeline(
