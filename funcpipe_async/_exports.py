@@ -111,13 +111,16 @@ EXPORTS: tuple[Row, ...] = (
     "rate limiting and fairness (lesson 06)",
     ("ratelimit", EAGER, (
         "TokenBucket", "TokenState", "LeakyBucket", "LeakyState", "Decision", "Bucket", "token_bucket_step",
-        "leaky_bucket_step", "run_bucket", "max_window_cost", "AsyncRateLimiter", "KeyedLimiter"
+        "leaky_bucket_step", "run_bucket", "max_window_cost",
     )),
+    ("limiters", EAGER, ("AsyncRateLimiter", "KeyedLimiter")),
     ("fairness", EAGER, (
         "Request", "Completion", "Tenant", "Fifo", "RoundRobin", "DeficitRoundRobin", "Scheduler",
         "simulate_schedule", "serve_on_loop", "completions_from_trace", "fair_source", "poisson_arrivals",
+    )),
+    ("fairness_measures", EAGER, (
         "TenantStats", "tenant_stats", "stats_table", "percentile", "jain_index", "max_min_shares",
-        "work_shares"
+        "work_shares",
     )),
     ("demos.fairness", LAZY, (
         "simulate_fairness", "FairnessRun", "fairness_table", "fairness_summary", "normalised_throughput",

@@ -42,13 +42,10 @@ from funcpipe_async.fairness import (
     RoundRobin,
     Scheduler,
     Tenant,
-    jain_index,
-    max_min_shares,
-    percentile,
     poisson_arrivals,
     simulate_schedule,
-    tenant_stats,
 )
+from funcpipe_async.fairness_measures import jain_index, max_min_shares, percentile, tenant_stats
 from funcpipe_async.plots import course_rc
 from funcpipe_async.trace import format_table
 
