@@ -76,11 +76,12 @@ from funcpipe_async.ratelimit import (
 )
 from funcpipe_async.limiters import AsyncRateLimiter, KeyedLimiter
 from funcpipe_async.fairness import (
-    Request, Completion, Tenant, Fifo, RoundRobin, DeficitRoundRobin, Scheduler, simulate_schedule,
+    Request, Tenant, Fifo, RoundRobin, DeficitRoundRobin, Scheduler, simulate_schedule,
     serve_on_loop, completions_from_trace, fair_source, poisson_arrivals,
 )
 from funcpipe_async.fairness_measures import (
-    TenantStats, tenant_stats, stats_table, percentile, jain_index, max_min_shares, work_shares,
+    Completion, TenantStats, tenant_stats, stats_table, percentile, jain_index, max_min_shares,
+    work_shares,
 )
 from funcpipe_async.contracts import (
     Clause, Verdict, ContractReport, run_contract, without_lifetime, STORAGE_CONTRACT,
@@ -250,11 +251,11 @@ __all__ = [
     "TokenBucket", "TokenState", "LeakyBucket", "LeakyState", "Decision", "Bucket",
     "token_bucket_step", "leaky_bucket_step", "run_bucket", "max_window_cost",
     "AsyncRateLimiter", "KeyedLimiter",
-    "Request", "Completion", "Tenant", "Fifo", "RoundRobin", "DeficitRoundRobin", "Scheduler",
+    "Request", "Tenant", "Fifo", "RoundRobin", "DeficitRoundRobin", "Scheduler",
     "simulate_schedule", "serve_on_loop", "completions_from_trace", "fair_source",
     "poisson_arrivals",
-    "TenantStats", "tenant_stats", "stats_table", "percentile", "jain_index", "max_min_shares",
-    "work_shares",
+    "Completion", "TenantStats", "tenant_stats", "stats_table", "percentile", "jain_index",
+    "max_min_shares", "work_shares",
     "simulate_fairness", "FairnessRun", "fairness_table", "fairness_summary",
     "normalised_throughput", "plot_fairness", "presentation_rc", "FairnessControls",
     "render_fairness", "redraw_fairness_png", "FairnessView", "fairness_demo",

@@ -115,11 +115,11 @@ EXPORTS: tuple[Row, ...] = (
     )),
     ("limiters", EAGER, ("AsyncRateLimiter", "KeyedLimiter")),
     ("fairness", EAGER, (
-        "Request", "Completion", "Tenant", "Fifo", "RoundRobin", "DeficitRoundRobin", "Scheduler",
+        "Request", "Tenant", "Fifo", "RoundRobin", "DeficitRoundRobin", "Scheduler",
         "simulate_schedule", "serve_on_loop", "completions_from_trace", "fair_source", "poisson_arrivals",
     )),
     ("fairness_measures", EAGER, (
-        "TenantStats", "tenant_stats", "stats_table", "percentile", "jain_index", "max_min_shares",
+        "Completion", "TenantStats", "tenant_stats", "stats_table", "percentile", "jain_index", "max_min_shares",
         "work_shares",
     )),
     ("demos.fairness", LAZY, (

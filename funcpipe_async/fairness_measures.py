@@ -1,8 +1,8 @@
 """Measuring fair service: latency percentiles, per-tenant statistics, shares and Jain's index.
 
-These read the :class:`~funcpipe_async.Completion` values that :func:`~funcpipe_async.simulate_schedule`
-and :func:`~funcpipe_async.serve_on_loop` return (:mod:`funcpipe_async.fairness`); they are
-plain functions of plain data.
+A :class:`Completion` records one served request; :func:`~funcpipe_async.simulate_schedule`
+and :func:`~funcpipe_async.serve_on_loop` (:mod:`funcpipe_async.fairness`) return them, and
+the measures here are plain functions of them.
 
 Law (checked in ``tests/test_fairness.py`` and lesson 06):
 
@@ -15,14 +15,34 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from funcpipe_async.trace import format_table
 
-if TYPE_CHECKING:  # annotations only: fairness re-exports percentile, so no import cycle at run time
-    from funcpipe_async.fairness import Completion
+__all__ = [
+    "Completion", "percentile", "jain_index", "max_min_shares", "work_shares", "TenantStats", "tenant_stats",
+    "stats_table",
+]
 
-__all__ = ["percentile", "jain_index", "max_min_shares", "work_shares", "TenantStats", "tenant_stats", "stats_table"]
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One served request: when it arrived, started and finished (simulated seconds)."""
+
+    tenant: str
+    arrival: float
+    start: float
+    finish: float
+    size: float = 1.0
+
+    @property
+    def latency(self) -> float:
+        """Seconds from arrival to finish: waiting in line plus being served."""
+        return self.finish - self.arrival
+
+    @property
+    def wait(self) -> float:
+        """Seconds spent waiting in line."""
+        return self.start - self.arrival
 
 
 def percentile(values: Sequence[float], p: float) -> float:

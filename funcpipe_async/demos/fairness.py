@@ -35,7 +35,6 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from funcpipe_async.fairness import (
-    Completion,
     DeficitRoundRobin,
     Fifo,
     Request,
@@ -45,7 +44,7 @@ from funcpipe_async.fairness import (
     poisson_arrivals,
     simulate_schedule,
 )
-from funcpipe_async.fairness_measures import jain_index, max_min_shares, percentile, tenant_stats
+from funcpipe_async.fairness_measures import Completion, jain_index, max_min_shares, percentile, tenant_stats
 from funcpipe_async.plots import course_rc
 from funcpipe_async.trace import format_table
 
