@@ -8,7 +8,7 @@ item: ``await asyncio.sleep(0)`` (one suspension) and ``Ok(x + 1)``.  Overflow i
 ``suspend`` (the only strategy an ``asyncio.Queue`` has).
 
 * **pipeline** — ``pipeline(range(n), stages, collect=False)`` from
-  ``funcpipe_async.backpressure``; each step is the Kleisli arrow ``lambda x: partial(work, x)``
+  ``funcpipe_async.pipelines``; each step is the Kleisli arrow ``lambda x: partial(work, x)``
   (a zero-argument function returning a fresh coroutine *is* an ``AsyncPlan``), so both sides
   pay the same per-item work and only the queues, workers and end-of-stream differ; no probe;
 * **pipeline, async_lift** (reported, not targeted) — the same with
@@ -42,7 +42,8 @@ from functools import partial
 from _common import load_average
 
 from funcpipe_async import Ok, async_lift
-from funcpipe_async.backpressure import QueuePolicy, Stage, pipeline
+from funcpipe_async.pipelines import Stage, pipeline
+from funcpipe_async.queues import QueuePolicy
 
 N = 100_000
 BIG = 1_000_000

@@ -11,8 +11,12 @@ virtual-time driver (``Simulation``, ``run_virtual``), or an import from the she
 * ``funcpipe_async/demos/`` may drive too: a demo (the slider figures of lessons 03 and 06)
   is a small shell that re-simulates a description on virtual time and draws the result;
 * ``funcpipe_async/__init__.py`` re-exports the shell's drivers as the public namespace;
-* ``funcpipe_async/gather.py`` may call ``create_task`` — the one place that implements
-  bounded concurrency (a worker pool) — and nothing else on the list;
+* **one module creates tasks**: a module that says so at its top level
+  (``__creates_tasks__ = True``) may call ``create_task`` and ``TaskGroup`` — and nothing
+  else on the list — and at most one description module may say so (today
+  ``gather.py``: the worker pool, the merge's pulls and ``Puller``).  A second module that
+  creates tasks is flagged whether it declares itself or not, so every task the package
+  starts is started where its cancellation and cleanup rules are written;
 * ``funcpipe_async/grading/kit.py`` may call ``run_sync`` and ``Simulation`` (and import
   the shell's errors): the grader's child process is a shell for a student's code, and
   ``kit`` is the one place its checks drive plans.
@@ -42,8 +46,10 @@ _DRIVING_NAMES = frozenset(
     }
 )
 _DRIVING_ASYNCIO_ATTRS = frozenset({"run", "gather"})
+TASK_MARKER = "__creates_tasks__"
+"""The top-level name a module sets to ``True`` to declare itself the task-creating module."""
+_TASK_CREATING = frozenset({"create_task", "TaskGroup"})
 _ALLOWED: dict[str, frozenset[str]] = {
-    "gather.py": frozenset({"create_task"}),
     "grading/kit.py": frozenset({"run_sync", "Simulation", "shell"}),
 }
 
@@ -67,12 +73,31 @@ def _imports_shell(module: str | None, level: int) -> bool:
     return "shell" in parts and (level > 0 or parts[0] == "funcpipe_async")
 
 
+def _declares_task_creating(tree: ast.Module) -> bool:
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets = [node.target]
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == TASK_MARKER for t in targets):
+            return isinstance(node.value, ast.Constant) and node.value.value is True
+    return False
+
+
 def scan_source(source: str, path: str = "<source>", allowed: frozenset[str] = frozenset()) -> list[Violation]:
-    """Every driving call or shell import in ``source`` except the names in ``allowed``."""
+    """Every driving call or shell import in ``source`` except the names in ``allowed``.
+
+    A module that declares ``__creates_tasks__ = True`` at its top level may also call
+    ``create_task`` and ``TaskGroup`` (:func:`check_package` lets only one module declare it).
+    """
     try:
         tree = ast.parse(source, filename=path)
     except SyntaxError as exc:
         return [Violation(path, exc.lineno or 0, f"cannot be parsed: {exc.msg}")]
+    if _declares_task_creating(tree):
+        allowed = allowed | _TASK_CREATING
     found: list[Violation] = []
 
     def flag(node: ast.AST, name: str, what: str) -> None:
@@ -109,17 +134,35 @@ def scan_source(source: str, path: str = "<source>", allowed: frozenset[str] = f
 
 
 def check_package(root: Path | None = None) -> list[Violation]:
-    """Scan every description module of the package at ``root`` (default: this package)."""
+    """Scan every description module of the package at ``root`` (default: this package).
+
+    Besides :func:`scan_source`'s findings, every module after the first (in path order)
+    that declares ``__creates_tasks__ = True`` is a violation: one module creates tasks.
+    """
     package = root if root is not None else Path(__file__).resolve().parent
     if not package.is_dir():
         raise ValueError(f"check_package: {package} is not a directory")
     violations: list[Violation] = []
+    task_module: str | None = None
     for path in sorted(package.rglob("*.py")):
         relative = path.relative_to(package).as_posix()
         if relative.startswith(("shell/", "demos/")) or relative == "__init__.py":
             continue
+        source = path.read_text(encoding="utf-8")
         allowed = _ALLOWED.get(relative, frozenset())
-        violations.extend(scan_source(path.read_text(encoding="utf-8"), relative, allowed))
+        violations.extend(scan_source(source, relative, allowed))
+        try:
+            declares = _declares_task_creating(ast.parse(source, filename=relative))
+        except SyntaxError:
+            continue  # already reported by scan_source
+        if declares:
+            if task_module is None:
+                task_module = relative
+            else:
+                violations.append(Violation(
+                    relative, 0,
+                    f"declares {TASK_MARKER}, but {task_module} is already the package's one task-creating module",
+                ))
     return violations
 
 

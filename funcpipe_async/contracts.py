@@ -127,7 +127,8 @@ class ContractReport:
         return "\n".join(f"{v.implementation} · {v.clause}: {v.detail}" for v in self.failures())
 
 
-def _describe(error: BaseException) -> str:
+def _error_text(error: BaseException) -> str:
+    """``Type: message`` on one line, for a verdict's detail."""
     message = " ".join(str(error).split())
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
@@ -139,7 +140,7 @@ async def _verdict(clause: Clause[C], name: str, factory: Callable[[], AbstractA
     except AssertionError as error:
         return Verdict(clause.name, name, False, " ".join(str(error).split()) or "AssertionError")
     except Exception as error:  # noqa: BLE001 - an exception where the port promises a Result breaks the contract
-        return Verdict(clause.name, name, False, f"raised {_describe(error)}")
+        return Verdict(clause.name, name, False, f"raised {_error_text(error)}")
     return Verdict(clause.name, name, True)
 
 

@@ -20,6 +20,7 @@ from typing import Any, Final, Generic, NoReturn, TypeVar
 import httpx
 
 from funcpipe_async.chunking import BatchCost
+from funcpipe_async.meter import InFlight
 from funcpipe_async.plan import AsyncPlan, async_lift
 from funcpipe_async.ports import encode_save
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
@@ -127,24 +128,30 @@ class ScriptedHttp:
             item: ScriptedService(script, latency=latency, name=f"GET {item}") for item, script in scripts.items()
         }
         self.requests = 0
-        self.in_flight = 0
-        self.peak = 0
-        self.samples: list[tuple[float, int]] = []
+        self._meter = InFlight(timed=True)
+
+    @property
+    def in_flight(self) -> int:
+        """Calls running now."""
+        return self._meter.now
+
+    @property
+    def peak(self) -> int:
+        """The most requests that were in flight at once."""
+        return self._meter.peak
+
+    @property
+    def samples(self) -> list[tuple[float, int]]:
+        """``(loop time, requests in flight)`` at every change."""
+        return self._meter.samples
 
     async def get_json(self, url: str) -> Result[Any, ErrInfo]:
         self.requests += 1
         service = self.services.get(url.rsplit("/", 1)[-1])
         if service is None:
             return Err(ErrInfo("HTTP_404", f"no item at {url}"))
-        loop = asyncio.get_running_loop()
-        self.in_flight += 1
-        self.peak = max(self.peak, self.in_flight)
-        self.samples.append((loop.time(), self.in_flight))
-        try:
+        with self._meter:
             return await service.call()
-        finally:
-            self.in_flight -= 1
-            self.samples.append((loop.time(), self.in_flight))
 
     def transport(self) -> httpx.MockTransport:
         """The same scripts behind real ``httpx``: a ``MockTransport`` whose answer to ``GET <path>`` is
@@ -251,24 +258,29 @@ class FakeEmbedder:
         self._dims = dims
         self._model_name = model_name
         self.calls: list[str] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
+        self._meter = InFlight()
 
     @property
     def model_name(self) -> str:
         return self._model_name
 
+    @property
+    def in_flight(self) -> int:
+        """Calls running now."""
+        return self._meter.now
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most calls that were running at once."""
+        return self._meter.peak
+
     async def embed(self, text: str) -> Result[tuple[float, ...], ErrInfo]:
         self.calls.append(f"EMBED {text}")
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
+        with self._meter:
             await asyncio.sleep(0)
             if not text.strip():
                 return Err(ErrInfo("EMPTY_TEXT", "cannot embed an empty text"))
             return Ok(tuple(hash_embedding(text, self._dims)))
-        finally:
-            self.in_flight -= 1
 
 
 class BatchEmbedder:
@@ -287,21 +299,26 @@ class BatchEmbedder:
         hash_embedding("check", dims)  # validates dims
         self.dims = dims
         self.calls: list[int] = []
-        self.in_flight = 0
-        self.peak = 0
+        self._meter = InFlight()
+
+    @property
+    def in_flight(self) -> int:
+        """Calls running now."""
+        return self._meter.now
+
+    @property
+    def peak(self) -> int:
+        """The most calls that were running at once."""
+        return self._meter.peak
 
     def embed(self, texts: Sequence[str]) -> AsyncPlan[list[tuple[float, ...]]]:
         batch = list(texts)
 
         async def run() -> Result[list[tuple[float, ...]], ErrInfo]:
             self.calls.append(len(batch))
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-            try:
+            with self._meter:
                 await asyncio.sleep(self.cost.seconds(len(batch)))
                 return Ok([tuple(hash_embedding(text, self.dims)) for text in batch])
-            finally:
-                self.in_flight -= 1
 
         return async_lift(run)
 

@@ -1,8 +1,20 @@
-"""``async_gather``: run independent plans with an explicit bound on concurrency.
+"""Concurrency with a bound: the package's one task-creating module.
 
-This is the one description module allowed to create tasks: it returns a *plan*, and only
-when that plan is driven does it start a fixed pool of at most ``concurrency`` worker tasks
-that pull plans from the input in order.  It never creates one task per plan, so
+Every task a description starts is started here, so the rules for tasks live in one file:
+a fixed number of them, each cancelled and awaited on every exit, none outliving the plan
+that started it.  (``boundary`` lets a module call ``create_task`` only if it is marked
+``__creates_tasks__ = True``, and lets only one module be marked.)  Three tools, one idea —
+at most ``n`` tasks pulling work:
+
+* :func:`async_gather` runs plans with at most ``concurrency`` at a time;
+* :func:`merge_iterators` pulls from several async iterators at once, one pull task per
+  source (lesson 02's ``merge_streams``);
+* :class:`Puller` waits for a source's next item *with a deadline* and keeps the pull going
+  when the deadline passes (lesson 09's time-based batches).
+
+``async_gather`` returns a *plan*, and only when that plan is driven does it start a fixed
+pool of at most ``concurrency`` worker tasks that pull plans from the input in order.  It
+never creates one task per plan, so
 
 * at most ``concurrency`` plans are running, and at most ``concurrency`` tasks are alive;
 * results come back in input order, whatever order the plans finish in;
@@ -18,24 +30,22 @@ Laws (``tests/test_gather.py``, and ``check_gather_laws``): ``gather([]) == pure
 ``gather(ps, concurrency=1)`` equals :func:`async_sequence` ``(ps)`` — the plans bound one
 after another — in result, effects and time; for plans without shared effects the result
 does not depend on ``concurrency``.
-
-:func:`merge_iterators` is the same idea for streams (lesson 02's ``merge_streams``): it
-pulls from several async iterators at once with **at most one pull task per source**, and
-yields items as they arrive.  :class:`Puller` waits for a source's next item *with a
-deadline* and keeps the pull going when the deadline passes (lesson 09's time-based batches).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 
 from funcpipe_async.plan import AsyncPlan, PlanNode, PlanTypeError, async_bind, async_map, async_pure
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
-__all__ = ["async_gather", "async_sequence", "merge_iterators", "Puller"]
+__all__ = ["async_gather", "async_sequence", "merge_iterators", "Puller", "Pulled", "Exhausted", "TimedOut"]
+
+__creates_tasks__ = True  # the package's one task-creating module (see funcpipe_async.boundary)
 
 A = TypeVar("A")
 
@@ -257,14 +267,36 @@ async def merge_iterators(sources: Sequence[AsyncIterator[A]]) -> AsyncGenerator
                 await aclose()
 
 
+@dataclass(frozen=True, slots=True)
+class Pulled(Generic[A]):
+    """:meth:`Puller.pull`'s outcome when the source gave its next item."""
+
+    value: A
+
+
+@dataclass(frozen=True, slots=True)
+class Exhausted:
+    """:meth:`Puller.pull`'s outcome when the source has no more items."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimedOut:
+    """:meth:`Puller.pull`'s outcome when the deadline passed first (the pull goes on)."""
+
+
+_EXHAUSTED = Exhausted()
+_TIMED_OUT = TimedOut()
+
+
 class Puller(Generic[A]):
     """Pull a source's next item, waiting at most ``timeout`` seconds, without losing the pull.
 
-    ``await puller.pull(timeout)`` returns ``("item", x)``, ``("end", None)`` when the source
-    is exhausted, or ``("timeout", None)`` when ``timeout`` seconds (on the loop's clock)
-    passed first — and then the pull **keeps running**: the next call waits for the same
-    item, so nothing is lost or read twice.  (``asyncio.wait_for(anext(gen), t)`` would
-    cancel the pull, and a cancelled async generator is finished for good.)
+    ``await puller.pull(timeout)`` returns ``Pulled(x)``, ``Exhausted()`` when the source is
+    exhausted, or ``TimedOut()`` when ``timeout`` seconds (on the loop's clock) passed
+    first — and then the pull **keeps running**: the next call waits for the same item, so
+    nothing is lost or read twice.  (``asyncio.wait_for(anext(gen), t)`` would cancel the
+    pull, and a cancelled async generator is finished for good.)  The three outcomes are a
+    closed union, so ``match`` (or ``isinstance``) on them is checked by mypy.
 
     At most one pull task exists at a time.  ``await puller.aclose()`` cancels and awaits it
     and closes the source; call it on every exit (``contextlib.aclosing`` does).
@@ -274,15 +306,15 @@ class Puller(Generic[A]):
         self._source = source
         self._task: asyncio.Task[Any] | None = None
 
-    async def pull(self, timeout: float | None = None) -> tuple[str, A | None]:
+    async def pull(self, timeout: float | None = None) -> Pulled[A] | Exhausted | TimedOut:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(_pull(self._source), name="timed-pull")
         done, _ = await asyncio.wait({self._task}, timeout=timeout)
         if not done:
-            return ("timeout", None)
+            return _TIMED_OUT
         task, self._task = self._task, None
         item = task.result()  # the source's exception propagates from here
-        return ("end", None) if item is _END else ("item", item)
+        return _EXHAUSTED if item is _END else Pulled(item)
 
     async def aclose(self) -> None:
         task, self._task = self._task, None

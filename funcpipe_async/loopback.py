@@ -44,6 +44,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import MappingProxyType, TracebackType
 from typing import Any
 
+from funcpipe_async.meter import InFlight
+
 __all__ = ["Faults", "LoopbackJsonService"]
 
 _PREFIX = "/items/"
@@ -178,7 +180,7 @@ class LoopbackJsonService:
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
         self._connections: set[socket.socket] = set()
-        self._peak = 0
+        self._meter = InFlight()  # connections held, under self._lock
         self._opened = 0
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -271,7 +273,7 @@ class LoopbackJsonService:
     def peak_connections(self) -> int:
         """The most connections the server has held at once."""
         with self._lock:
-            return self._peak
+            return self._meter.peak
 
     @property
     def connections_opened(self) -> int:
@@ -292,10 +294,13 @@ class LoopbackJsonService:
 
     def _connection_opened(self, connection: socket.socket) -> None:
         with self._lock:
-            self._connections.add(connection)
+            if connection not in self._connections:
+                self._connections.add(connection)
+                self._meter.enter()
             self._opened += 1
-            self._peak = max(self._peak, len(self._connections))
 
     def _connection_closed(self, connection: socket.socket) -> None:
         with self._lock:
-            self._connections.discard(connection)
+            if connection in self._connections:
+                self._connections.discard(connection)
+                self._meter.exit()

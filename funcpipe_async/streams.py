@@ -60,10 +60,10 @@ import asyncio
 import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from contextlib import aclosing
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from funcpipe_async.chunking import BatchPolicy, BatchState, batch_due, batch_flush, batch_offer, batch_tick
-from funcpipe_async.gather import Puller, async_gather, merge_iterators
+from funcpipe_async.gather import Exhausted, Pulled, Puller, async_gather, merge_iterators
 from funcpipe_async.plan import AsyncPlan, PlanNode, _describe, async_bind, async_pure
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.trace import Trace
@@ -238,18 +238,18 @@ class Stream(Generic[A]):
             async with aclosing(Puller(self.iterate())) as puller:
                 while True:
                     due = batch_due(policy, state)
-                    kind, item = await puller.pull(None if due is None else max(0.0, due - loop.time()))
+                    pulled = await puller.pull(None if due is None else max(0.0, due - loop.time()))
                     now = loop.time()
                     flushed, state = batch_tick(policy, state, now)
                     if flushed is not None:
                         yield flushed.items
-                    if kind == "end":
+                    if isinstance(pulled, Exhausted):
                         flushed, state = batch_flush(state, now)
                         if flushed is not None:
                             yield flushed.items
                         return
-                    if kind == "item":
-                        flushed, state = batch_offer(policy, state, cast(A, item), now)
+                    if isinstance(pulled, Pulled):
+                        flushed, state = batch_offer(policy, state, pulled.value, now)
                         if flushed is not None:
                             yield flushed.items
 

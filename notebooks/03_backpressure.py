@@ -626,7 +626,7 @@ lesson_answer_key("03")
 # - Rewrite `by_hand` to end with a sentinel (`None` per worker) instead of `join()` and cancel. Is the
 #   depth trace still equal to the pipeline's? If not, which changes differ, and why?
 # - Give `resize` 3 workers and `save` 1 in the running example: which queue fills now? Predict first.
-# - Read `BoundedQueue.get` in `funcpipe_async/backpressure.py`: which lines make "a cancelled getter
+# - Read `BoundedQueue.get` in `funcpipe_async/queues.py`: which lines make "a cancelled getter
 #   loses nothing" true?
 #
 # ## Further reading

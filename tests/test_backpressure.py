@@ -1,6 +1,7 @@
 """Backpressure: bounded queues, overflow strategies, pipelines, the probe and Little's law.
 
-One test is named after each invariant in ``funcpipe_async/backpressure.py``'s docstring.
+One test is named after each invariant in the docstrings of ``funcpipe_async/queues.py`` and
+``funcpipe_async/pipelines.py``.
 Everything that waits runs on virtual time (``Simulation``).
 """
 
@@ -26,21 +27,9 @@ from funcpipe_async import (
     async_lift,
     async_pure,
 )
-from funcpipe_async.backpressure import (
-    DROP,
-    ENQUEUE,
-    OVERFLOWS,
-    QUEUE_FULL,
-    BoundedQueue,
-    PipelineReport,
-    QueueClosed,
-    QueuePolicy,
-    Stage,
-    depth_series,
-    littles_law,
-    paced,
-    pipeline,
-)
+from funcpipe_async.pipelines import PipelineReport, Stage, paced, pipeline
+from funcpipe_async.queue_measures import depth_series, littles_law
+from funcpipe_async.queues import DROP, ENQUEUE, OVERFLOWS, QUEUE_FULL, BoundedQueue, QueueClosed, QueuePolicy
 
 
 def slow(seconds: float) -> Callable[[Any], Any]:

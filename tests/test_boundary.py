@@ -1,7 +1,9 @@
-"""``boundary``: description modules never drive work; only ``shell/`` and ``demos/`` (and gather's pool) may."""
+"""``boundary``: description modules never drive work; only ``shell/`` and ``demos/`` may, and one
+module marked ``__creates_tasks__`` may create tasks."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -111,13 +113,41 @@ def test_check_package_finds_a_bad_module_and_ignores_the_shell(tmp_path: Path) 
     (tmp_path / "sub" / "deep.py").write_text("x = 1\nloop.run_until_complete(f())\n")
     (tmp_path / "shell").mkdir()
     (tmp_path / "shell" / "runtime.py").write_text("import asyncio\n\ndef run_sync(p):\n    return asyncio.run(p())\n")
-    (tmp_path / "gather.py").write_text("t = loop.create_task(w())\nasyncio.gather(t)\n")
+    (tmp_path / "gather.py").write_text("__creates_tasks__ = True\nt = loop.create_task(w())\nasyncio.gather(t)\n")
     (tmp_path / "demos").mkdir()
     (tmp_path / "demos" / "slider.py").write_text("from funcpipe_async import Simulation\nSimulation().run(p)\n")
     (tmp_path / "demos.py").write_text("asyncio.run(main())\n")
     found = check_package(tmp_path)
     assert all(isinstance(v, Violation) for v in found)
-    assert [(v.path, v.line) for v in found] == [("bad.py", 3), ("demos.py", 1), ("gather.py", 2), ("sub/deep.py", 2)]
+    assert [(v.path, v.line) for v in found] == [("bad.py", 3), ("demos.py", 1), ("gather.py", 3), ("sub/deep.py", 2)]
+
+
+def test_scan_source_lets_a_module_marked_task_creating_create_tasks_and_nothing_more() -> None:
+    body = "loop.create_task(work())\ngroup = asyncio.TaskGroup()\nasyncio.run(main())\n"
+    assert [v.line for v in scan_source(body, "mod.py")] == [1, 2, 3]
+    assert [v.line for v in scan_source("__creates_tasks__ = True\n" + body, "mod.py")] == [4]
+    # only a top-level True counts: False, another value, or a local name is no mark
+    for mark in ("__creates_tasks__ = False\n", "__creates_tasks__ = 1\n", "def f():\n    __creates_tasks__ = True\n"):
+        assert [v.what for v in scan_source(mark + "loop.create_task(w())\n", "mod.py")] == ["drives work: .create_task"], mark
+
+
+def test_a_new_module_that_creates_tasks_is_flagged_in_the_real_package(tmp_path: Path) -> None:
+    package = tmp_path / "funcpipe_async"
+    shutil.copytree(ROOT / "funcpipe_async", package, ignore=shutil.ignore_patterns("__pycache__"))
+    assert check_package(package) == []
+    (package / "spawner.py").write_text("import asyncio\n\n\nasync def go(w):\n    return asyncio.create_task(w())\n")
+    (package / "pool2.py").write_text("__creates_tasks__ = True\n\n\nasync def go(loop, w):\n    return loop.create_task(w())\n")
+    found = check_package(package)
+    assert [(v.path, v.line, v.what) for v in found] == [
+        ("pool2.py", 0, "declares __creates_tasks__, but gather.py is already the package's one task-creating module"),
+        ("spawner.py", 5, "drives work: .create_task"),
+    ]
+
+
+def test_the_package_has_exactly_one_task_creating_module() -> None:
+    marked = [p.name for p in sorted((ROOT / "funcpipe_async").glob("*.py"))
+              if "\n__creates_tasks__ = True" in p.read_text(encoding="utf-8")]
+    assert marked == ["gather.py"]
 
 
 def test_check_package_rejects_a_missing_directory(tmp_path: Path) -> None:

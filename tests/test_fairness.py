@@ -118,6 +118,25 @@ def test_the_virtual_loop_server_gives_the_pure_simulations_completions(requests
     assert completions_from_trace(sim.trace) == on_loop
 
 
+def test_both_entry_points_keep_the_numbers_and_events_they_gave_before_sharing_one_loop() -> None:
+    # Pinned from the two loops that simulate_schedule and serve_on_loop used to write out
+    # separately: one scheduler loop behind both must give the same completions, the same
+    # cut-off at `until`, and the same arrive/serve events in the same order at the same times.
+    reqs = [Request("a", 0.0, 2.0), Request("a", 0.0, 2.0), Request("b", 0.5, 0.5), Request("c", 1.0, 1.0),
+            Request("b", 9.0, 1.0)]
+    drr = DeficitRoundRobin(quantum=1.0, weights={"a": 2})
+    expected = [("a", 0.0, 1.0), ("b", 1.0, 1.25), ("c", 1.25, 1.75), ("a", 1.75, 2.75), ("b", 9.0, 9.5)]
+    assert [(c.tenant, c.start, c.finish) for c in simulate_schedule(reqs, drr, capacity=2.0)] == expected
+    assert [(c.tenant, c.start) for c in simulate_schedule(reqs, Fifo(), capacity=2.0, until=1.0)] == [("a", 0.0)]
+    sim = Simulation()
+    served = sim.run(serve_on_loop(reqs, drr, capacity=2.0, trace=sim.trace))
+    assert [(c.tenant, c.start, c.finish) for c in served] == expected
+    assert [(e.time, e.kind, e.name) for e in sim.trace.events] == [
+        (0.0, "arrive", "a"), (0.0, "arrive", "a"), (1.0, "serve", "a"), (1.0, "arrive", "b"), (1.0, "arrive", "c"),
+        (1.25, "serve", "b"), (1.75, "serve", "c"), (2.75, "serve", "a"), (9.0, "arrive", "b"), (9.5, "serve", "b"),
+    ]
+
+
 async def _pull_as_one_server(source: Any, capacity: float) -> list[Completion]:
     import asyncio
     loop = asyncio.get_running_loop()

@@ -462,7 +462,7 @@ async def _value_after(i: int, yields: int, result: Result[int, ErrInfo]) -> Res
 
 def test_puller_times_out_without_losing_the_pull_and_closes_the_source() -> None:
     from funcpipe_async import Simulation
-    from funcpipe_async.gather import Puller
+    from funcpipe_async.gather import Pulled, Puller, TimedOut
 
     closed: list[str] = []
 
@@ -480,13 +480,13 @@ def test_puller_times_out_without_losing_the_pull_and_closes_the_source() -> Non
         await puller.aclose()
         return seen
 
-    assert Simulation().run(main()) == [("timeout", None), ("item", 0), ("item", 1), ("timeout", None)]
+    assert Simulation().run(main()) == [TimedOut(), Pulled(0), Pulled(1), TimedOut()]
     assert closed == ["source"]
 
 
 def test_puller_reports_the_end_and_lets_a_source_error_propagate() -> None:
     from funcpipe_async import Simulation
-    from funcpipe_async.gather import Puller
+    from funcpipe_async.gather import Exhausted, Puller
 
     async def one_then_boom() -> Any:
         yield 1
@@ -514,7 +514,7 @@ def test_puller_reports_the_end_and_lets_a_source_error_propagate() -> None:
         await puller.aclose()
         return result
 
-    assert Simulation().run(ends()) == ("end", None)
+    assert Simulation().run(ends()) == Exhausted()
 
 
 def test_async_sequence_runs_plans_one_after_another_and_stops_at_the_first_err() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
+from funcpipe_async.meter import InFlight
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
 __all__ = ["ThreadedEmbedder"]
@@ -36,27 +37,33 @@ class ThreadedEmbedder:
         self._embed = embed
         self._model_name = model_name
         self.calls = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
+        self._meter = InFlight()
 
     @property
     def model_name(self) -> str:
         return self._model_name
 
+    @property
+    def in_flight(self) -> int:
+        """Calls running now."""
+        return self._meter.now
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most calls that were running at once."""
+        return self._meter.peak
+
     async def embed(self, text: str) -> Result[tuple[float, ...], ErrInfo]:
         if not isinstance(text, str) or not text.strip():
             return Err(ErrInfo("EMPTY_TEXT", "cannot embed an empty text"))
         self.calls += 1
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            vector = await asyncio.to_thread(self._embed, text)
+            with self._meter:
+                vector = await asyncio.to_thread(self._embed, text)
         except ValueError as error:
             return Err(ErrInfo("EMBED_INVALID", f"{self._model_name}: {error}"))
         except (OSError, TimeoutError) as error:
             return Err(ErrInfo("EMBED_UNAVAILABLE", f"{self._model_name}: {type(error).__name__}: {error}", retryable=True))
-        finally:
-            self.in_flight -= 1
         return Ok(tuple(float(x) for x in vector))
 
     def __repr__(self) -> str:

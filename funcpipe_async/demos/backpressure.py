@@ -1,7 +1,7 @@
 """Lesson 03's figures and slider demo: one producer, one queue, one consumer, on virtual time.
 
 :func:`simulate_backpressure` is the whole demo's logic: it drives a one-stage
-:func:`~funcpipe_async.backpressure.pipeline` on a fresh :class:`~funcpipe_async.Simulation`
+:func:`~funcpipe_async.pipelines.pipeline` on a fresh :class:`~funcpipe_async.Simulation`
 for ``horizon`` simulated seconds — Poisson arrivals at ``producer_rate`` items/s, exponential
 service at ``consumer_rate`` items/s, both drawn from the simulation's seeded ``rng`` — with
 the probe attached, and returns a frozen :class:`BackpressureRun` (the depth over time, the
@@ -29,19 +29,11 @@ from typing import Any, Literal, get_args
 import matplotlib
 from matplotlib.figure import Figure
 
-from funcpipe_async.backpressure import (
-    DEQUEUE,
-    DROP,
-    ENQUEUE,
-    REJECT,
-    LittlesLaw,
-    QueuePolicy,
-    Stage,
-    littles_law,
-    pipeline,
-)
+from funcpipe_async.pipelines import Stage, pipeline
 from funcpipe_async.plan import AsyncPlan, async_lift
 from funcpipe_async.plots import DEMO_CSS, course_rc, demo_png, projector_rc
+from funcpipe_async.queue_measures import LittlesLaw, littles_law
+from funcpipe_async.queues import DEQUEUE, DROP, ENQUEUE, REJECT, QueuePolicy
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.shell.virtual import Simulation
 from funcpipe_async.trace import format_table

@@ -35,20 +35,16 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from funcpipe_async.fairness import (
-    Completion,
     DeficitRoundRobin,
     Fifo,
     Request,
     RoundRobin,
     Scheduler,
     Tenant,
-    jain_index,
-    max_min_shares,
-    percentile,
     poisson_arrivals,
     simulate_schedule,
-    tenant_stats,
 )
+from funcpipe_async.fairness_measures import Completion, jain_index, max_min_shares, percentile, tenant_stats
 from funcpipe_async.plots import DEMO_CSS, course_rc, min_text_px, projector_rc
 from funcpipe_async.trace import format_table
 
