@@ -302,11 +302,14 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
         return float(self._scheduled[0][0])
 
     def _run_once(self) -> None:
-        """One iteration: asyncio's ``BaseEventLoop._run_once`` (3.11–3.13), with the wait
-        for I/O replaced by the virtual-time rules of the module docstring."""
+        """One iteration of asyncio's ``BaseEventLoop._run_once`` (3.11–3.13), with the wait
+        for I/O replaced by the virtual-time rules of the module docstring — and, when no
+        descriptor, signal or executor thread is watched, the iterations that follow at the
+        same instant run here too (each counted as a step, exactly as if ``run_forever`` had
+        called this again and the selector had reported nothing)."""
         scheduled = self._scheduled
-        count = len(scheduled)
-        if count > 100 and self._timer_cancelled_count / count > 0.5:
+        cancelled = self._timer_cancelled_count
+        if cancelled > 50 and cancelled * 2 > len(scheduled) > 100:
             # Many cancelled timers (asyncio.timeout / wait_for that finished early): drop them all.
             live = []
             for entry in scheduled:
@@ -324,47 +327,69 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
 
         self.steps += 1
         if self.steps > self.max_steps:
-            self.abort(
-                SimulationLimitError(
-                    f"{self.max_steps:,} loop steps in this run: a loop that never ends, such as a "
-                    f"poll (`while True: await asyncio.sleep(0.01)`)? Wait on an Event or a Queue "
-                    f"instead, or pass a larger `max_steps` if the run really does this much",
-                    self.clock.now,
-                    self.waiting(),
-                )
-            )
-            # (the iteration still runs what is ready, as asyncio's would after a stop)
+            self._too_many_steps()  # the iteration still runs what is ready, as after a stop
         ready = self._ready
         if ready or self._stopping:
             if self._io_waiting_since is not None:
                 self._io_waiting_since = None  # progress: a wait for I/O starts afresh
             self.idle_steps += 1
             if self.idle_steps > self.max_idle_steps:
-                self.abort(
-                    SimulationLimitError(
-                        f"{self.max_idle_steps:,} loop steps without virtual time moving: a task is "
-                        f"busy-waiting (a loop around `await asyncio.sleep(0)`?) — wait on an Event "
-                        f"instead; if this is real work done in many small yields at one instant, "
-                        f"pass a larger `max_idle_steps`",
-                        self.clock.now,
-                        self.waiting(),
-                    )
-                )
+                self._busy_waiting()
             if self.threads_in_flight or len(self._selector._fd_to_key) > 1:
                 self._process_events(self._selector.select(0))
         else:
             self._wait()
-        # Move the timers that are due to the ready queue, then run what was ready.
-        end_time = self.clock._now + self._clock_resolution
-        while scheduled and scheduled[0][0] < end_time:
-            handle = heapq.heappop(scheduled)[2]
-            handle._scheduled = False
-            ready.append(handle)
-        for _ in range(len(ready)):
-            handle = ready.popleft()
-            if not handle._cancelled:
-                handle._run()
-        handle = None  # break cycles when an exception occurs
+        clock = self.clock
+        resolution = self._clock_resolution
+        while True:
+            # Move the timers that are due to the ready queue, then run what was ready.
+            end_time = clock._now + resolution
+            while scheduled and scheduled[0][0] < end_time:
+                handle = heapq.heappop(scheduled)[2]
+                handle._scheduled = False
+                ready.append(handle)
+            for _ in range(len(ready)):
+                handle = ready.popleft()
+                if not handle._cancelled:
+                    handle._run()
+            handle = None  # break cycles when an exception occurs
+            if (not ready or self._stopping or self.threads_in_flight or self._signal_handlers
+                    or len(self._selector._fd_to_key) > 1):
+                return
+            # The next iteration, at the same instant: asyncio's would poll the selector for
+            # nothing (no descriptor, no signal, no executor thread) and drop cancelled timers.
+            while scheduled and scheduled[0][2]._cancelled:
+                self._timer_cancelled_count -= 1
+                heapq.heappop(scheduled)[2]._scheduled = False
+            self.steps += 1
+            if self.steps > self.max_steps:
+                self._too_many_steps()
+            self.idle_steps += 1
+            if self.idle_steps > self.max_idle_steps:
+                self._busy_waiting()
+
+    def _too_many_steps(self) -> None:
+        self.abort(
+            SimulationLimitError(
+                f"{self.max_steps:,} loop steps in this run: a loop that never ends, such as a "
+                f"poll (`while True: await asyncio.sleep(0.01)`)? Wait on an Event or a Queue "
+                f"instead, or pass a larger `max_steps` if the run really does this much",
+                self.clock.now,
+                self.waiting(),
+            )
+        )
+
+    def _busy_waiting(self) -> None:
+        self.abort(
+            SimulationLimitError(
+                f"{self.max_idle_steps:,} loop steps without virtual time moving: a task is "
+                f"busy-waiting (a loop around `await asyncio.sleep(0)`?) — wait on an Event "
+                f"instead; if this is real work done in many small yields at one instant, "
+                f"pass a larger `max_idle_steps`",
+                self.clock.now,
+                self.waiting(),
+            )
+        )
 
     def _wait(self) -> bool:
         """Nothing is ready: wait for what can happen next.  False when the run stopped."""
