@@ -25,7 +25,12 @@ of the repeats.  Memory: ``tracemalloc`` peak of the pipeline side (untimed runs
 Targets: throughput ratio pipeline / hand-written ≥ 0.8; peak memory at 10 × N within 10 %
 of the peak at N.  Prints PASS/FAIL per target; exits 1 only if the sides disagree on the count.
 
-Run: ``.venv/bin/python benchmarks/bench_pipeline.py`` (``--quick`` for 20k/200k items).
+Fold: ``stream_of(range(n)).map(f).fold(0, add)`` (the stream built inside the timed window)
+against the same source and map written as plain async generators; median of 7, interleaved;
+target ``Stream.fold`` at most 1.1x their time.
+
+Run: ``.venv/bin/python benchmarks/bench_pipeline.py`` (``--quick`` for 20k/200k items,
+``--fold`` for the fold comparison alone).
 """
 
 from __future__ import annotations
