@@ -329,7 +329,9 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
         if self.steps > self.max_steps:
             self._too_many_steps()  # the iteration still runs what is ready, as after a stop
         ready = self._ready
-        if ready or self._stopping:
+        if ready or self._stopping or (scheduled and scheduled[0][0] <= self.clock._now):
+            # Something to do now (asyncio's select timeout would be 0: a callback is ready,
+            # or a timer is already due — set in the past, or at this very instant).
             if self._io_waiting_since is not None:
                 self._io_waiting_since = None  # progress: a wait for I/O starts afresh
             self.idle_steps += 1
