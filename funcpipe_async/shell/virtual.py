@@ -205,6 +205,9 @@ _WAITING_CODES = frozenset(
 )
 
 
+_ACTIVE_THREADS: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]
+
+
 def _is_pool_worker(thread: threading.Thread) -> bool:
     return getattr(thread, "_target", None) is concurrent.futures.thread._worker
 
@@ -271,6 +274,8 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
         self._thread = threading.current_thread()
         self._threads_before = frozenset(threading.enumerate())
         self._io_waiting_since: float | None = None
+        self._threads_seen: tuple[threading.Thread, ...] = ()
+        self._candidates: list[threading.Thread] = []
 
     def time(self) -> float:
         return self.clock._now
@@ -465,12 +470,19 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
         """Is a thread other than the loop's working (not waiting in a lock, a condition, a
         join or a selector, not an idle pool worker)?  Threads alive before the run count only
         if they are pool workers."""
-        if threading.active_count() == 1:
+        threads = tuple(_ACTIVE_THREADS.values())  # started threads (threading's own table)
+        if len(threads) == 1:
+            return False
+        if threads != self._threads_seen:  # recompute only when a thread started or ended
+            self._threads_seen = threads
+            self._candidates = [
+                t for t in threads
+                if t is not self._thread and (t not in self._threads_before or _is_pool_worker(t))
+            ]
+        if not self._candidates:
             return False
         frames = sys._current_frames()
-        for thread in threading.enumerate():
-            if thread is self._thread or (thread in self._threads_before and not _is_pool_worker(thread)):
-                continue
+        for thread in self._candidates:
             frame = frames.get(thread.ident) if thread.ident is not None else None
             if frame is not None and frame.f_code not in _WAITING_CODES:
                 return True
