@@ -9,7 +9,9 @@ each plan with ``await p()``, so only the scheduling strategy differs:
 * **async_gather** — ``await async_gather(plans, concurrency=64)()``: a pool of 64 worker
   tasks pulling plans in input order (``funcpipe_async/gather.py``);
 * **idiom** — ``await asyncio.gather(*(guarded(p) for p in plans))`` where ``guarded``
-  holds an ``asyncio.Semaphore(64)`` around ``await p()``: one task per plan.
+  holds an ``asyncio.Semaphore(64)`` around ``await p()``: one task per plan;
+* **pool** — the floor: a hand-written pool of 64 workers sharing an index, each awaiting
+  ``_step(i)`` directly, with no plan objects; ``async_gather`` minus this is the plans' cost.
 
 Fairness: every timed measurement runs in a *fresh* event loop (its own ``asyncio.run``);
 only the ``await`` of the side under test is inside the ``time.perf_counter`` window (loop
@@ -26,7 +28,8 @@ call ``len(asyncio.all_tasks()) - 1`` (minus the driver task) after their suspen
 take minutes — its peak is reached at the first sample anyway, since ``asyncio.gather``
 creates all 20,000 tasks before any of them runs.
 
-Targets: async_gather's median time at most 0.5x the idiom's, and peak tasks alive <= 64.
+Targets: async_gather's median time at most 0.5x the idiom's and at most 1.2x the pool's, and
+peak tasks alive <= 64.
 The script reports PASS/FAIL for each but exits 0 whatever the timings; it exits 1 only if
 the two sides compute different results.
 
@@ -55,6 +58,7 @@ CONCURRENCY = 64
 REPEATS = 7
 PROBE_STRIDE_IDIOM = 100
 TARGET_RATIO = 0.5
+TARGET_POOL_RATIO = 1.2
 
 Side = Callable[[Sequence[AsyncPlan[int]]], Coroutine[Any, Any, Result[list[int], ErrInfo]]]
 
@@ -108,7 +112,29 @@ async def run_idiom(plans: Sequence[AsyncPlan[int]]) -> Result[list[int], ErrInf
     return Ok(values)
 
 
-SIDES: dict[str, Side] = {"async_gather": run_async_gather, "idiom": run_idiom}
+async def run_pool(plans: Sequence[AsyncPlan[int]]) -> Result[list[int], ErrInfo]:
+    """The floor: a hand-written pool of 64 workers awaiting ``_step(i)`` directly (no plans)."""
+    count = len(plans)
+    values: list[int] = [0] * count
+    next_index = 0
+    failed: list[Err[ErrInfo]] = []
+
+    async def worker() -> None:
+        nonlocal next_index
+        while next_index < count and not failed:
+            index = next_index
+            next_index += 1
+            result = await _step(index)
+            if isinstance(result, Err):
+                failed.append(result)
+                return
+            values[index] = result.value
+
+    await asyncio.gather(*(worker() for _ in range(min(CONCURRENCY, count))))
+    return failed[0] if failed else Ok(values)
+
+
+SIDES: dict[str, Side] = {"async_gather": run_async_gather, "idiom": run_idiom, "pool": run_pool}
 
 
 # --- measurement ------------------------------------------------------------------------
@@ -160,10 +186,10 @@ def main() -> int:
             elapsed, result = timed_run(SIDES[name], plans)
             times[name].append(elapsed)
             outcomes[name] = result
-        if outcomes["async_gather"] != outcomes["idiom"] or outcomes["idiom"] != expected:
+        if any(outcome != expected for outcome in outcomes.values()):
             mismatch = True
             print(f"repeat {rep}: RESULTS DIFFER: async_gather={str(outcomes['async_gather'])[:60]} "
-                  f"idiom={str(outcomes['idiom'])[:60]}", file=sys.stderr)
+                  f"idiom={str(outcomes['idiom'])[:60]} pool={str(outcomes['pool'])[:60]}", file=sys.stderr)
 
     peaks = {
         "async_gather": peak_tasks(run_async_gather, 1),
@@ -176,10 +202,13 @@ def main() -> int:
     print(f"{'side':<14}{'median s':>10}{'min s':>9}{'max s':>9}{'µs/plan':>9}{'peak tasks':>12}{'samples':>9}")
     for name in SIDES:
         ts = times[name]
-        peak, n_samples = peaks[name]
+        peak, n_samples = peaks.get(name, (CONCURRENCY, 0))
         print(f"{name:<14}{med[name]:>10.4f}{min(ts):>9.4f}{max(ts):>9.4f}"
               f"{med[name] / N_PLANS * 1e6:>9.2f}{peak:>12,}{n_samples:>9,}")
     print(f"ratio async_gather/idiom (medians): {ratio:.3f}")
+    pool_ratio = med["async_gather"] / med["pool"]
+    print(f"ratio async_gather/pool (medians): {pool_ratio:.3f} "
+          f"(plan overhead {(med['async_gather'] - med['pool']) / N_PLANS * 1e6:.2f} µs/plan)")
     print("all runs: " + ("results DIFFER" if mismatch else f"both sides returned Ok([0..{N_PLANS - 1}])"))
     print()
     time_ok = ratio <= TARGET_RATIO
@@ -189,6 +218,9 @@ def main() -> int:
           f"(measured {ratio:.3f}x on medians; {best_ratio:.3f}x on the best of {REPEATS})")
     print(f"{'PASS' if tasks_ok else 'FAIL'}: async_gather peak tasks <= {CONCURRENCY} "
           f"(measured {peaks['async_gather'][0]}; idiom {peaks['idiom'][0]:,})")
+    print(f"{'PASS' if pool_ratio <= TARGET_POOL_RATIO else 'FAIL'}: async_gather at most "
+          f"{TARGET_POOL_RATIO}x the hand-written pool's time (measured {pool_ratio:.3f}x on medians; "
+          f"{min(times['async_gather']) / min(times['pool']):.3f}x on the best of {REPEATS})")
     return 1 if mismatch else 0
 
 

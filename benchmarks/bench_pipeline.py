@@ -25,23 +25,31 @@ of the repeats.  Memory: ``tracemalloc`` peak of the pipeline side (untimed runs
 Targets: throughput ratio pipeline / hand-written ≥ 0.8; peak memory at 10 × N within 10 %
 of the peak at N.  Prints PASS/FAIL per target; exits 1 only if the sides disagree on the count.
 
-Run: ``.venv/bin/python benchmarks/bench_pipeline.py`` (``--quick`` for 20k/200k items).
+Fold: ``stream_of(range(n)).map(f).fold(0, add)`` (the stream built inside the timed window)
+against the same source and map written as plain async generators; median of 7, interleaved;
+target ``Stream.fold`` at most 1.1x their time.
+
+Run: ``.venv/bin/python benchmarks/bench_pipeline.py`` (``--quick`` for 20k/200k items,
+``--fold`` for the fold comparison alone).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import operator
 import os
 import platform
+import statistics
 import sys
 import time
 import tracemalloc
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 
 from _common import load_average
 
-from funcpipe_async import Ok, async_lift
+from funcpipe_async import Ok, async_lift, stream_of
 from funcpipe_async.pipelines import Stage, pipeline
 from funcpipe_async.queues import QueuePolicy
 
@@ -145,7 +153,82 @@ def peak_memory(n: int) -> int:
     return peak
 
 
+# --- Stream.fold against plain async generators -------------------------------------------
+
+FOLD_N = 1_000_000
+FOLD_REPEATS = 7
+TARGET_FOLD = 1.1
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
+async def run_stream_fold(n: int) -> int:
+    result = await stream_of(range(n)).map(_double).fold(0, operator.add)()
+    return result.value  # type: ignore[no-any-return]
+
+
+async def run_plain_generators(n: int) -> int:
+    async def numbers(items: range) -> AsyncIterator[int]:
+        for x in items:
+            yield x
+
+    async def mapped(f: Callable[[int], int], items: AsyncIterator[int]) -> AsyncIterator[int]:
+        async for x in items:
+            yield f(x)
+
+    acc = 0
+    async for x in mapped(_double, numbers(range(n))):
+        acc = operator.add(acc, x)
+    return acc
+
+
+FOLD_SIDES = {"Stream.fold": run_stream_fold, "plain async generators": run_plain_generators}
+
+
+def timed_fold(name: str, n: int) -> tuple[float, int]:
+    async def main() -> tuple[float, int]:
+        start = time.perf_counter()
+        total = await FOLD_SIDES[name](n)
+        return time.perf_counter() - start, total
+
+    gc.collect()
+    return asyncio.run(main())
+
+
+def fold_benchmark(n: int) -> tuple[bool, bool]:
+    """``stream_of(range(n)).map(double).fold(0, add)`` against the same two async generators
+    written by hand; the stream is built inside the timed window (building it is part of its
+    cost).  Returns (target met, totals agree)."""
+    print(f"fold: {n:,} items, source → map → fold; {FOLD_REPEATS} interleaved repeats, median, "
+          f"load average {load_average()}")
+    for name in FOLD_SIDES:
+        timed_fold(name, 2_000)
+    times: dict[str, list[float]] = {name: [] for name in FOLD_SIDES}
+    right = True
+    expected = n * (n - 1)
+    for rep in range(FOLD_REPEATS):
+        order = list(FOLD_SIDES) if rep % 2 == 0 else list(reversed(FOLD_SIDES))
+        for name in order:
+            elapsed, total = timed_fold(name, n)
+            times[name].append(elapsed)
+            right = right and total == expected
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    for name in FOLD_SIDES:
+        print(f"  {name:<24}{med[name]:>8.3f} s median, {min(times[name]):.3f} best "
+              f"({med[name] / n * 1e9:,.0f} ns/item)")
+    ratio = med["Stream.fold"] / med["plain async generators"]
+    print(f"  ratio Stream.fold / plain (medians): {ratio:.3f}; best of each: "
+          f"{min(times['Stream.fold']) / min(times['plain async generators']):.3f}")
+    return ratio <= TARGET_FOLD, right
+
+
 def main() -> int:
+    if "--fold" in sys.argv:  # only the fold comparison
+        ok, right = fold_benchmark(FOLD_N)
+        print(f"{'PASS' if ok else 'FAIL'}: Stream.fold at most {TARGET_FOLD}x plain async generators")
+        return 0 if right else 1
     n, big = (20_000, 200_000) if "--quick" in sys.argv else (N, BIG)
     print(f"bench_pipeline: {n:,} items through {STAGES} stages × {WORKERS} workers, queues of {CAPACITY}, "
           f"suspend; best of {REPEATS}, real event loop")
@@ -181,9 +264,14 @@ def main() -> int:
     print(f"{'PASS' if ok_ratio else 'FAIL'}: throughput ratio >= {TARGET_RATIO} (measured {ratio:.3f})")
     print(f"{'PASS' if ok_memory else 'FAIL'}: memory at {big:,} within {TARGET_MEMORY:.0%} of {n:,} "
           f"(measured {growth:+.1%})")
+    print()
+    ok_fold, right_fold = fold_benchmark(FOLD_N // 10 if "--quick" in sys.argv else FOLD_N)
+    print(f"{'PASS' if ok_fold else 'FAIL'}: Stream.fold at most {TARGET_FOLD}x plain async generators")
+    if not right_fold:
+        print("FAIL: the fold sides disagree on the total")
     if wrong:
         print("FAIL: a side lost items")
-    return 1 if wrong else 0  # a missed target is reported above; only a wrong count fails the script
+    return 1 if wrong or not right_fold else 0  # a missed target is reported above; only a wrong count fails the script
 
 
 if __name__ == "__main__":

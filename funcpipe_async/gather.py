@@ -40,7 +40,19 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from funcpipe_async.plan import AsyncPlan, PlanNode, PlanTypeError, async_bind, async_map, async_pure
+from funcpipe_async.plan import (
+    AsyncPlan,
+    PlanNode,
+    PlanTypeError,
+    _Coroutine,
+    _fresh_slow,
+    _Lift,
+    _not_a_result,
+    _reused,
+    async_bind,
+    async_map,
+    async_pure,
+)
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
 __all__ = ["async_gather", "async_sequence", "merge_iterators", "Puller", "Pulled", "Exhausted", "TimedOut"]
@@ -137,28 +149,52 @@ async def _run_pool(plans: Sequence[AsyncPlan[A]], concurrency: int) -> Result[l
             if task is not current:
                 task.cancel()
 
-    def may_claim() -> bool:
-        # A worker whose cancellation was swallowed by its plan still has cancelling() > 0:
-        # it must not start more work, or a cancelled gather would run the whole input.
-        this = asyncio.current_task()
-        return not (failure or defects or cancelled or (this is not None and this.cancelling()))
-
     async def worker() -> None:
         nonlocal next_index
+        # A worker whose cancellation was swallowed by its plan still has cancelling() > 0:
+        # it must not start more work, or a cancelled gather would run the whole input.
+        cancelling = asyncio.current_task().cancelling  # type: ignore[union-attr]
         # Claiming an index and starting its plan happen with no await in between, so the
         # workers share the input without a lock and take plans strictly in input order.
-        while next_index < count and may_claim():
+        while next_index < count and not (failure or defects or cancelled or cancelling()):
             index = next_index
             next_index += 1
+            plan = plans[index]
             try:
-                result = await plans[index]()
-                _check(result)
+                if type(plan) is _Lift:
+                    # The common leaf, run in this frame: what _run_leaf does, without its
+                    # coroutine, and the Ok/Err check done once.
+                    make = plan.make
+                    awaitable = make()
+                    if type(awaitable) is not _Coroutine or awaitable.cr_running or awaitable.cr_suspended:
+                        awaitable = _fresh_slow(make, awaitable)  # raises, unless a non-coroutine awaitable
+                    try:
+                        result = await awaitable
+                    except RuntimeError as exc:
+                        # A finished coroutine (cr_frame is None) awaited again fails in this frame
+                        # alone: report it as _fresh does (checking cr_frame up front costs a
+                        # frame object per plan).
+                        if exc.__traceback__ is not None and exc.__traceback__.tb_next is None and (
+                            type(awaitable) is _Coroutine and awaitable.cr_frame is None
+                        ):
+                            raise _reused(make) from None
+                        raise
+                    if type(result) is Ok:
+                        values[index] = result.value
+                        continue
+                    if type(result) is not Err:
+                        raise _not_a_result(make, result)
+                else:
+                    result = await plan()
+                    if type(result) is Ok:
+                        values[index] = result.value
+                        continue
+                    _check(result)
             except asyncio.CancelledError as exc:
                 # Cancelled without anyone cancelling this worker: the plan itself raised
                 # CancelledError (it awaited something cancelled).  That is the plan's outcome,
                 # as it would be when run sequentially, so it fails the gather like a defect.
-                this = asyncio.current_task()
-                if this is not None and this.cancelling() == 0 and not failure and not defects:
+                if cancelling() == 0 and not failure and not defects:
                     defects.append(exc)
                     stop_others()
                 raise
@@ -167,12 +203,11 @@ async def _run_pool(plans: Sequence[AsyncPlan[A]], concurrency: int) -> Result[l
                     defects.append(exc)
                     stop_others()
                 raise
-            if type(result) is Err:
-                if not failure and not defects:
-                    failure.append(result)
-                    stop_others()
-                return
-            values[index] = result.value  # type: ignore[union-attr]
+            # An Err: the first one fails the gather.
+            if not failure and not defects:
+                failure.append(result)  # type: ignore[arg-type]  # an Err: every Ok continued above
+                stop_others()
+            return
 
     loop = asyncio.get_running_loop()
     workers.extend(loop.create_task(worker()) for _ in range(min(concurrency, count)))

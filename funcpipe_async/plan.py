@@ -32,6 +32,7 @@ defect and propagates unchanged.
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeAlias, TypeVar
 
@@ -272,23 +273,43 @@ async def _run_leaf(make: Callable[[], Awaitable[Any]]) -> Any:
     """Drive one lifted call: what ``_interpret`` does for a plan that is a single leaf."""
     result = await _fresh(make)
     if type(result) is not Ok and type(result) is not Err:
-        raise PlanTypeError(f"{_describe(make)} produced {result!r}; a plan must produce Ok(...) or Err(...)")
+        raise _not_a_result(make, result)
     return result
+
+
+def _not_a_result(make: object, result: object) -> PlanTypeError:
+    return PlanTypeError(f"{_describe(make)} produced {result!r}; a plan must produce Ok(...) or Err(...)")
+
+
+_Coroutine = types.CoroutineType
 
 
 def _fresh(make: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
     """``make()``, checked: a fresh awaitable (never a coroutine that already ran).
 
-    Synchronous, so awaiting ``_fresh(make)`` adds no coroutine frame to a leaf."""
+    Synchronous, so awaiting ``_fresh(make)`` adds no coroutine frame to a leaf.  The common
+    case — a coroutine just created — is three attribute reads (``inspect.getcoroutinestate``
+    inlined); anything else takes the slow path."""
     awaitable = make()
-    if inspect.iscoroutine(awaitable):
-        if inspect.getcoroutinestate(awaitable) != inspect.CORO_CREATED:
-            raise ReusedCoroutineError(
-                f"{_describe(make)} returned a coroutine that was already started; an AsyncPlan "
-                "must create a fresh coroutine each time it is driven — lift a factory such as "
-                "`lambda: cap.method(...)`, not one shared coroutine object"
-            )
-    elif not inspect.isawaitable(awaitable):
+    if type(awaitable) is _Coroutine and not (
+        awaitable.cr_running or awaitable.cr_suspended or awaitable.cr_frame is None
+    ):
+        return awaitable
+    return _fresh_slow(make, awaitable)
+
+
+def _reused(make: object) -> ReusedCoroutineError:
+    return ReusedCoroutineError(
+        f"{_describe(make)} returned a coroutine that was already started; an AsyncPlan "
+        "must create a fresh coroutine each time it is driven — lift a factory such as "
+        "`lambda: cap.method(...)`, not one shared coroutine object"
+    )
+
+
+def _fresh_slow(make: Callable[[], Awaitable[Any]], awaitable: object) -> Awaitable[Any]:
+    if inspect.iscoroutine(awaitable):  # a coroutine that is not fresh
+        raise _reused(make)
+    if not inspect.isawaitable(awaitable):
         raise PlanTypeError(
             f"{_describe(make)} returned {type(awaitable).__name__}, not an awaitable; "
             "an AsyncPlan is a function returning a fresh coroutine"
@@ -332,9 +353,7 @@ async def _interpret(root: PlanNode[A]) -> Result[A, ErrInfo]:
                 )
             result = await _fresh(make)
             if type(result) is not Ok and type(result) is not Err:
-                raise PlanTypeError(
-                    f"{_describe(make)} produced {result!r}; a plan must produce Ok(...) or Err(...)"
-                )
+                raise _not_a_result(make, result)
         # Unwind: apply maps in place; a bind's function hands back the next plan to run.
         while True:
             if not stack:

@@ -311,6 +311,10 @@ def async_timeout(
     through ``async_gather`` are cancelled and awaited) before the ``Err`` is returned.
     Only this timeout becomes an ``Err``: a ``TimeoutError`` raised by the plan itself is a
     defect and propagates, and a cancellation from outside stays a cancellation.
+
+    The plan is cancelled at its next ``await``: a plan that never awaits (a CPU loop) runs
+    to its end and returns its own result, on ``asyncio.run`` and on ``Simulation`` alike —
+    no single-threaded event loop can interrupt it.  Put such work in ``asyncio.to_thread``.
     """
     if not callable(plan):
         raise TypeError(f"async_timeout needs an AsyncPlan, got {type(plan).__name__}")

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing
 from typing import Any, Generic, TypeVar
 
@@ -347,11 +347,7 @@ class Stream(Generic[A]):
         """A plan: run the stream once and collect every item (``Ok(list)``), or the ``Err``
         that ended it.  Never use it on an infinite stream without a ``take`` first."""
 
-        def add(acc: list[A], x: A) -> list[A]:
-            acc.append(x)
-            return acc
-
-        return _Terminal(self, "to_list()", list, add)
+        return _Terminal(self, "to_list()", list, _append)
 
     def for_each(self, f: Callable[[A], AsyncPlan[Any]]) -> AsyncPlan[int]:
         """A plan: run ``f(x)`` for every item, one at a time; ``Ok(count)`` of items
@@ -360,6 +356,11 @@ class Stream(Generic[A]):
         counted = self.map_plan(f)
         return _Terminal(counted, f"for_each({_describe(f)})", lambda: 0, lambda n, _: n + 1,
                          text=f"{self._text}.for_each({_describe(f)})")
+
+
+def _append(acc: list[A], x: A) -> list[A]:
+    acc.append(x)
+    return acc
 
 
 class _Terminal(PlanNode[B]):
@@ -391,8 +392,13 @@ async def _drain(stream: Stream[A], initial: Callable[[], B], step: Callable[[B,
     acc = initial()
     try:
         async with aclosing(stream.iterate()) as items:
-            async for x in items:
-                acc = step(acc, x)
+            if step is _append:  # to_list: the list's own append, not a Python call per item
+                append = acc.append  # type: ignore[attr-defined]
+                async for x in items:
+                    append(x)
+            else:
+                async for x in items:
+                    acc = step(acc, x)
     except StreamFailed as failed:
         return Err(failed.error)
     return Ok(acc)
@@ -401,9 +407,11 @@ async def _drain(stream: Stream[A], initial: Callable[[], B], step: Callable[[B,
 # --- sources ------------------------------------------------------------------------------------
 
 
-def _short(items: tuple[Any, ...], original: object) -> str:
+def _short(items: Sequence[Any], original: object) -> str:
     if isinstance(original, range):
         return repr(original)
+    if len(items) > 13:  # "[a, b, …]" takes at least 3 characters per item: over 40 (no repr of a million)
+        return f"<{len(items)} items>"
     text = repr(list(items))
     return text if len(text) <= 40 else f"<{len(items)} items>"
 
@@ -419,7 +427,9 @@ def stream_of(items: Iterable[A]) -> Stream[A]:
         )
     if not isinstance(items, Iterable):
         raise TypeError(f"stream_of needs an iterable of items (a list, a range, …), got {type(items).__name__}")
-    values = tuple(items)
+    # Read once, now — but a range or a tuple is already an immutable sequence: no copy
+    # (tuple(range(10**6)) alone costs tens of milliseconds).
+    values: Sequence[A] = items if type(items) is range or type(items) is tuple else tuple(items)
 
     async def run() -> AsyncGenerator[A, None]:
         for x in values:

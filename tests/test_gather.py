@@ -18,6 +18,7 @@ from funcpipe_async import (
     Ok,
     PlanTypeError,
     Result,
+    ReusedCoroutineError,
     async_bind,
     async_gather,
     async_lift,
@@ -597,3 +598,41 @@ def test_a_timeout_around_a_gather_ends_at_the_deadline_when_plans_swallow_the_c
     assert isinstance(result, Err) and result.error.code == "TIMEOUT"
     assert ended == pytest.approx(2.0), f"the timeout returned at t={ended}, not at its deadline (t=2)"
     assert len(started) == 2
+
+
+# --- the worker's inlined leaf: same errors as _run_leaf ------------------------------------
+
+
+async def _one() -> Result[int, ErrInfo]:
+    await asyncio.sleep(0)
+    return Ok(1)
+
+
+def test_a_reused_coroutine_in_a_gather_is_reported_as_reused() -> None:
+    """The worker runs async_lift leaves in its own frame; a finished coroutine handed back a
+    second time still fails with ReusedCoroutineError, not asyncio's bare RuntimeError."""
+    shared = _one()
+    reused = async_lift(lambda: shared)
+    plans = [reused, async_lift(_one)]
+    assert run_sync(async_gather(plans, concurrency=2)) == Ok([1, 1])
+    with pytest.raises(ReusedCoroutineError, match="fresh coroutine"):
+        run_sync(async_gather(plans, concurrency=2))
+
+
+def test_a_plan_raising_the_same_runtime_error_keeps_its_own_exception() -> None:
+    async def raises() -> Result[int, ErrInfo]:
+        await asyncio.sleep(0)
+        raise RuntimeError("cannot reuse already awaited coroutine")
+
+    with pytest.raises(RuntimeError) as caught:
+        run_sync(async_gather([async_lift(raises), async_lift(_one)], concurrency=2))
+    assert type(caught.value) is RuntimeError, "a defect of the plan propagates unchanged"
+
+
+def test_a_lifted_plan_returning_a_non_result_names_its_factory() -> None:
+    async def bare() -> int:
+        await asyncio.sleep(0)
+        return 3
+
+    with pytest.raises(PlanTypeError, match=r"bare.*produced 3; a plan must produce Ok"):
+        run_sync(async_gather([async_lift(bare), async_lift(_one)], concurrency=2))  # type: ignore[arg-type]

@@ -572,3 +572,21 @@ def test_virtual_time_ends_at_the_latest_timer_and_never_goes_back(delays: list[
     assert seen == sorted(seen)
     assert sorted(seen) == sorted(delays)
     assert sim.now == max(delays)
+
+
+def test_a_timer_set_in_the_past_fires_at_once_without_moving_the_clock() -> None:
+    """A timer whose deadline has already passed (``call_at`` with an earlier time, a
+    negative delay) is due now, as on asyncio's loop: it must not send the clock back."""
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(8.4)
+        fired = loop.create_future()
+        loop.call_at(6.5, fired.set_result, "late")
+        assert await fired == "late"
+        late = loop.create_future()
+        loop.call_later(-1, late.set_result, None)
+        await late
+        return now(), now()
+
+    assert Simulation().run(main()) == (8.4, 8.4)
