@@ -24,7 +24,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from hypothesis import Phase, given, settings
+from hypothesis import Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FlakyFailure
 
@@ -44,6 +44,10 @@ X = TypeVar("X")
 
 EXAMPLES = 60
 """Generated examples per property: enough to find the usual mistakes, fast enough to grade."""
+
+SEED: int | None = None
+"""The grading run's seed: :func:`for_all` draws its examples from it (``None``: derandomized).
+Each run of the grader draws a fresh one and records it in the report; ``--seed`` replays it."""
 
 
 class CheckFailed(AssertionError):
@@ -203,14 +207,16 @@ def run_awaitable(awaitable: Awaitable[object]) -> None:
 def for_all(strategy: st.SearchStrategy[X], prop: Callable[[X], None], *, examples: int = EXAMPLES) -> None:
     """Run ``prop`` on generated examples; the first failing example's verdict is raised.
 
-    Derandomized, no example database, no deadline, quiet: the same submission always
-    gets the same examples and the same feedback.  Examples come simplest first, and there
-    is no shrinking: shrinking a failure costs seconds per task, and a check's message
-    should explain its example in words (the part of it that matters) anyway.
+    The examples come from :data:`SEED` (fresh for every grading run, recorded in its report,
+    so a disputed grade can be replayed), with no example database, no deadline, quietly.
+    Without a seed they are derandomized.  There is no shrinking: shrinking a failure costs
+    seconds per task, and a check's message should explain its example in words (the part
+    of it that matters) anyway.
     """
 
     @settings(
         quiet_course_settings(examples),
+        derandomize=SEED is None,
         phases=(Phase.explicit, Phase.reuse, Phase.generate),
         report_multiple_bugs=False,
     )
@@ -218,6 +224,8 @@ def for_all(strategy: st.SearchStrategy[X], prop: Callable[[X], None], *, exampl
     def run(example: X) -> None:
         prop(example)
 
+    if SEED is not None:
+        run = seed(SEED)(run)
     try:
         run()
     except FlakyFailure as error:

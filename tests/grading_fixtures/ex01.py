@@ -249,8 +249,11 @@ import subprocess
 
 def team_lead_email(user_id, http):
     sleeper = subprocess.Popen(["sleep", "313.25"])
-    with open(PIDFILE, "w") as handle:          # the test replaces PIDFILE with a path
-        handle.write(str(sleeper.pid))
+    try:
+        with open(PIDFILE, "w") as handle:      # the test replaces PIDFILE with a path
+            handle.write(str(sleeper.pid))
+    except OSError:
+        pass                                    # confined: the grader's folders are out of reach
     while True:
         pass
 '''),

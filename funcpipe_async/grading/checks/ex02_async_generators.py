@@ -12,6 +12,9 @@
 * t3 ``first_alert(readings, threshold)`` — a plan that finds the first reading strictly over
   ``threshold`` (``Err(NO_ALERT)`` when there is none) and pulls nothing after it.
 
+Task 3 is judged outside the worker (``PROBES`` reports the result and the readings pulled;
+``judge_first_alert`` compares); Tasks 1 and 2 still run their checks inside the worker.
+
 Whether a source is still held is read *inside* the run, the moment the plan returns: after
 ``Simulation.run`` the loop's shutdown closes any leaked generator and would hide the leak.
 """
@@ -26,13 +29,13 @@ from typing import Any
 from hypothesis import strategies as st
 
 from funcpipe_async.grading import kit
-from funcpipe_async.grading.spec import Exercise, Task
+from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.plan import AsyncPlan, async_fail, async_pure
 from funcpipe_async.result import Err, ErrInfo, Ok
 from funcpipe_async.streams import EMIT, Resource, Stream, stream_from, stream_of
 from funcpipe_async.trace import Trace
 
-__all__ = ["EXERCISE", "windows_reference", "NO_ALERT"]
+__all__ = ["EXERCISE", "PROBES", "windows_reference", "NO_ALERT"]
 
 NO_ALERT = "NO_ALERT"
 BAD = ErrInfo("BAD", "downstream rejected this line")
@@ -293,19 +296,33 @@ def _alert_cases(draw: st.DrawFn) -> tuple[list[int], int]:
     return xs, threshold
 
 
-def check_first_alert(ns: Mapping[str, Any]) -> str:
+def _probe_alert(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Task 3: build ``first_alert`` on a traced stream of the judge's
+    readings, drive it on virtual time; its result and how many readings it pulled."""
     first_alert = kit.function(ns, "first_alert")
+    xs, threshold = [int(x) for x in payload["xs"]], int(payload["threshold"])
+    trace = Trace()
+    doing = f"first_alert(stream_of({xs}), {threshold})"
+    plan = kit.as_plan(kit.call(first_alert, stream_of(xs).traced(trace, "readings"), threshold, doing=doing), doing=doing)
+    if trace.events:
+        raise kit.CheckFailed(f"building {doing} already pulled readings: describing runs nothing — return a plan")
+    result = kit.simulate(plan, doing=f"driving {doing}")
+    return {"result": result, "pulled": len(trace.of_kind(EMIT))}
 
+
+PROBES = {"alert": _probe_alert}
+"""What the worker answers for the tasks judged outside it (Task 3 so far)."""
+
+
+def judge_first_alert(worker: Worker) -> str:
     def prop(case: tuple[list[int], int]) -> None:
         xs, threshold = case
-        trace = Trace()
         doing = f"first_alert(stream_of({xs}), {threshold})"
-        plan = kit.as_plan(kit.call(first_alert, stream_of(xs).traced(trace, "readings"), threshold, doing=doing), doing=doing)
-        if trace.events:
-            raise kit.CheckFailed(f"building {doing} already pulled readings: describing runs nothing — return a plan")
-        result = kit.simulate(plan, doing=f"driving {doing}")
+        answer = worker.ask("alert", {"xs": xs, "threshold": threshold})
+        if not isinstance(answer, dict) or not isinstance(answer.get("pulled"), int):
+            raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        result, pulled = answer.get("result"), answer["pulled"]
         index = next((i for i, x in enumerate(xs) if x > threshold), None)
-        pulled = len(trace.of_kind(EMIT))
         if index is None:
             if isinstance(result, Ok) and result.value in xs:
                 raise kit.CheckFailed(
@@ -339,6 +356,6 @@ EXERCISE = Exercise(
     tasks=(
         Task("t1", "Slide a window over a stream", 4, ("windows",), check_windows),
         Task("t2", "Own a resource, release it always", 3, ("read_log",), check_read_log),
-        Task("t3", "Pull exactly what you need", 3, ("first_alert",), check_first_alert),
+        Task("t3", "Pull exactly what you need", 3, ("first_alert",), judge=judge_first_alert),
     ),
 )
