@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -26,7 +27,7 @@ import pytest
 from grading_fixtures import attacks
 from grading_fixtures.build import load, with_cells, write
 
-from funcpipe_async.grading import confine, kit
+from funcpipe_async.grading import Limits, Report, confine, exercise_slugs, grade_folder, kit, load_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
 SLUG = "01_async_await_as_descriptions"
@@ -173,20 +174,41 @@ def test_names_are_escaped_on_the_terminal_and_neutralised_in_the_csv(run: dict)
 
 
 def test_fresh_examples_every_run_and_a_seed_replays_them() -> None:
-    # A lookup table of one run's examples does not survive the next run's.
+    # The fixed examples come first in every run (a known mistake meets the same example, and
+    # the same feedback, whatever the seed); then the run's fresh ones, which a lookup table of
+    # the fixed examples' answers does not survive.
     from hypothesis import strategies as st
 
-    def examples(seed: int | None) -> list[int]:
+    def examples(seed: int | None, prop: Callable[[int], None] | None = None) -> list[int]:
         seen: list[int] = []
+
+        def record(x: int) -> None:
+            seen.append(x)
+            if prop is not None:
+                prop(x)
+
         kit.SEED = seed
         try:
-            kit.for_all(st.integers(0, 10**9), seen.append, examples=20)
+            kit.for_all(st.integers(0, 10**9), record, examples=20)
         finally:
             kit.SEED = None
         return seen
 
-    assert examples(1) == examples(1)
-    assert examples(1) != examples(2)
+    fixed = examples(None)
+    one, two = examples(1), examples(2)
+    assert one == examples(1)
+    assert one[: len(fixed)] == two[: len(fixed)] == fixed
+    assert len(one) > len(fixed) and one[len(fixed):] != two[len(fixed):]
+
+    table = set(fixed)
+
+    def tabulated(x: int) -> None:
+        if x not in table:
+            raise kit.CheckFailed(f"no answer for {x}")
+
+    examples(None, tabulated)  # the table passes the fixed round alone…
+    with pytest.raises(kit.CheckFailed, match="no answer for"):
+        examples(1, tabulated)  # …and not a grading run
 
 
 def test_strict_refuses_to_run_unconfined(tmp_path: Path) -> None:
@@ -213,3 +235,24 @@ def test_json_answers_from_a_worker_are_only_parsed() -> None:
         os.close(read)
         os.close(write_end)
     assert protocol.decode(json.loads(json.dumps(protocol.encode({"a": (1, [2])})))) == {"a": (1, [2])}
+
+
+@pytest.fixture(scope="module")
+def patched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+    """Every exercise's untouched notebook whose set-up cell patches that exercise's checks."""
+    folder = tmp_path_factory.mktemp("patched")
+    for slug in exercise_slugs():
+        write(_with_setup(load(ROOT / "exercises" / f"{slug}.ipynb"), attacks.patch_the_checks(f"ex{slug}")),
+              folder / f"{slug}.ipynb")
+    reports = grade_folder(folder, limits=Limits(seconds=10), strict=True)
+    return {r.exercise: r for r in reports}
+
+
+@pytest.mark.parametrize("slug", exercise_slugs())
+def test_patching_any_exercises_checks_gains_nothing_on_judged_tasks(patched: dict[str, Report], slug: str) -> None:
+    # Tasks decided by a judge outside the worker: the untouched stubs still score 0.
+    exercise = load_exercise(slug)
+    report = patched[slug]
+    judged = {t.id for t in exercise.tasks if not t.judged_in_worker}
+    scored = {t.id: t.points for t in report.tasks}
+    assert {t: scored[t] for t in judged} == dict.fromkeys(judged, 0), report.text()

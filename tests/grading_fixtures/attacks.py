@@ -84,3 +84,18 @@ def fetch_email(user_id, http):
     raise NotImplementedError("Task 1: write fetch_email")
 '''
 """Task 1 escapes, writes into the submissions, the gradebook and /tmp, kills its parent."""
+
+
+def patch_the_checks(module: str) -> str:
+    """:data:`PATCH_THE_CHECKS` for any exercise: appended to its untouched set-up cell, it makes
+    every check in the worker pass and every probe answer nothing."""
+    return f'''
+import funcpipe_async.grading.kit as _kit
+import funcpipe_async.grading.checks.{module} as _ex
+_kit.for_all = lambda *args, **kwargs: None
+for _task in _ex.EXERCISE.tasks:
+    object.__setattr__(_task, "judge", None)
+    object.__setattr__(_task, "check", lambda namespace: "forged pass")
+for _probe in list(getattr(_ex, "PROBES", {{}})):
+    _ex.PROBES[_probe] = lambda namespace, payload: None
+'''
