@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from funcpipe_async.grading import confine
 from funcpipe_async.grading.checks import UnknownExercise, exercise_slugs
 from funcpipe_async.grading.grader import find_notebooks, grade_folder, grade_notebook
-from funcpipe_async.grading.report import Report, gradebook_csv, printable, task_columns
+from funcpipe_async.grading.report import Report, gradebook_csv, printable, task_columns, write_atomically
 from funcpipe_async.grading.runner import Limits, Unconfined, new_seed
 from funcpipe_async.grading.submission import NotebookError
 from funcpipe_async.trace import format_table
@@ -86,26 +84,54 @@ def _footer(reports: list[Report], seed: int) -> str:
     return "\n".join(lines)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file renamed into place: readers never see half a
-    file, and a symbolic link at ``path`` is replaced, never followed."""
-    folder = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
+def _gradescope(argv: list[str]) -> int:
+    from funcpipe_async.grading.gradescope import build_bundle
+
+    parser = argparse.ArgumentParser(
+        prog="python -m funcpipe_async.grading gradescope",
+        description="Write a Gradescope autograder bundle (autograder.zip) for one exercise.",
+    )
+    parser.add_argument("exercise", metavar="EXERCISE", help=f"the exercise's slug (one of: {', '.join(exercise_slugs())})")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write autograder.zip into")
+    args = parser.parse_args(argv)
+    if args.exercise not in exercise_slugs():
+        return _fail(f"no exercise called {args.exercise!r} (known: {', '.join(exercise_slugs())})")
+    if args.out.exists() and not args.out.is_dir():
+        return _fail(f"--out {printable(str(args.out))} exists and is not a folder")
+    target = build_bundle(args.exercise, args.out)
+    sys.stdout.write(f"wrote {printable(str(target))}: upload it as the assignment's autograder "
+                     "(Configure Autograder > Zip file upload)\n")
+    return 0
+
+
+def _report(argv: list[str]) -> int:
+    from funcpipe_async.grading.classreport import write_class_report
+
+    parser = argparse.ArgumentParser(
+        prog="python -m funcpipe_async.grading report",
+        description="Write the class report (one self-contained HTML page) from a folder run's gradebook.",
+    )
+    parser.add_argument("gradebook", type=Path, metavar="GRADEBOOK.csv",
+                        help="a folder run's gradebook (the gradebook.json beside it adds every task's feedback)")
+    parser.add_argument("--out", type=Path, required=True, metavar="HTML", help="where the report goes")
+    args = parser.parse_args(argv)
+    if not args.gradebook.is_file():
+        return _fail(f"no gradebook at {printable(str(args.gradebook))}")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+        out = write_class_report(args.gradebook, args.out)
+    except (ValueError, UnicodeDecodeError, OSError) as error:
+        return _fail(f"cannot read {printable(str(args.gradebook))}: {printable(str(error))}")
+    sys.stdout.write(f"wrote {printable(str(out))}\n")
+    return 0
+
+
+_COMMANDS = {"gradescope": _gradescope, "report": _report}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _COMMANDS:
+        return _COMMANDS[argv[0]](argv[1:])
     args = _parser().parse_args(argv)
     if not args.timeout > 0:
         return _fail(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
@@ -124,12 +150,16 @@ def main(argv: list[str] | None = None) -> int:
         gradebook: Path = args.gradebook or path / "gradebook.csv"
         if gradebook.is_dir() and not gradebook.is_symlink():
             return _fail(f"the gradebook {printable(str(gradebook))} is a folder")
+        if gradebook.suffix == ".json":
+            return _fail("the gradebook is a CSV file; every task's feedback goes in a .json file beside it")
         try:
             reports = grade_folder(path, exercise=args.exercise, limits=limits, jobs=args.jobs, seed=seed,
                                    strict=args.strict, hidden=[gradebook.parent])
         except Unconfined as error:
             return _fail(str(error))
         write_atomically(gradebook, gradebook_csv(reports))
+        details = {"seed": seed, "confinement": confine.detect().mode, "submissions": [r.to_dict() for r in reports]}
+        write_atomically(gradebook.with_suffix(".json"), json.dumps(details, indent=1, ensure_ascii=False) + "\n")
         if args.json:
             payload = {"gradebook": str(gradebook), "seed": seed, "confinement": confine.detect().mode,
                        "submissions": [r.to_dict() for r in reports]}

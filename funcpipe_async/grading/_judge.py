@@ -143,7 +143,7 @@ def _death(process: subprocess.Popen[bytes], job: dict[str, Any]) -> _Halt:
                  "(did it call sys.exit or os._exit?)")
 
 
-def _worker_env(confined: bool) -> dict[str, str]:
+def _worker_env(confined: bool, home: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "COV_", "PYTEST_", "FUNCPIPE_"))}
     env.update(
         PYTHONPATH=str(job_package_parent()),
@@ -153,6 +153,8 @@ def _worker_env(confined: bool) -> dict[str, str]:
         PYTHONSAFEPATH="1",
         HYPOTHESIS_STORAGE_DIRECTORY=os.path.join("/tmp" if confined else tempfile.gettempdir(), "funcpipe-async-hypothesis"),
     )
+    if home is not None:  # another user: everything it may write is in its own work folder
+        env.update(HOME=str(home), TMPDIR=str(home), HYPOTHESIS_STORAGE_DIRECTORY=str(home / ".hypothesis"))
     return env
 
 
@@ -189,6 +191,17 @@ def _kill_all(process: subprocess.Popen[bytes]) -> None:
                 pass
 
 
+def _worker_user(job: dict[str, Any]) -> dict[str, Any]:
+    """``Popen`` arguments that run the worker as the job's unprivileged user (``user`` confinement)."""
+    name = job.get("user")
+    if not name or job["confined"]:
+        return {}
+    import pwd
+
+    entry = pwd.getpwnam(str(name))
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
 def judge_task(job: dict[str, Any]) -> dict[str, Any]:
     """Decide one task: the verdict (``status``, ``message``) and who judged it."""
     exercise = load_exercise(str(job["exercise"]))
@@ -205,15 +218,20 @@ def judge_task(job: dict[str, Any]) -> dict[str, Any]:
         judge_read, worker_write = os.pipe()
         worker_folder = folder / "work"
         worker_folder.mkdir()
+        as_user = _worker_user(job)
+        if as_user:
+            folder.chmod(0o711)  # the worker (another user) may enter its own work folder, nothing else
+            os.chown(worker_folder, as_user["user"], as_user["group"])
         with outputs[0].open("wb") as out, outputs[1].open("wb") as err:
             process = subprocess.Popen(
                 [*job["prefix"], sys.executable, "-m", "funcpipe_async.grading._worker", str(worker_read), str(worker_write)],
                 cwd="/" if confined else worker_folder,
-                env=_worker_env(confined),
+                env=_worker_env(confined, worker_folder if as_user else None),
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 pass_fds=(worker_read, worker_write),
                 start_new_session=True,
                 preexec_fn=confine.set_parent_death_signal,  # noqa: PLW1509 - this process has no threads
+                **as_user,
             )
         os.close(worker_read)
         os.close(worker_write)

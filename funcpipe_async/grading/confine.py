@@ -11,10 +11,17 @@ Two levels, chosen by :func:`detect` and always named in the grader's output:
   files), hides the submissions folder and the gradebook's folder under empty mounts,
   makes every other mount read-only, then drops every capability (so none of this can be
   undone) and sets ``no_new_privs``.
+* ``user`` (no namespaces — a container that forbids them, as on Gradescope — but the grader
+  runs as root and ``FUNCPIPE_GRADING_USER`` names an existing unprivileged user): as
+  ``unconfined``, and the worker runs as that user, so it cannot write the grader's files
+  (the gradebook, ``results.json``, other submissions) or signal the grader's processes.
 * ``unconfined`` (macOS, or Linux without ``unshare``): the worker runs in its own session
   with resource limits; the judge adopts orphans (``PR_SET_CHILD_SUBREAPER`` on Linux) and
   kills its process group and every descendant it can find at the end.  A student's
-  "Check your work" may run like this; ``--strict`` (instructor grading) refuses to.
+  "Check your work" may run like this; ``--strict`` (instructor grading) refuses to, and to
+  run as ``user`` too.
+
+``FUNCPIPE_GRADING_UNCONFINED=1`` skips the namespaces (to test the other levels).
 """
 
 from __future__ import annotations
@@ -30,9 +37,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Confinement", "detect", "lock_down", "become_subreaper", "set_parent_death_signal", "NAMESPACES", "UNCONFINED"]
+__all__ = ["Confinement", "detect", "lock_down", "become_subreaper", "set_parent_death_signal", "NAMESPACES", "USER",
+           "UNCONFINED"]
 
 NAMESPACES = "namespaces"
+USER = "user"
 UNCONFINED = "unconfined"
 
 
@@ -42,6 +51,7 @@ class Confinement:
 
     mode: str
     prefix: tuple[str, ...] = ()
+    user: str | None = None
 
     @property
     def confined(self) -> bool:
@@ -52,6 +62,10 @@ class Confinement:
             return ("confined: each task's code ran in its own PID, network and mount namespaces "
                     "(descendants killed with it, no network, private /tmp, submissions hidden, read-only files, "
                     "no capabilities), with CPU-time, memory and file-size limits")
+        if self.mode == USER:
+            return (f"confined by user: no namespaces here, so each task's code ran as the unprivileged user {self.user} "
+                    "(it cannot write the grader's files or signal its processes), in its own session, with CPU-time, "
+                    "memory and file-size limits; its descendants were killed with it")
         return ("UNCONFINED: no namespaces on this machine, so the code ran as you, in its own session with "
                 "CPU-time, memory and file-size limits only (fine for checking your own work; "
                 "instructors grade with --strict on Linux)")
@@ -69,8 +83,10 @@ def _unshare_prefix(user: bool) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=1)
 def detect() -> Confinement:
     """The best confinement this machine offers (tried once per process)."""
-    if not sys.platform.startswith("linux") or os.environ.get("FUNCPIPE_GRADING_UNCONFINED") == "1":
+    if not sys.platform.startswith("linux"):
         return Confinement(UNCONFINED)
+    if os.environ.get("FUNCPIPE_GRADING_UNCONFINED") == "1":
+        return _user_or_unconfined()
     for user in ((False,) if os.geteuid() == 0 else (True,)):
         prefix = _unshare_prefix(user)
         if not prefix:
@@ -82,7 +98,36 @@ def detect() -> Confinement:
             continue
         if done.returncode == 0:
             return Confinement(NAMESPACES, prefix)
+    return _user_or_unconfined()
+
+
+def _user_or_unconfined() -> Confinement:
+    name = os.environ.get("FUNCPIPE_GRADING_USER", "")
+    if name and os.geteuid() == 0:
+        import pwd
+
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            return Confinement(UNCONFINED)
+        if entry.pw_uid != 0 and _runs_as(entry.pw_uid, entry.pw_gid):
+            return Confinement(USER, user=name)
     return Confinement(UNCONFINED)
+
+
+def _runs_as(uid: int, gid: int) -> bool:
+    """Whether that user can start this interpreter and import the package (it may live in a
+    folder only root can enter, such as ``/root/.pyenv``)."""
+    import funcpipe_async
+
+    parent = os.path.dirname(os.path.dirname(os.path.realpath(funcpipe_async.__file__)))
+    try:
+        done = subprocess.run([sys.executable, "-c", "import funcpipe_async.grading._worker"], cwd="/",
+                              env={"PYTHONPATH": parent, "PATH": os.environ.get("PATH", "")},
+                              user=uid, group=gid, extra_groups=[], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 # --- inside the worker (Linux) ------------------------------------------------------------

@@ -11,14 +11,18 @@ from __future__ import annotations
 import csv
 import html
 import io
+import os
+import tempfile
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from funcpipe_async.grading.spec import task_number
 
-__all__ = ["STATUSES", "TaskResult", "Report", "gradebook_csv", "task_columns", "printable", "csv_cell"]
+__all__ = ["STATUSES", "TaskResult", "Report", "gradebook_csv", "task_columns", "printable", "csv_cell",
+           "write_atomically"]
 
 STATUSES = {
     "passed": "pass",
@@ -195,3 +199,22 @@ def gradebook_csv(reports: Sequence[Report]) -> str:
             "" if r.seed is None else r.seed,
         )])
     return out.getvalue()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file renamed into place: readers never see half a
+    file, and a symbolic link at ``path`` is replaced, never followed."""
+    folder = path.parent if str(path.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise

@@ -177,6 +177,7 @@ def run_task(exercise: Exercise, task: Task, submission: Submission, limits: Lim
         "seed": setting.seed,
         "confined": setting.confinement.confined,
         "prefix": list(setting.confinement.prefix),
+        "user": setting.confinement.user,
         "hidden": list(setting.hidden),
         "needed": _needed(),
     }
