@@ -276,3 +276,29 @@ def test_the_runner_kills_a_childs_group_before_reaping_it() -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_in_order_reports_every_failing_check_main_concept_first() -> None:
+    from funcpipe_async.grading import kit
+
+    def main(worker: object) -> str:
+        raise kit.CheckFailed("drop the oldest, not the newest")
+
+    def side(worker: object) -> str:
+        raise kit.CheckFailed("capacity 0 must raise ValueError")
+
+    def fine(worker: object) -> str:
+        return "fine"
+
+    with pytest.raises(kit.CheckFailed) as both:
+        kit.in_order(main, fine, side)(None)
+    assert str(both.value) == "(1) drop the oldest, not the newest (2) capacity 0 must raise ValueError"
+    with pytest.raises(kit.CheckFailed, match=r"^capacity 0 must raise ValueError$"):
+        kit.in_order(fine, side)(None)
+    assert kit.in_order(fine, fine)(None) == "fine; fine"
+
+    def stub(worker: object) -> str:
+        raise kit.not_done("offer")
+
+    with pytest.raises(kit.NotDone):
+        kit.in_order(stub, main)(None)

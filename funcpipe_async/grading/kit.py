@@ -58,6 +58,32 @@ class NotDone(CheckFailed):
     """The task's stub is still in place (its function raises ``NotImplementedError``)."""
 
 
+def in_order(*checks: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A judge made of ``checks``, the lesson's main concept first: each runs even when an earlier
+    one failed, so a student whose code gets two things wrong reads both, main one first.
+
+    A stub (:class:`NotDone`) or a worker that ended the task stops it at once; the task
+    passes only if every check does, with the checks' own pass messages joined."""
+
+    def judge(worker: Any) -> str:
+        passed: list[str] = []
+        failed: list[str] = []
+        for check in checks:
+            try:
+                passed.append(check(worker))
+            except NotDone:
+                raise
+            except CheckFailed as failure:
+                failed.append(str(failure))
+        if len(failed) == 1:
+            raise CheckFailed(failed[0])
+        if failed:
+            raise CheckFailed(" ".join(f"({n}) {text}" for n, text in enumerate(failed, start=1)))
+        return "; ".join(passed)
+
+    return judge
+
+
 def show(value: object, limit: int = 120) -> str:
     """``repr(value)``, shortened to ``limit`` characters for feedback."""
     text = repr(value)
