@@ -113,6 +113,26 @@ def _run_cell_code(code: Any, namespace: dict[str, Any]) -> None:
         kit.run_awaitable(value)
 
 
+def _hide(names: tuple[str, ...], number: int) -> None:
+    """Replace each of the package's answers to this task, wherever the package holds it, with a
+    function that refuses — before any of the submission's code runs."""
+    for dotted in names:
+        module_name, _, attribute = dotted.rpartition(".")
+        module = importlib.import_module(module_name)
+        original = getattr(module, attribute)
+
+        def refuse(*args: Any, _name: str = dotted, **kwargs: Any) -> Any:
+            raise RuntimeError(f"{_name} is the package's answer to Task {number}, so it is unavailable while "
+                               f"Task {number} is graded: write your own")
+
+        refuse.__name__ = getattr(original, "__name__", attribute)
+        for loaded in list(sys.modules.values()):
+            if getattr(loaded, "__name__", "").startswith("funcpipe_async"):
+                for key, value in list(vars(loaded).items()):
+                    if value is original:
+                        setattr(loaded, key, refuse)
+
+
 class _Worker:
     def __init__(self, job: Mapping[str, Any], out_fd: int) -> None:
         self.exercise = load_exercise(str(job["exercise"]))
@@ -134,6 +154,7 @@ class _Worker:
     def run_cells(self) -> dict[str, Any]:
         """Run the cells; the message for the judge: ``ready`` (with notes) or an early verdict."""
         task, seconds = self.task, self.seconds
+        _hide(task.hides, task.number)
         own_errors: list[str] = []
         for cell in self.cells:
             own = cell["label"] == task.id

@@ -61,7 +61,8 @@ class Task:
     ``id`` is the stable id in the cell's tag (``task:t1``) and in the gradebook's column;
     ``defines`` are the names the task's cell must define (the grader reports a missing
     one by name); ``judge`` (or, not yet converted, ``check``) decides the task, all or
-    nothing, worth ``points``.
+    nothing, worth ``points``; ``hides`` are the package's own answers, unavailable while
+    the task is graded.
     """
 
     id: str
@@ -70,6 +71,10 @@ class Task:
     defines: tuple[str, ...]
     check: Check | None = None
     judge: Judge | None = None
+    hides: tuple[str, ...] = ()
+    """The package's own answers to this task (``"funcpipe_async.fairness.jain_index"``): the worker
+    replaces them with a function that refuses, before the submission's code runs, so calling the
+    package's reference under another name passes nothing."""
 
     def __post_init__(self) -> None:
         task_number(self.id)
@@ -79,6 +84,9 @@ class Task:
             raise ValueError(f"task {self.id}: points must be a positive int, got {self.points!r}")
         if not self.defines or not all(isinstance(n, str) and n.isidentifier() for n in self.defines):
             raise ValueError(f"task {self.id}: defines must name at least one identifier, got {self.defines!r}")
+        if not all(isinstance(n, str) and n.startswith("funcpipe_async.") and n.count(".") >= 2 for n in self.hides):
+            raise ValueError(f"task {self.id}: hides names package functions as 'funcpipe_async.module.name', "
+                             f"got {self.hides!r}")
         if self.judge is None and not callable(self.check):
             raise ValueError(f"task {self.id}: a task needs a judge (or a legacy check) function")
 
