@@ -46,9 +46,12 @@ from typing import Any
 from hypothesis import strategies as st
 
 from funcpipe_async.fairness import DeficitRoundRobin, Request, simulate_schedule
+from funcpipe_async.gather import async_gather
 from funcpipe_async.grading import kit
 from funcpipe_async.grading.spec import Exercise, Task, Worker
+from funcpipe_async.plan import AsyncPlan, async_lift
 from funcpipe_async.ratelimit import Decision, TokenBucket, TokenState, token_bucket_step
+from funcpipe_async.result import ErrInfo, Ok, Result
 
 __all__ = ["EXERCISE", "PROBES", "drr_reference", "tenant_reference"]
 
@@ -166,7 +169,7 @@ def _probe_limiter(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
             raise kit.CheckFailed(f"{doing} returned {kit.show(acquire)}: return the async function acquire(tenant)")
         loop = asyncio.get_running_loop()
 
-        async def caller(at: float, tenant: str) -> float:
+        async def caller(at: float, tenant: str) -> Result[float, ErrInfo]:
             await asyncio.sleep(at)
             waiting = acquire(tenant)
             if not inspect.isawaitable(waiting):
@@ -175,9 +178,14 @@ def _probe_limiter(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
                     "`async def`, so a caller is suspended until its tenant's bucket lets it through"
                 )
             await waiting
-            return loop.time()
+            return Ok(loop.time())
 
-        return list(await asyncio.gather(*(caller(t, tenant) for t, tenant in script)))
+        def start(at: float, tenant: str) -> AsyncPlan[float]:
+            return async_lift(lambda: caller(at, tenant))
+
+        callers = [start(t, tenant) for t, tenant in script]
+        everyone = await async_gather(callers, concurrency=max(len(callers), 1))()  # all at once, in script order
+        return everyone.value if isinstance(everyone, Ok) else []
 
     instants = kit.simulate(main(), doing=f"driving the callers of {doing}")
     return {"instants": instants}
