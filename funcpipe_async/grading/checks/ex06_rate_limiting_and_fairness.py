@@ -406,26 +406,33 @@ def _judge_drr(worker: Worker, case: _DrrCase, exact: bool = False) -> None:
     _no_starvation(case, order)
     total_weight = sum(case.weights.values())
     if case.long:
-        # shares while every tenant is still backlogged: up to the moment the first queue empties
-        remaining = {t: len(v) for t, v in case.queues.items()}
-        work: dict[str, float] = {t: 0.0 for t in case.queues}
-        for t, s in order:
-            remaining[t] -= 1
-            if remaining[t] == 0:
-                break
-            work[t] += s
-        total = sum(work.values())
+        # shares while every tenant is still backlogged, against the shares DRR itself gives there: the
+        # weights' shares hold only up to one request per round, which matters when sizes differ
+        mine, drr = _backlogged_shares(case, order), _backlogged_shares(case, drr_reference(case.queues, case.weights, case.quantum))
         for t, w in case.weights.items():
-            share, expected = work[t] / total, w / total_weight
+            share, expected = mine[t], drr[t]
             if abs(share - expected) > 0.05 * expected:
                 raise kit.CheckFailed(
                     f"{case!r}: while every tenant is backlogged, tenant {t!r} (weight {_g(w)} of {_g(total_weight)}) "
-                    f"should get {expected:.1%} of the work, within 5 %; your order gives it {share:.1%}. DRR counts "
-                    "*work*, not requests: what does each visit add to a tenant's deficit, and what does the deficit "
-                    "let it send?"
+                    f"should get {expected:.1%} of the work, as DRR shares it, within 5 %; your order gives it "
+                    f"{share:.1%}. DRR counts *work*, not requests: what does each visit add to a tenant's deficit, "
+                    "and what does the deficit let it send?"
                 )
     if exact:
         _exact_order(case, order)
+
+
+def _backlogged_shares(case: _DrrCase, order: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """Each tenant's share of the work served up to the moment the first queue empties."""
+    remaining = {t: len(v) for t, v in case.queues.items()}
+    work: dict[str, float] = {t: 0.0 for t in case.queues}
+    for t, s in order:
+        remaining[t] -= 1
+        if remaining[t] == 0:
+            break
+        work[t] += s
+    total = sum(work.values()) or 1.0
+    return {t: w / total for t, w in work.items()}
 
 
 def _no_starvation(case: _DrrCase, order: list[tuple[str, float]]) -> None:
@@ -594,7 +601,8 @@ def _judge_limiter(worker: Worker, case: _LimiterCase) -> None:
                         f"on {case!r}, tenant {tenant!r} got {j - i + 1} callers through between t={mine[i]:.6g} and "
                         f"t={mine[j]:.6g}, but its bucket lets at most rate × window + burst = "
                         f"{case.rate * window + case.burst:.6g} through in {window:.6g} s: a caller may go only when a "
-                        "token is there. After a caller sleeps, is a token still there for it — or did others wake with it?"
+                        "token is there. How many tokens can a bucket hold, however long it stood idle? And after a caller "
+                        "sleeps, is a token still there for it — or did others wake with it?"
                     )
     for tenant in tenants:  # first come, first served within a tenant
         line = [(k, at) for k, ((_, u), at) in enumerate(zip(case.script, got), start=1) if u == tenant]
