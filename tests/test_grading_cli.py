@@ -31,7 +31,7 @@ def test_grading_the_solution_prints_each_task_and_the_total() -> None:
     assert lines[0] == f"01 · async/await as Descriptions — {SOLUTION}"
     assert "Task 1 · Describe a fetch, run nothing   3/3   pass" in done.stdout
     assert "Task 2 · Chain three dependent fetches   4/4   pass" in done.stdout
-    assert "Task 3 · Test that a plan replays        3/3   pass" in done.stdout
+    assert "Task 3 · Regroup the chain and test it   3/3   pass" in done.stdout
     assert "describing runs nothing" in done.stdout
     assert "  Total: 10/10" in lines
     assert lines[lines.index("  Total: 10/10") + 1].startswith("seed: ")

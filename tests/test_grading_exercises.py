@@ -126,10 +126,10 @@ def test_a_solution_without_a_span_in_a_task_is_refused(tmp_path: Path) -> None:
     solution = nbformat.read(ROOT / "solutions" / "01_async_await_as_descriptions.ipynb", as_version=4)
     for cell in solution.cells:
         if "task:t3" in cell.metadata.get("tags", []):
-            cell.source = "# Task 3 — Test that a plan replays\ndef assert_replayable(plan):\n    pass\n"
+            cell.source = "# Task 3 — Regroup the chain and test it\ndef team_lead_email_left(user_id, http):\n    pass\ndef assert_same_chain(one, other, directory):\n    pass\n"
     path = tmp_path / "01_async_await_as_descriptions.ipynb"
     nbformat.write(solution, path)
-    with pytest.raises(make_exercises.SolutionError, match="Task 3 · Test that a plan replays has no '# BEGIN SOLUTION'"):
+    with pytest.raises(make_exercises.SolutionError, match="Task 3 · Regroup the chain and test it has no '# BEGIN SOLUTION'"):
         make_exercises.render(path)
 
 

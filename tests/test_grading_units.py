@@ -71,7 +71,7 @@ def test_the_registry_finds_exercises_by_slug() -> None:
     assert [t.label for t in exercise.tasks] == [
         "Task 1 · Describe a fetch, run nothing",
         "Task 2 · Chain three dependent fetches",
-        "Task 3 · Test that a plan replays",
+        "Task 3 · Regroup the chain and test it",
     ]
     assert exercise.max_points == 10
     with pytest.raises(UnknownExercise, match="no exercise called '99_nothing'"):

@@ -5,21 +5,24 @@
   runs it again;
 * t2 ``team_lead_email(user_id, http)`` — three dependent fetches (user → team → lead);
   the first ``Err`` short-circuits and comes out unchanged;
-* t3 ``assert_replayable(plan)`` — a test helper, judged by the plans it accepts and
-  rejects: replayable plans pass, plans whose result changes or that reuse one coroutine fail.
+* t3 ``team_lead_email_left(user_id, http)`` and ``assert_same_chain(one, other, directory)``
+  — associativity on the student's own chain: Task 2's three fetches grouped the other way
+  give the same results after the same calls on every directory; and a test helper, judged
+  by the pairs of chains it accepts and rejects: chains that agree (the two groupings) pass,
+  chains whose result or call log differs fail.
 
 Every task is decided by a judge outside the worker: it generates directories (users,
 teams, missing entries, scripted faults) from the grading run's seed, asks the worker's
 probes (``PROBES``) to build and drive the student's plans on them, and compares the
 results and recorded calls with its own reference plan — so no hard-coded answer and no
-forged verdict passes.  Task 3's plans are described as data (a start value and steps, a
-shared counter cell, a single coroutine) and built on each side from that description.
+forged verdict passes.  Task 3's chains are described as data (which of the judge's four chains, a user, a directory)
+and built on each side from that description; the helper's verdict is compared with the judge's
+own drives of the two chains.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +33,9 @@ from funcpipe_async.grading import kit
 from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.plan import (
     AsyncPlan,
-    ReusedCoroutineError,
     async_bind,
-    async_fail,
     async_lift,
     async_map,
-    async_pure,
 )
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
@@ -72,11 +72,15 @@ class Directory:
             faults,
         )
 
+    def responses(self) -> dict[str, dict[str, str]]:
+        """The documents by URL, as ``FakeHttp(responses)`` takes them."""
+        responses = {f"/users/{u}": dict(body) for u, body in self.users.items()}
+        responses.update({f"/teams/{t}": dict(body) for t, body in self.teams.items()})
+        return responses
+
     def http(self) -> FakeHttp:
         """A fresh recording fake serving this directory."""
-        responses = {f"/users/{u}": body for u, body in self.users.items()}
-        responses.update({f"/teams/{t}": body for t, body in self.teams.items()})
-        return FakeHttp(responses, failures=self.faults)
+        return FakeHttp(self.responses(), failures=self.faults)
 
     def __repr__(self) -> str:
         parts = [f"user {u} ({b['email']}, team {b['team']})" for u, b in self.users.items()]
@@ -182,7 +186,7 @@ def _build(fn: Callable[..., Any], user_id: str, http: FakeHttp, name: str) -> A
 # ---------------------------------------------------------------------------------------------
 # The worker's side: probes build and drive the student's plans, and report what happened.
 
-_BUILDERS = ("fetch_email", "team_lead_email")
+_BUILDERS = ("fetch_email", "team_lead_email", "team_lead_email_left")
 
 
 def _probe_fetch(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
@@ -202,34 +206,6 @@ def _probe_fetch(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
         result = kit.simulate(plan, doing=doing)
         drives.append({"result": result, "calls": list(http.calls)})
     return drives
-
-
-def _probe_replay(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
-    """Hand the described plan to the student's ``assert_replayable``; what it did with it."""
-    assert_replayable = kit.function(ns, "assert_replayable")
-    kit.refuse_async(
-        assert_replayable, "assert_replayable",
-        drive="drives the plan with run_sync — a Hypothesis property cannot be async",
-    )
-    plan, cleanup = _make_case(payload)
-    try:
-        try:
-            returned = assert_replayable(plan)
-        except AssertionError as error:
-            return {"outcome": "rejected", "error": kit.describe_exception(error)}
-        except ReusedCoroutineError:
-            return {"outcome": "reused"}
-        except NotImplementedError:
-            raise kit.not_done("assert_replayable") from None
-        except Exception as error:  # noqa: BLE001 - a defect in student code is reported as data
-            return {"outcome": "raised", "error": kit.describe_exception(error)}
-    finally:
-        cleanup()
-    return {"outcome": "accepted", "returned_false": returned is False}
-
-
-PROBES = {"fetch": _probe_fetch, "replay": _probe_replay}
-"""What the worker answers: ``fetch`` (Tasks 1 and 2) and ``replay`` (Task 3)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,12 +285,12 @@ def _reference_lead(user_id: str, http: FakeHttp) -> AsyncPlan[str]:
     )
 
 
-def judge_team_lead_email(worker: Worker) -> str:
+def _judge_chain(worker: Worker, name: str, reference: Callable[[str, FakeHttp], AsyncPlan[str]]) -> None:
     def prop(case: tuple[Directory, str]) -> None:
         directory, user_id = case
-        ((result, calls),) = _ask_fetch(worker, "team_lead_email", directory, user_id, 1)
-        doing = f"driving team_lead_email({user_id!r}, http)"
-        expected, expected_calls = _reference(lambda h: _reference_lead(user_id, h), directory)
+        ((result, calls),) = _ask_fetch(worker, name, directory, user_id, 1)
+        doing = f"driving {name}({user_id!r}, http)"
+        expected, expected_calls = _reference(lambda h: reference(user_id, h), directory)
         when = f"when {directory.story(user_id, 3)}"
         if isinstance(expected, Err):
             if calls[: len(expected_calls)] == expected_calls and len(calls) > len(expected_calls):
@@ -336,6 +312,10 @@ def judge_team_lead_email(worker: Worker) -> str:
             raise kit.CheckFailed(f"{when}, {doing} gave {kit.show(result)}; expected {kit.show(expected)}")
 
     kit.for_all(_CASES, prop)
+
+
+def judge_team_lead_email(worker: Worker) -> str:
+    _judge_chain(worker, "team_lead_email", _reference_lead)
     return (
         "describing runs nothing; the three GETs run in order, each using the previous answer; "
         "the first Err short-circuits and comes out unchanged"
@@ -343,167 +323,138 @@ def judge_team_lead_email(worker: Worker) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Task 3: a test helper that tells replayable plans from the others
+# Task 3: regroup the chain, and a test helper that says whether two chains agree
 
 
-class _CounterPlan:
-    """Not replayable: each drive yields the next number (state kept between drives)."""
-
-    def __init__(self, start: int) -> None:
-        self._next = start
-
-    def __call__(self) -> Coroutine[Any, Any, Result[int, ErrInfo]]:
-        async def run() -> Result[int, ErrInfo]:
-            value = self._next
-            self._next += 1
-            await asyncio.sleep(0)
-            return Ok(value)
-
-        return run()
+def _reference_left(user_id: str, http: FakeHttp) -> AsyncPlan[str]:
+    """Task 2's chain grouped the other way: ``async_bind(async_bind(user, team), lead's email)``."""
+    return async_bind(
+        async_bind(_get(f"/users/{user_id}", http), lambda user: _get(f"/teams/{user['team']}", http)),
+        lambda team: async_map(_get(f"/users/{team['lead']}", http), lambda lead: lead["email"]),
+    )
 
 
-class _FlakyPlan:
-    """Not replayable: Ok on the first drive, Err on every later one."""
-
-    def __init__(self, value: int) -> None:
-        self._value = value
-        self._drives = 0
-
-    def __call__(self) -> Coroutine[Any, Any, Result[int, ErrInfo]]:
-        async def run() -> Result[int, ErrInfo]:
-            self._drives += 1
-            await asyncio.sleep(0)
-            return Ok(self._value) if self._drives == 1 else Err(ErrInfo("TIMEOUT", "flaky", retryable=True))
-
-        return run()
+def _lead_id(user_id: str, http: FakeHttp) -> AsyncPlan[str]:
+    """Two fetches, and the lead's id instead of their email: the same calls as far as the team,
+    a different result."""
+    return async_bind(
+        async_bind(_get(f"/users/{user_id}", http), lambda user: _get(f"/teams/{user['team']}", http)),
+        lambda team: async_map(_get(f"/users/{team['lead']}", http), lambda lead: lead["id"]),
+    )
 
 
-async def _suspend_then_ok(x: int) -> Result[int, ErrInfo]:
-    await asyncio.sleep(0)
-    return Ok(x)
+def _user_twice(user_id: str, http: FakeHttp) -> AsyncPlan[str]:
+    """The chain with a redundant first fetch: the same result, one call more (when the user exists)."""
+    return async_bind(_get(f"/users/{user_id}", http), lambda _: _reference_lead(user_id, http))
 
 
-def _leaf(kind: str, x: int) -> AsyncPlan[int]:
-    if kind == "pure":
-        return async_pure(x)
-    if kind == "fail":
-        return async_fail(ErrInfo("BOOM", "scripted failure"))
-    return async_lift(lambda: _suspend_then_ok(x))
+_CHAINS: dict[str, tuple[str, Callable[[str, FakeHttp], AsyncPlan[Any]]]] = {
+    "nested": ("Task 2's nested chain", _reference_lead),
+    "left": ("the same chain grouped to the left", _reference_left),
+    "lead_id": ("a chain that ends with the lead's id instead of their email", _lead_id),
+    "twice": ("a chain that fetches the user twice", _user_twice),
+}
 
 
-def _then(step: str, k: int) -> Callable[[int], AsyncPlan[int]]:
-    if step == "add":
-        return lambda x: async_pure(x + k)
-    if step == "double":
-        return lambda x: async_pure(2 * x)
-    if step == "suspend_add":
-        return lambda x: async_lift(lambda: _suspend_then_ok(x + k))
-    return lambda x: async_fail(ErrInfo("NEGATIVE", "value is negative")) if x < 0 else async_pure(x)
+def _chain_builder(kind: str, user_id: str) -> Callable[[FakeHttp], AsyncPlan[Any]]:
+    """What the judge's case ``kind`` describes, as the helper receives it: ``http -> plan``."""
+    if kind not in _CHAINS:
+        raise kit.CheckFailed(f"no such chain {kind!r}")
+    build = _CHAINS[kind][1]
+    return lambda http: build(user_id, http)
 
 
-def _make_case(case: Mapping[str, Any]) -> tuple[AsyncPlan[Any], Callable[[], None]]:
-    """The plan a case describes (built the same way in the worker and in the judge), and its clean-up."""
-    shape, x = str(case["shape"]), int(case["x"])
-    if shape == "plan":
-        plan = _leaf(str(case["leaf"]), x)
-        if case.get("step") is not None:
-            step, k = case["step"]
-            plan = async_bind(plan, _then(str(step), int(k)))
-        return plan, lambda: None
-    if shape == "fetch":
-        http = FakeHttp({"/users/ada": {"id": "ada", "email": "ada@example.org"}})
-        return _get(f"/users/{case['user']}", http), lambda: None
-    if shape == "cell":
-        return (_CounterPlan(x) if case["step"] == "next" else _FlakyPlan(x)), lambda: None
-    coro = _suspend_then_ok(x)  # "once": one coroutine, created once
-    return async_lift(lambda: coro), coro.close
+def _probe_same_chain(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """Hand two described chains and a directory to the student's ``assert_same_chain``; what it did."""
+    helper = kit.function(ns, "assert_same_chain")
+    kit.refuse_async(
+        helper, "assert_same_chain",
+        drive="drives each plan with run_sync — a Hypothesis property cannot be async",
+    )
+    user_id = str(payload["user_id"])
+    one, other = (_chain_builder(str(kind), user_id) for kind in payload["pair"])
+    responses = Directory.from_data(payload["directory"]).responses()
+    try:
+        returned = helper(one, other, responses)
+    except AssertionError as error:
+        return {"outcome": "rejected", "error": kit.describe_exception(error)}
+    except NotImplementedError:
+        raise kit.not_done("assert_same_chain") from None
+    except Exception as error:  # noqa: BLE001 - a defect in student code is reported as data
+        return {"outcome": "raised", "error": kit.describe_exception(error)}
+    return {"outcome": "accepted", "returned_false": returned is False}
 
 
-def _case_text(case: Mapping[str, Any]) -> str:
-    shape, x = case["shape"], case["x"]
-    if shape == "plan":
-        leaf = {"pure": f"async_pure({x})", "fail": "async_fail(ErrInfo('BOOM'))"}.get(case["leaf"], f"suspend_then_ok({x})")
-        if case.get("step") is None:
-            return leaf
-        step, k = case["step"]
-        return f"async_bind({leaf}, {step if step in ('double', 'fail_if_negative') else f'{step}({k})'})"
-    if shape == "fetch":
-        return f"async_lift(lambda: http.get_json('/users/{case['user']}'))"
-    if shape == "cell":
-        if case["step"] == "next":
-            return f"counter_plan(start={x})  # Ok({x}), then Ok({x + 1}), …"
-        return f"flaky_plan({x})  # Ok({x}), then Err(TIMEOUT)"
-    return f"async_lift(lambda: coro)  # one coroutine, created once, answering Ok({x})"
 
 
-def _case_kind(case: Mapping[str, Any]) -> str:
-    return {"plan": "replayable", "fetch": "replayable", "cell": "drifting"}.get(case["shape"], "shared coroutine")
 
 
-_XS = st.integers(-50, 50)
-_KS = st.integers(-5, 5)
-_STEPS = st.one_of(
-    st.none(),
-    st.tuples(st.sampled_from(["add", "suspend_add"]), st.integers(-3, 3)),
-    st.tuples(st.sampled_from(["double", "fail_if_negative"]), st.just(0)),
-)
-_REPLAY_CASES = st.one_of(
-    st.fixed_dictionaries({"shape": st.just("plan"), "leaf": st.sampled_from(["pure", "fail", "suspend"]), "x": _XS,
-                           "step": _STEPS}),
-    st.fixed_dictionaries({"shape": st.just("fetch"), "user": st.sampled_from(["ada", "bob"]), "x": st.just(0)}),
-    st.fixed_dictionaries({"shape": st.just("cell"), "step": st.sampled_from(["next", "flip"]), "x": _KS}),
-    st.fixed_dictionaries({"shape": st.just("once"), "x": _KS}),
-).map(lambda case: {k: (list(v) if isinstance(v, tuple) else v) for k, v in case.items()})
+def _pairs() -> st.SearchStrategy[tuple[str, str]]:
+    return st.sampled_from([
+        ("nested", "left"), ("left", "lead_id"), ("nested", "twice"), ("left", "nested"),
+        ("lead_id", "nested"), ("twice", "left"), ("left", "left"),
+    ])
 
 
-def judge_assert_replayable(worker: Worker) -> str:
-    def prop(case: dict[str, Any]) -> None:
-        text, kind = _case_text(case), _case_kind(case)
-        doing = f"assert_replayable({text})"
-        answer = worker.ask("replay", case)
+_SAME_CHAIN_CASES = st.tuples(_pairs(), directories().map(lambda d: Directory(d.users, d.teams)), st.sampled_from(USERS))
+
+
+def _run_chain(kind: str, user_id: str, directory: Directory) -> tuple[Result[Any, ErrInfo], list[str]]:
+    return _reference(lambda h: _CHAINS[kind][1](user_id, h), directory)
+
+
+def judge_assert_same_chain(worker: Worker) -> None:
+    def prop(case: tuple[tuple[str, str], Directory, str]) -> None:
+        (a, b), directory, user_id = case
+        answer = worker.ask("same_chain", {"pair": [a, b], "user_id": user_id, "directory": directory.data()})
         outcome = answer.get("outcome") if isinstance(answer, dict) else None
-        if outcome == "rejected":
-            if kind == "replayable":
-                plan, cleanup = _make_case(case)
-                result = kit.drive(plan, doing=f"driving {text}")
-                cleanup()
-                raise kit.CheckFailed(
-                    f"assert_replayable rejected a replayable plan: {text} drives to {kit.show(result)} "
-                    f"every time, yet {doing} raised {answer.get('error')}"
-                )
-            return
-        if outcome == "reused":
-            if kind == "shared coroutine":
-                return  # the second drive failed: the helper did reject it
-            raise kit.CheckFailed(f"{doing} raised ReusedCoroutineError on a plan that makes a fresh coroutine each time")
+        if outcome not in ("accepted", "rejected", "raised"):
+            raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        (result_a, calls_a), (result_b, calls_b) = _run_chain(a, user_id, directory), _run_chain(b, user_id, directory)
+        agree = result_a == result_b and calls_a == calls_b
+        text_a, text_b = _CHAINS[a][0], _CHAINS[b][0]
+        where = f"for user {user_id!r} on a directory where {directory.story(user_id, 3)}"
+        doing = f"assert_same_chain(<{text_a}>, <{text_b}>, directory)"
         if outcome == "raised":
             raise kit.CheckFailed(
-                f"{doing} raised {answer.get('error')}; a test helper fails with AssertionError "
-                "(write `assert first == second, ...`) and otherwise returns None"
+                f"{doing} raised {answer.get('error')} {where}; a test helper fails with AssertionError "
+                "(write `assert ..., ...`) and otherwise returns None"
             )
-        if outcome != "accepted":
-            raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
-        if kind == "replayable":
-            return
-        hint = (
-            " It returned False: a test helper must *fail* (raise AssertionError), not return a verdict"
-            if answer.get("returned_false") is True else " Drive the plan twice and compare the two results"
-        )
-        if kind == "shared coroutine":
+        if outcome == "rejected" and agree:
             raise kit.CheckFailed(
-                f"assert_replayable accepted a plan that cannot be replayed: {text} — its second drive "
-                f"raises ReusedCoroutineError.{hint}"
+                f"assert_same_chain rejected two chains that agree: {where}, {text_a} and {text_b} both give "
+                f"{kit.show(result_a)} after the calls {calls_a}, yet {doing} raised {answer.get('error')}. "
+                "Are you comparing what the two drives produced, or the plans themselves? Does each chain get its "
+                "own fresh FakeHttp(directory)?"
             )
-        raise kit.CheckFailed(
-            f"assert_replayable accepted a plan that is not replayable: {text} gives a different result "
-            f"on its second drive.{hint}"
-        )
+        if outcome == "accepted" and not agree:
+            if answer.get("returned_false") is True:
+                hint = " It returned False: a test helper must *fail* (raise AssertionError), not return a verdict"
+            elif result_a == result_b:
+                hint = (" The results agree but the calls do not: compare the two call logs too — does each chain "
+                        "get its own fresh FakeHttp, so its log holds only its own calls?")
+            else:
+                hint = " Compare the two results"
+            raise kit.CheckFailed(
+                f"assert_same_chain accepted two chains that differ: {where}, {text_a} gives {kit.show(result_a)} "
+                f"after the calls {calls_a}, but {text_b} gives {kit.show(result_b)} after {calls_b}.{hint}"
+            )
 
-    kit.for_all(_REPLAY_CASES, prop)
+    kit.for_all(_SAME_CHAIN_CASES, prop)
+
+
+def judge_regrouped_chain(worker: Worker) -> str:
+    _judge_chain(worker, "team_lead_email_left", _reference_left)  # associativity first: the lesson's law
+    judge_assert_same_chain(worker)
     return (
-        "accepts replayable plans (pure, failing, suspending, bound, fetching) and rejects plans whose "
-        "result changes between drives or that reuse one coroutine"
+        "grouped the other way, the chain gives the same results after the same calls on every directory; "
+        "assert_same_chain accepts chains that agree and rejects chains whose results or call logs differ"
     )
+
+
+PROBES = {"fetch": _probe_fetch, "same_chain": _probe_same_chain}
+"""What the worker answers: ``fetch`` (Tasks 1 to 3: build and drive a chain) and ``same_chain``
+(Task 3: what ``assert_same_chain`` says about two described chains)."""
 
 
 EXERCISE = Exercise(
@@ -512,6 +463,7 @@ EXERCISE = Exercise(
     tasks=(
         Task("t1", "Describe a fetch, run nothing", 3, ("fetch_email",), judge=judge_fetch_email),
         Task("t2", "Chain three dependent fetches", 4, ("team_lead_email",), judge=judge_team_lead_email),
-        Task("t3", "Test that a plan replays", 3, ("assert_replayable",), judge=judge_assert_replayable),
+        Task("t3", "Regroup the chain and test it", 3, ("team_lead_email_left", "assert_same_chain"),
+             judge=judge_regrouped_chain),
     ),
 )
