@@ -497,7 +497,8 @@ EXERCISE = Exercise(
     slug="02_async_generators",
     title="02 · Async Generators",
     tasks=(
-        Task("t1", "Slide a window over a stream", 4, ("windows",), judge=judge_windows),
+        Task("t1", "Slide a window over a stream", 4, ("windows",), judge=judge_windows,
+             hides=(f"{__name__}.windows_reference",)),
         Task("t2", "Own a resource, release it always", 3, ("read_log",), judge=judge_read_log),
         Task("t3", "Pull exactly what you need", 3, ("first_alert",), judge=judge_first_alert),
     ),

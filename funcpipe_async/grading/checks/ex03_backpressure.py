@@ -22,9 +22,9 @@ with its own reference: ``offer*`` report what each offer returned (or which bad
 raised ``ValueError``) and, for a script, what was taken, left and evicted — the judge drives
 the lesson's ``BoundedQueue`` itself; ``telemetry`` reports the policy returned, as data, and
 the judge sends the bursts through ``pipeline`` with that policy on its own virtual clock;
-``littles`` reports the three numbers.  Each probe also reports the module that defined the
-function: the references below are importable, and handing one in is refused by name (a
-wrapper around one is not detected: see the report of issue 18).
+``littles`` reports the three numbers.  The references below have the tasks' signatures and
+are importable, so each task hides its own from the worker (``Task.hides``): called there,
+it refuses, saying why.
 """
 
 from __future__ import annotations
@@ -76,24 +76,6 @@ def _offers(draw: st.DrawFn) -> tuple[tuple[int, ...], int, int]:
 _BAD_CAPACITIES = (0, -1)
 
 
-def _origin(fn: Any) -> str:
-    """The module that defined ``fn`` (the cells' functions say ``__main__``)."""
-    module = getattr(fn, "__module__", None)
-    return module if isinstance(module, str) else ""
-
-
-def _refused(name: str, origin: Any) -> None:
-    """Fail when the worker reports that ``name`` is a function of the course's package: the
-    grader's reference of this very task is importable, and handing it in is not an answer."""
-    if not isinstance(origin, str):
-        raise _wrong_shape()
-    if origin == "funcpipe_async" or origin.startswith("funcpipe_async."):
-        raise kit.CheckFailed(
-            f"{name} is {origin}'s own function, not code of yours: write the function in the task's cell "
-            "(the grader's reference answers are not an answer)"
-        )
-
-
 def _wrong_shape() -> kit.CheckFailed:
     return kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
 
@@ -123,11 +105,11 @@ def _offer(fn: Any, buffer: tuple[int, ...], item: int, capacity: int) -> Any:
 
 
 def _probe_offer(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
-    """One offer on the judge's buffer: what the student's function returned, and where it comes from."""
+    """One offer on the judge's buffer: what the student's function returned."""
     fn = kit.function(ns, "offer_drop_oldest")
     buffer = tuple(int(x) for x in payload["buffer"])
     got = _offer(fn, buffer, int(payload["item"]), int(payload["capacity"]))
-    return {"origin": _origin(fn), "returned": got}
+    return {"returned": got}
 
 
 def _probe_offer_fold(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
@@ -187,7 +169,6 @@ def judge_offer_drop_oldest(worker: Worker) -> str:
         answer = worker.ask("offer", {"buffer": list(buffer), "item": item, "capacity": capacity})
         if not isinstance(answer, dict) or "returned" not in answer:
             raise _wrong_shape()
-        _refused("offer_drop_oldest", answer.get("origin"))
         pair = _as_pair(answer["returned"])
         if pair is None:
             raise _not_a_pair(doing, answer["returned"])
@@ -306,7 +287,7 @@ def _deliveries(policy: QueuePolicy, consumer_rate: float, burst: int) -> tuple[
 
 def _probe_telemetry(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     """``telemetry_policy(rate, max_age)``: the policy it returned, as data, or the ValueError it
-    raised (any other exception is a verdict), and where the function comes from."""
+    raised (any other exception is a verdict)."""
     fn = kit.function(ns, "telemetry_policy")
     rate, max_age = float(payload["rate"]), float(payload["max_age"])
     try:
@@ -314,12 +295,12 @@ def _probe_telemetry(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     except NotImplementedError:
         raise kit.not_done("telemetry_policy") from None
     except ValueError as error:
-        return {"origin": _origin(fn), "outcome": "value_error", "error": str(error)[:200]}
+        return {"outcome": "value_error", "error": str(error)[:200]}
     except Exception as error:  # noqa: BLE001 - a defect is the verdict
         raise kit.CheckFailed(f"telemetry_policy({_g(rate)}, {_g(max_age)}) raised {kit.describe_exception(error)}") from None
     if isinstance(got, QueuePolicy):
-        return {"origin": _origin(fn), "outcome": "policy", "capacity": got.capacity, "overflow": got.overflow}
-    return {"origin": _origin(fn), "outcome": "other", "shown": kit.show(got)}
+        return {"outcome": "policy", "capacity": got.capacity, "overflow": got.overflow}
+    return {"outcome": "other", "shown": kit.show(got)}
 
 
 def _policy_of(answer: Mapping[str, Any]) -> QueuePolicy:
@@ -345,7 +326,6 @@ def judge_telemetry_policy(worker: Worker) -> str:
         answer = worker.ask("telemetry", {"rate": rate, "max_age": max_age})
         if not isinstance(answer, dict):
             raise _wrong_shape()
-        _refused("telemetry_policy", answer.get("origin"))
         outcome = answer.get("outcome")
         if outcome == "value_error":
             if expected is None:
@@ -439,7 +419,7 @@ def _close(a: float, b: float) -> bool:
 
 def _probe_littles(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     """``measure_littles_law(events)`` on the judge's trace: the three numbers it returned (as
-    floats), or what it returned instead, and where the function comes from."""
+    floats), or what it returned instead."""
     fn = kit.function(ns, "measure_littles_law")
     events = [(float(t), str(kind)) for t, kind in payload["events"]]
     doing = f"measure_littles_law({events!r})" if len(events) <= 8 else \
@@ -448,8 +428,8 @@ def _probe_littles(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     if isinstance(got, tuple) and len(got) == 3 and all(
         isinstance(x, (int, float)) and not isinstance(x, bool) for x in got
     ):
-        return {"origin": _origin(fn), "numbers": [float(x) for x in got]}
-    return {"origin": _origin(fn), "shown": kit.show(got)}
+        return {"numbers": [float(x) for x in got]}
+    return {"shown": kit.show(got)}
 
 
 def judge_measure_littles_law(worker: Worker) -> str:
@@ -459,7 +439,6 @@ def judge_measure_littles_law(worker: Worker) -> str:
         answer = worker.ask("littles", {"events": [[t, kind] for t, kind in events]})
         if not isinstance(answer, dict):
             raise _wrong_shape()
-        _refused("measure_littles_law", answer.get("origin"))
         numbers = answer.get("numbers")
         if numbers is None:
             raise kit.CheckFailed(f"{doing} returned {answer.get('shown')}; return a tuple (λ, L, W) of numbers")
@@ -499,8 +478,11 @@ EXERCISE = Exercise(
     slug="03_backpressure",
     title="03 · Backpressure",
     tasks=(
-        Task("t1", "Evict before you admit", 4, ("offer_drop_oldest",), judge=judge_offer_drop_oldest),
-        Task("t2", "Size a telemetry queue to a budget", 3, ("telemetry_policy",), judge=judge_telemetry_policy),
-        Task("t3", "Measure Little's law from a trace", 3, ("measure_littles_law",), judge=judge_measure_littles_law),
+        Task("t1", "Evict before you admit", 4, ("offer_drop_oldest",), judge=judge_offer_drop_oldest,
+             hides=(f"{__name__}.offer_reference",)),
+        Task("t2", "Size a telemetry queue to a budget", 3, ("telemetry_policy",), judge=judge_telemetry_policy,
+             hides=(f"{__name__}.telemetry_reference",)),
+        Task("t3", "Measure Little's law from a trace", 3, ("measure_littles_law",), judge=judge_measure_littles_law,
+             hides=(f"{__name__}.littles_reference",)),
     ),
 )

@@ -21,7 +21,8 @@ it called ``make_scenario``, on how many distinct simulations, whether each was 
 seeded, and the first two runs' traces as data.  The judge knows from the description which
 cases must pass.  For Task 3 the policy is described as data, ``retry`` reports the number
 the student's function returned, and the judge drives ``async_retry`` itself on virtual
-time for the true end instant (the package exports no function with this task's answer).
+time for the true end instant; ``retry_end``, which computes it and is importable, is
+hidden from the worker while Task 3 is graded (``Task.hides``).
 
 Every instant is a sum of quarter-seconds (and 0.75 s, 2.5 s), so it is exact in floating
 point; every plan is driven on virtual time, so no check waits for real.
@@ -550,6 +551,7 @@ EXERCISE = Exercise(
     tasks=(
         Task("t1", "Test a timeout on virtual time", 4, ("assert_times_out_at",), judge=judge_assert_times_out_at),
         Task("t2", "Test that a seed replays a run", 3, ("assert_same_trace",), judge=judge_assert_same_trace),
-        Task("t3", "Predict when a retry ends", 3, ("retry_finishes_at",), judge=judge_retry_finishes_at),
+        Task("t3", "Predict when a retry ends", 3, ("retry_finishes_at",), judge=judge_retry_finishes_at,
+             hides=(f"{__name__}.retry_end",)),
     ),
 )
