@@ -2,12 +2,13 @@
 
     python benchmarks/bench_grading.py
 
-1. Each solution notebook in ``solutions/`` is graded on its own (best of 3): every task in
-   its own child process, as ``python -m funcpipe_async.grading FILE`` does.  Target: under
+1. Each solution notebook in ``solutions/`` is graded on its own (best of 3): every task by
+   its own judge and worker, as ``python -m funcpipe_async.grading FILE`` does.  Target: under
    10 s per notebook.
 2. A folder of 30 submissions — copies of the solutions, round robin — is graded as the
-   instructor's command does.  Reported: wall time, the CPU time the grading children used,
-   and their ratio, the average number of cores kept busy.  Target: "uses both cores", read
+   instructor's command does (a folder per exercise).  Reported: wall time, the CPU time the
+   grading children used, and their ratio, the average number of cores kept busy (the judges'
+   CPU time; a confined worker's is not reaped by this process, so the ratio is a lower bound).  Target: "uses both cores", read
    as an average above 1.5 on a 2-core machine.
 
 Correctness check (exit 1 if it fails): every solution, and every copy, scores full marks.
@@ -53,7 +54,9 @@ def main() -> int:
               f"worst {max(times):.2f} s  {verdict} (target < 10 s)")
     with tempfile.TemporaryDirectory() as folder:
         for i in range(COPIES):
-            shutil.copy(solutions[i % len(solutions)], Path(folder) / f"student_{i:02d}.ipynb")
+            solution = solutions[i % len(solutions)]
+            (Path(folder) / solution.stem).mkdir(exist_ok=True)  # a folder per exercise names it
+            shutil.copy(solution, Path(folder) / solution.stem / f"student_{i:02d}.ipynb")
         cpu_before = children_cpu()
         started = time.perf_counter()
         reports = grade_folder(Path(folder))

@@ -657,7 +657,8 @@ lesson_answer_key("01")
 # Open [the exercise notebook](../exercises/01_async_await_as_descriptions.ipynb): three graded
 # tasks, 10 points, with a *Check your work* cell ([how it works](../exercises/README.md)):
 # describe a fetch that runs nothing until driven; chain three dependent fetches where the first
-# `Err` short-circuits; write a test helper that checks a plan replays.
+# `Err` short-circuits; regroup that chain's binds the other way and write a test helper that checks
+# both groupings give the same result after the same calls (associativity, on your own chain).
 #
 # ## On your own
 #

@@ -575,7 +575,8 @@ lesson_answer_key("06")
 #
 # **[Exercise 06 · Rate Limiting and Fairness](../exercises/06_rate_limiting_and_fairness.ipynb)**
 # (10 points, with a **Check your work** cell; see [the exercises README](../exercises/README.md)):
-# write the token-bucket step, schedule by deficit round robin, compute Jain's index.
+# write the token-bucket step, schedule by deficit round robin, compute Jain's index, and give each
+# tenant its own limiter in plain asyncio, tested on virtual time.
 #
 # ## On your own
 #

@@ -197,67 +197,93 @@ for user_id in ["ada", "grace", "alan"]:
 
 
 # %% [markdown]
-# ## Task 3 — Test that a plan replays (3 points)
+# ## Task 3 — Regroup the chain and test it (3 points)
 #
-# A plan is a recipe, so driving it twice gives the same result (when its effects are idempotent,
-# as a GET is). The lesson checked that by hand, `first == second`. Turn the check into a reusable
-# test helper: `assert_replayable(plan)` drives `plan` twice and raises `AssertionError` when the
-# two results differ; otherwise it returns `None`.
+# Task 2 nests its binds to the right: `async_bind(user, lambda u: async_bind(team(u), lead))`.
+# The lesson's **associativity** law says the grouping does not matter: the same steps grouped to
+# the left, `async_bind(async_bind(user, team), lead)`, are the same plan. Check it on your own chain.
 #
-# - Drive with `run_sync(plan)`, in a plain `def`: then the helper works inside a Hypothesis
-#   property (`@given` cannot decorate an `async def`), in pytest and in this notebook.
-# - A plan built as `async_lift(lambda: coro)` around one shared coroutine fails its second drive
-#   with `ReusedCoroutineError`. Letting that error propagate is fine: the test fails either way.
+# 1. Write `team_lead_email_left(user_id, http)`: Task 2's three fetches grouped the other way —
+#    the outer `async_bind`'s first argument is itself an `async_bind` (user, then team), and its
+#    function gets the *team* and ends the chain. No lambda reaches back for the user.
+# 2. Write the test helper `assert_same_chain(one, other, directory)`. `one` and `other` each take a
+#    fake and return a plan (`lambda http: team_lead_email("ada", http)`); the helper drives each
+#    once with `run_sync`, on its own fresh `FakeHttp(directory)`, and raises `AssertionError`
+#    unless both give the same result **and** made the same calls, in the same order. Otherwise it
+#    returns `None`. Write it as a plain `def`, so it works inside a Hypothesis property.
 #
-# *How it is checked:* your helper is run on plans Hypothesis generates. Replayable ones — pure,
-# failing, suspending, bound, fetching — must pass; plans whose result changes between drives (a
-# counter, a flaky fetch) and shared-coroutine plans must fail. A helper that always passes, or
-# always fails, scores nothing.
+# *How it is checked:* your `team_lead_email_left` is driven on generated directories and compared,
+# result and calls, with the expected ones. Your helper is given pairs of chains on generated
+# directories: pairs that agree (the two groupings) must pass; pairs whose results differ, or whose
+# call logs differ, must fail. A helper that always passes, or always fails, scores nothing.
 #
 # <details><summary>Hint 1</summary>
 #
-# What does each drive give back, and how does the lesson's *Replay a plan* compare two of them?
-# Can two `Result`s be compared by value? (`Ok` and `Err` are frozen dataclasses.)
+# In the left grouping, what does the inner `async_bind` produce — the user, or the team? Then what
+# does the outer bind's function receive, and which fetch is left for it to make?
 # </details>
 #
 # <details><summary>Hint 2</summary>
 #
-# Are you comparing what the two drives *produced*, or the plans and coroutines themselves?
-# Would two coroutines made by the same plan ever be equal?
+# If both chains shared one fake, whose calls would its log hold when you compare? And which two
+# things does each drive give you to compare — can `Result`s and lists be compared with `==`?
 # </details>
 
 # %% tags=["task:t3"]
-# Task 3 — Test that a plan replays
-def assert_replayable(plan: AsyncPlan) -> None:
-    """Drive `plan` twice; fail with AssertionError if the two results differ."""
+# Task 3 — Regroup the chain and test it
+def team_lead_email_left(user_id: str, http: HttpClientCap) -> AsyncPlan[str]:
+    """Task 2's chain grouped to the left: async_bind(async_bind(user, team), lead's email)."""
     # BEGIN SOLUTION
-    first, second = run_sync(plan), run_sync(plan)
-    assert first == second, f"not replayable: the first drive gave {first}, the second {second}"
+    def get(url: str) -> AsyncPlan[dict]:
+        return async_lift(lambda: http.get_json(url))
+
+    user_then_team = async_bind(get(f"/users/{user_id}"), lambda user: get(f"/teams/{user['team']}"))
+    return async_bind(user_then_team, lambda team: async_map(get(f"/users/{team['lead']}"), lambda lead: lead["email"]))
+    # END SOLUTION
+
+
+def assert_same_chain(one, other, directory: dict) -> None:
+    """Drive one(http) and other(http), each on a fresh FakeHttp(directory); AssertionError unless
+    both give the same result after the same calls."""
+    # BEGIN SOLUTION
+    runs = []
+    for build in (one, other):
+        http = FakeHttp(directory)
+        runs.append((run_sync(build(http)), list(http.calls)))
+    (first, first_calls), (second, second_calls) = runs
+    assert first == second, f"the results differ: {first} vs {second}"
+    assert first_calls == second_calls, f"the calls differ: {first_calls} vs {second_calls}"
     # END SOLUTION
 
 
 # %% [markdown] tags=["solution-only"]
-# In the solution: the helper inside a Hypothesis property, and rejecting a shared coroutine.
+# In the solution: the associativity property on generated directories, with Hypothesis.
 
 # %% tags=["solution-only"]
 from hypothesis import given, strategies as st
-from funcpipe_async import ReusedCoroutineError, load_course_profile
+from funcpipe_async import load_course_profile
 
 load_course_profile()
 
-@given(st.sampled_from(["ada", "grace", "alan", "nobody"]))
-def team_lead_email_replays(user_id: str) -> None:
-    assert_replayable(team_lead_email(user_id, FakeHttp(DIRECTORY)))
+users = st.fixed_dictionaries({"email": st.sampled_from(["a@x.org", "b@y.org"]), "team": st.sampled_from(["core", "infra"])})
+directories = st.fixed_dictionaries({}, optional={
+    "/users/ada": users, "/users/grace": users,
+    "/teams/core": st.fixed_dictionaries({"lead": st.sampled_from(["ada", "grace", "alan"])}),
+    "/teams/infra": st.fixed_dictionaries({"lead": st.sampled_from(["ada", "grace"])}),
+})
 
-team_lead_email_replays()
-print("team_lead_email replays for every user id")
+@given(directories, st.sampled_from(["ada", "grace", "alan"]))
+def regrouping_changes_nothing(directory: dict, user_id: str) -> None:
+    assert_same_chain(lambda http: team_lead_email(user_id, http),
+                      lambda http: team_lead_email_left(user_id, http), directory)
 
-http = FakeHttp(DIRECTORY)
-coro = http.get_json("/users/ada")                  # one coroutine, shared by every drive
+regrouping_changes_nothing()
+print("both groupings give the same result after the same calls, on every generated directory")
+
 try:
-    assert_replayable(async_lift(lambda: coro))
-except (AssertionError, ReusedCoroutineError) as error:
-    print("a shared coroutine is rejected:", type(error).__name__)
+    assert_same_chain(lambda http: team_lead_email("ada", http), lambda http: fetch_email("ada", http), DIRECTORY)
+except AssertionError as error:
+    print("two different chains are rejected:", error)
 
 # %% [markdown]
 # ## Check your work

@@ -13,10 +13,12 @@
 #
 # # Exercise 06 · Rate Limiting and Fairness
 #
-# Three graded tasks on the lesson's ideas: a rate limiter is a **pure state machine** — a step
+# Four graded tasks on the lesson's ideas: a rate limiter is a **pure state machine** — a step
 # from `(config, state, now, cost)` to `(decision, next state)`, with no clock inside; **deficit
-# round robin** shares a server by *work*, in proportion to weights, and starves nobody; and
-# **Jain's index** folds a whole allocation into one number. 10 points.
+# round robin** shares a server by *work*, in proportion to weights, and starves nobody;
+# **Jain's index** folds a whole allocation into one number; and a limiter **in plain asyncio**
+# (the loop's clock, `asyncio.sleep`, a lock as the line) gives every tenant its own bucket.
+# 10 points.
 #
 # **How to work**
 # 1. Run the set-up cell.
@@ -29,7 +31,8 @@
 # Keep everything a task needs inside its own cell: the grader runs the set-up cell and the task
 # cells, and nothing else. Try things out in new cells of your own — they are not graded. Each task
 # asks you to write the idea yourself: calling the package's own `token_bucket_step`,
-# `DeficitRoundRobin` or `jain_index` does not count (use them to check your answers, though).
+# `DeficitRoundRobin`, `jain_index`, `AsyncRateLimiter` or `KeyedLimiter` does not count (use them
+# to check your answers, though).
 
 # %% [markdown] tags=["solution-only"]
 # > **Solution notebook — the one source of this exercise.** `python tools/make_exercises.py`
@@ -42,17 +45,20 @@
 #
 # Run this first. The grader runs it too, before your task cells: leave it as it is. It imports the
 # bucket's frozen values from the lesson — `TokenBucket(rate, burst)`, `TokenState(tokens, updated)`
-# and `Decision(admitted, wait)` — and the helpers to try your answers with.
+# and `Decision(admitted, wait)` — and the helpers to try your answers with (`Simulation` runs
+# async code on virtual time).
 
 # %% tags=["setup"]
 # Setup — run this first; the grader runs it too
+import asyncio
 from collections import deque
+from collections.abc import Awaitable, Callable
 
-from funcpipe_async import Decision, TokenBucket, TokenState, format_table, max_window_cost
+from funcpipe_async import Decision, Simulation, TokenBucket, TokenState, format_table, max_window_cost
 
 
 # %% [markdown]
-# ## Task 1 — Write the token-bucket step (4 points)
+# ## Task 1 — Write the token-bucket step (3 points)
 #
 # The lesson's token bucket: `rate` tokens per second drip into a bucket that holds at most
 # `burst`. Write the step, **a pure function** — it reads no clock, changes nothing, and the same
@@ -129,7 +135,7 @@ print("most admitted in any 2 s window:", max_window_cost(admitted, 2.0), "<= 2 
 
 
 # %% [markdown]
-# ## Task 2 — Schedule by deficit round robin (4 points)
+# ## Task 2 — Schedule by deficit round robin (3 points)
 #
 # Tenants share one server. Every tenant's queue is full from the start (*backlog*): `queues` maps
 # each tenant to the sizes of its requests, in order. Write
@@ -211,17 +217,16 @@ print({t: round(w / sum(work.values()), 3) for t, w in work.items()}, "vs weight
 
 
 # %% [markdown]
-# ## Task 3 — Compute Jain's index (2 points)
+# ## Task 3 — Compute Jain's index (1 point)
 #
-# Write `jain(xs)`, Jain's fairness index of the allocations `xs` (non-negative numbers, not all 0):
-#
-# $$J = \frac{(\sum x_i)^2}{n \sum x_i^2}$$
-#
+# Write `jain(xs)`, Jain's fairness index of the allocations `xs` (non-negative numbers, not all 0),
+# as the lesson defines it in
+# [Measure fairness with Jain's index](../notebooks/06_rate_limiting_and_fairness.ipynb#Measure-fairness-with-Jain's-index).
 # It is 1 when everyone gets the same and `1/n` when one of `n` gets everything. With no allocations
 # at all the index is undefined: raise `ValueError`.
 #
 # *How it is checked:* the index's laws (equal shares, one winner, two of four), then your value is
-# compared with the formula on allocations Hypothesis generates.
+# compared with the index on allocations Hypothesis generates.
 #
 # <details><summary>Hint</summary>
 #
@@ -247,6 +252,96 @@ def jain(xs: list[float]) -> float:
 # %% tags=["solution-only"]
 for xs in ([5, 5, 5, 5], [20, 0, 0, 0], [10, 10, 0, 0], [9, 1]):
     print(xs, round(jain(xs), 3))
+
+# %% [markdown]
+# ## Task 4 — Limit each tenant in plain asyncio (3 points)
+#
+# The lesson's `PlainTokenBucket` makes every caller share *one* bucket and *one* line. A service
+# with many tenants wants one of each per tenant: a noisy tenant may empty its own bucket, but it
+# never delays anyone else. Write, in plain asyncio,
+#
+# ```python
+# tenant_limiter(rate: float, burst: float) -> Callable[[str], Awaitable[None]]
+# ```
+#
+# which returns `acquire`, an `async def acquire(tenant: str) -> None` that returns once `tenant`'s
+# bucket has let the caller through. Each caller costs one token.
+#
+# - Every tenant has its own token bucket of `rate` and `burst`, full when the tenant is first seen.
+# - A tenant's callers go **first come, first served**. A caller waits only for its own tenant's
+#   earlier callers and tokens — never for another tenant's.
+# - Time is the running loop's clock, `asyncio.get_running_loop().time()`; a caller that must wait
+#   sleeps with `asyncio.sleep` until its token is there (no polling with small sleeps).
+#
+# Decide with your own arithmetic or with the lesson's pure step (`TokenBucket(rate, burst).step`);
+# the async part — the clock, the sleeping, the lines — is the task.
+#
+# *How it is checked:* on virtual time (`Simulation`), with scripts Hypothesis generates: callers of
+# a few tenants arrive in bursts and after gaps, each awaits `acquire(its tenant)`, and the instant it
+# got through is recorded. No tenant gets more than `rate × window + burst` through in any window; a
+# tenant's callers go in arrival order; and each gets through at the earliest instant its own
+# tenant's bucket allows.
+#
+# <details><summary>Hint 1</summary>
+#
+# What must you remember for each tenant between calls? Which asyncio primitive lets waiting callers
+# line up in arrival order — and how many of them do you need?
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# When a caller wakes from its sleep, is its token certainly there? Who else may have woken at the
+# same moment, and what did they take?
+# </details>
+#
+# <details><summary>Try it</summary>
+#
+# With `rate=1, burst=2`: five callers of `"noisy"` at t = 0 and one of `"quiet"` at t = 0.25.
+# `noisy` gets through at 0, 0, 1, 2, 3 and `quiet` at 0.25 — run it on virtual time with
+# `Simulation().run(main())`, where `main` starts the callers with `asyncio.gather`.
+# </details>
+
+# %% tags=["task:t4"]
+# Task 4 — Limit each tenant in plain asyncio
+def tenant_limiter(rate: float, burst: float) -> Callable[[str], Awaitable[None]]:
+    """`acquire(tenant)`: one token-bucket limiter per tenant, each with its own first-come line."""
+    # BEGIN SOLUTION
+    buckets: dict[str, tuple[float, float]] = {}   # tenant -> (tokens, when counted)
+    lines: dict[str, asyncio.Lock] = {}            # tenant -> its line (a Lock wakes waiters in order)
+
+    async def acquire(tenant: str) -> None:
+        loop = asyncio.get_running_loop()
+        async with lines.setdefault(tenant, asyncio.Lock()):
+            while True:
+                now = loop.time()
+                tokens, updated = buckets.get(tenant, (burst, now))
+                tokens = min(burst, tokens + (now - updated) * rate)
+                if tokens >= 1:
+                    buckets[tenant] = (tokens - 1, now)
+                    return
+                buckets[tenant] = (tokens, now)
+                await asyncio.sleep((1 - tokens) / rate)   # exactly until the token has dripped in
+
+    return acquire
+    # END SOLUTION
+
+
+# %% [markdown] tags=["solution-only"]
+# In the solution: the "Try it" script on virtual time.
+
+# %% tags=["solution-only"]
+async def try_it() -> list[tuple[str, float]]:
+    acquire = tenant_limiter(rate=1, burst=2)
+    loop = asyncio.get_running_loop()
+
+    async def caller(at: float, tenant: str) -> tuple[str, float]:
+        await asyncio.sleep(at)
+        await acquire(tenant)
+        return tenant, loop.time()
+
+    return list(await asyncio.gather(*(caller(0, "noisy") for _ in range(5)), caller(0.25, "quiet")))
+
+print(Simulation().run(try_it()))
 
 # %% [markdown]
 # ## Check your work

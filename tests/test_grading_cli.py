@@ -31,16 +31,20 @@ def test_grading_the_solution_prints_each_task_and_the_total() -> None:
     assert lines[0] == f"01 · async/await as Descriptions — {SOLUTION}"
     assert "Task 1 · Describe a fetch, run nothing   3/3   pass" in done.stdout
     assert "Task 2 · Chain three dependent fetches   4/4   pass" in done.stdout
-    assert "Task 3 · Test that a plan replays        3/3   pass" in done.stdout
+    assert "Task 3 · Regroup the chain and test it   3/3   pass" in done.stdout
     assert "describing runs nothing" in done.stdout
-    assert lines[-1] == "  Total: 10/10"
+    assert "  Total: 10/10" in lines
+    assert lines[lines.index("  Total: 10/10") + 1].startswith("seed: ")
+    assert any(line.startswith(("confined: ", "UNCONFINED: ")) for line in lines)
 
 
 def test_json_has_one_entry_per_task_and_the_total() -> None:
     done = grade(EXERCISE, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"submission", "exercise", "title", "status", "tasks", "total", "max_total", "notes"}
+    assert set(report) == {"submission", "exercise", "title", "status", "tasks", "total", "max_total", "notes",
+                           "seed", "confinement", "judged_in_worker"}
+    assert isinstance(report["seed"], int) and report["judged_in_worker"] == []
     assert report["exercise"] == "01_async_await_as_descriptions" and report["status"] == "graded"
     assert (report["total"], report["max_total"]) == (0, 10)
     assert [t["id"] for t in report["tasks"]] == ["t1", "t2", "t3"]
@@ -84,11 +88,13 @@ def _mkdir(path: Path) -> Path:
 def test_a_folder_becomes_a_csv_gradebook(tmp_path: Path) -> None:
     folder = tmp_path / "submissions"
     write(load(SOLUTION), folder / "alice" / "01_async_await_as_descriptions.ipynb")
-    write(load(SOLUTION), folder / "bob.ipynb")  # renamed: its metadata names the exercise
+    claims_another = load(SOLUTION)
+    claims_another["metadata"]["funcpipe_async"]["exercise"] = "02_async_generators"
+    write(claims_another, folder / "bob.ipynb")  # renamed, and its metadata names another exercise
     write(load(EXERCISE), folder / "carol.ipynb")
     _text(folder / "dave.ipynb", "{ not json")
     write(load(SOLUTION), folder / ".ipynb_checkpoints" / "bob-checkpoint.ipynb")  # ignored
-    done = grade(folder)
+    done = grade(folder, "--exercise", "01_async_await_as_descriptions")
     assert done.returncode == 0, done.stderr
     gradebook = folder / "gradebook.csv"
     assert f"4 submission(s) graded; gradebook written to {gradebook}" in done.stdout
@@ -96,10 +102,12 @@ def test_a_folder_becomes_a_csv_gradebook(tmp_path: Path) -> None:
     assert [r["submission"] for r in rows] == [
         "alice/01_async_await_as_descriptions.ipynb", "bob.ipynb", "carol.ipynb", "dave.ipynb"
     ]
-    assert list(rows[0]) == ["submission", "exercise", "t1", "t2", "t3", "total", "max_total", "status", "notes"]
+    assert list(rows[0]) == ["submission", "exercise", "t1", "t2", "t3", "total", "max_total", "status", "notes", "seed"]
     alice, bob, carol, dave = rows
     assert (alice["t1"], alice["t2"], alice["t3"], alice["total"], alice["max_total"]) == ("3", "4", "3", "10", "10")
-    assert bob["total"] == "10" and bob["status"] == "graded" and bob["notes"] == ""
+    assert bob["total"] == "10" and bob["status"] == "graded" and bob["exercise"] == "01_async_await_as_descriptions"
+    assert "metadata claims exercise '02_async_generators'; it was graded against 01_async" in bob["notes"]
+    assert alice["seed"] == bob["seed"] and alice["seed"].isdigit()
     assert carol["total"] == "0" and carol["status"] == "graded"
     assert carol["notes"].startswith("t1 not done: not done yet: fetch_email still raises NotImplementedError")
     assert (dave["t1"], dave["t2"], dave["t3"], dave["total"], dave["max_total"]) == ("0", "0", "0", "0", "10")
@@ -111,7 +119,7 @@ def test_gradebook_option_and_json_for_a_folder(tmp_path: Path) -> None:
     write(load(SOLUTION), folder / "erin.ipynb")
     target = tmp_path / "out" / "marks.csv"
     target.parent.mkdir()
-    done = grade(folder, "--json", "--gradebook", target, "--jobs", "1")
+    done = grade(folder, "--json", "--gradebook", target, "--jobs", "1", "--exercise", "01_async_await_as_descriptions")
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert payload["gradebook"] == str(target) and target.is_file()
@@ -126,7 +134,7 @@ def test_exercise_option_overrides_the_file_name(tmp_path: Path) -> None:
     path = write(notebook, tmp_path / "frank.ipynb")
     assert grade(path).returncode == 2
     done = grade(path, "--exercise", "01_async_await_as_descriptions", "--timeout", "20")
-    assert done.returncode == 0 and done.stdout.rstrip().endswith("Total: 10/10"), done.stdout + done.stderr
+    assert done.returncode == 0 and "  Total: 10/10\n" in done.stdout, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("args", [["--timeout", "0"], ["--jobs", "0"], ["--exercise", "99_nothing"]])

@@ -1,7 +1,10 @@
 """Hostile submissions: each costs its own task, with a clear message, within the time limit.
 
 Every case replaces Task 2's cell of the solution; Tasks 1 and 3 keep the solution's code and
-must still pass.  The whole folder is graded in one run with a 3-second limit per task.
+must still pass.  The whole folder is graded in one run with a limit of 3 s of CPU time per
+task (and the default wall-clock bound, 4 × 3 + 15 = 27 s, for code that waits without
+computing; on a loaded machine a CPU-bound loop may reach that bound first, so its
+expected phrase is only "of CPU time", which both messages contain).
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ SECONDS = 3.0
 GRACE = 3.0
 
 EXPECTED = {
-    "loops forever": ("timeout", "the checks did not finish within 3 s"),
-    "loops forever at the top of the cell": ("timeout", "Task 2's cell did not finish within 3 s when run"),
-    "sleeps forever": ("timeout", "the checks did not finish within 3 s"),
-    "a plan that waits forever": ("timeout", "a plan that waits for ever"),
-    "swallows the time limit": ("timeout", "did not finish within 3 s and was stopped"),
+    "loops forever": ("timeout", "of CPU time"),
+    "loops forever at the top of the cell": ("timeout", "of CPU time"),
+    "sleeps forever": ("timeout", "did not finish within 27 s of wall-clock time"),
+    "a plan that waits forever": ("failed", "can never finish: every task is waiting"),
+    "swallows the time limit": ("timeout", "of wall-clock time and was stopped"),
     "crashes the interpreter": ("crashed", "killed by SIGSEGV before the checks finished"),
     "kills itself": ("crashed", "killed by SIGKILL before the checks finished"),
     "calls os._exit": ("exited", "called os._exit()"),
@@ -36,7 +39,7 @@ EXPECTED = {
     "uses an IPython magic": ("failed", "IPython magics (%…, !…) do not work there"),
     "lacks the function": ("failed", "team_lead_email is not defined after running Task 2's cell"),
     "raises before defining it": ("failed", "Task 2's cell raised RuntimeError: boom when run"),
-    "leaves a process running": ("timeout", "the checks did not finish within 3 s"),
+    "leaves a process running": ("timeout", "of CPU time"),
     "allocates 4 GB": ("failed", "raised MemoryError"),
 }
 
@@ -54,7 +57,8 @@ def _marker_processes() -> list[psutil.Process]:
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Report], float, Path]:
-    folder = tmp_path_factory.mktemp("hostile")
+    root = tmp_path_factory.mktemp("hostile")
+    folder = root / "01_async_await_as_descriptions"  # a folder per exercise names it
     solution = load(ROOT / "solutions" / "01_async_await_as_descriptions.ipynb")
     pidfile = tmp_path_factory.mktemp("pids") / "sleeper.pid"
     for name, (task_id, cell) in ex01.HOSTILE.items():
@@ -63,9 +67,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Report]
     write(with_cells(solution, {"t1": ex01.EARLIER_CELL_HANGS}), folder / "earlier cell hangs.ipynb")
     started = time.monotonic()
     # jobs=4 on any machine: most hostile tasks wait (sleep, hang) rather than compute.
-    reports = grade_folder(folder, limits=Limits(seconds=SECONDS, grace=GRACE), jobs=4)
+    reports = grade_folder(root, limits=Limits(seconds=SECONDS, grace=GRACE), jobs=4)
     elapsed = time.monotonic() - started
-    return {r.submission.removesuffix(".ipynb"): r for r in reports}, elapsed, pidfile
+    return {Path(r.submission).stem: r for r in reports}, elapsed, pidfile
 
 
 def test_every_hostile_case_has_an_expectation() -> None:
@@ -86,19 +90,22 @@ def test_hostile_code_costs_its_own_task_only(hostile: tuple[dict[str, Report], 
 def test_a_hang_in_an_earlier_cell_costs_only_that_task(hostile: tuple[dict[str, Report], float, Path]) -> None:
     report = hostile[0]["earlier cell hangs"]
     assert [t.status for t in report.tasks] == ["timeout", "passed", "passed"], report.text()
-    assert "Task 1's cell did not finish within 3 s when run" in report.tasks[0].feedback
+    assert "of CPU time" in report.tasks[0].feedback
 
 
 def test_grading_finishes_within_the_limits(hostile: tuple[dict[str, Report], float, Path]) -> None:
     reports, elapsed, _ = hostile
     tasks = sum(len(r.tasks) for r in reports.values())
-    # A generous bound: every task at its hard limit, one at a time, would take longer than this.
-    assert elapsed < tasks * (SECONDS + GRACE) / 2, f"{elapsed:.1f} s for {tasks} tasks"
+    # A generous bound: every task at its wall-clock bound, four at a time, would take longer.
+    assert elapsed < tasks * (Limits(seconds=SECONDS).wall_seconds + GRACE) / 4, f"{elapsed:.1f} s for {tasks} tasks"
 
 
 def test_nothing_a_submission_started_is_left_running(hostile: tuple[dict[str, Report], float, Path]) -> None:
-    # The hostile cell started `sleep 313.25` and wrote its pid; killing the child's process
-    # group killed the sleeper too, and it was reaped (no zombie left behind).
+    # The hostile cell started `sleep 313.25` (and, unconfined, wrote its pid); ending the
+    # task killed the sleeper too, and it was reaped (no zombie left behind).
+    if not hostile[2].exists():  # confined: the worker could not reach the pid file's folder
+        assert _marker_processes() == []
+        return
     pid = int(hostile[2].read_text())
     deadline = time.monotonic() + 5
     while psutil.pid_exists(pid) and time.monotonic() < deadline:

@@ -47,7 +47,7 @@ def _task(task_id: str = "t1", **changes: object) -> Task:
         ({"points": True}, "points must be a positive int"),
         ({"defines": ()}, "defines must name at least one identifier"),
         ({"defines": ("not a name",)}, "defines must name at least one identifier"),
-        ({"check": "nope"}, "check must be a function"),
+        ({"check": "nope"}, "a task needs a judge"),
     ],
 )
 def test_a_task_validates_its_fields(changes: dict[str, object], message: str) -> None:
@@ -71,7 +71,7 @@ def test_the_registry_finds_exercises_by_slug() -> None:
     assert [t.label for t in exercise.tasks] == [
         "Task 1 · Describe a fetch, run nothing",
         "Task 2 · Chain three dependent fetches",
-        "Task 3 · Test that a plan replays",
+        "Task 3 · Regroup the chain and test it",
     ]
     assert exercise.max_points == 10
     with pytest.raises(UnknownExercise, match="no exercise called '99_nothing'"):
@@ -124,8 +124,8 @@ def test_report_html_escapes_and_is_a_table() -> None:
 
 def test_gradebook_has_a_column_per_task_and_quotes_notes() -> None:
     assert gradebook_csv([_report()]) == (
-        "submission,exercise,t1,t2,total,max_total,status,notes\n"
-        'alice.ipynb,01_x,3,0,3,7,graded,"t2 fail: the first Err short-circuits: ""a"", b"\n'
+        "submission,exercise,t1,t2,total,max_total,status,notes,seed\n"
+        'alice.ipynb,01_x,3,0,3,7,graded,"t2 fail: the first Err short-circuits: ""a"", b",\n'
     )
 
 
@@ -149,17 +149,11 @@ def test_a_missing_task_cell_scores_zero_without_a_child() -> None:
     assert "Task 2's cell is missing" in result.feedback
 
 
-def test_only_a_verdict_with_the_jobs_token_counts(tmp_path: Path) -> None:
-    path = tmp_path / "verdict.json"
-    path.write_text(json.dumps({"token": "abc", "task": "t1", "status": "passed", "message": "ok"}))
-    assert _read_verdict(path, "abc", "t1") == ("passed", "ok")
-    assert _read_verdict(path, "forged", "t1") is None
-    assert _read_verdict(path, "abc", "t2") is None
-    path.write_text(json.dumps({"token": "abc", "task": "t1", "status": "excellent", "message": "ok"}))
-    assert _read_verdict(path, "abc", "t1") is None
-    path.write_text("{")
-    assert _read_verdict(path, "abc", "t1") is None
-    assert _read_verdict(tmp_path / "none.json", "abc", "t1") is None
+def test_only_a_well_formed_verdict_from_the_judge_counts() -> None:
+    assert _read_verdict(json.dumps({"status": "passed", "message": "ok", "judged": "judge"}).encode()) == ("passed", "ok")
+    assert _read_verdict(json.dumps({"status": "excellent", "message": "ok"}).encode()) is None
+    assert _read_verdict(b"{") is None
+    assert _read_verdict(b"") is None
 
 
 def test_kit_turns_student_exceptions_into_verdicts() -> None:
@@ -282,3 +276,29 @@ def test_the_runner_kills_a_childs_group_before_reaping_it() -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_in_order_reports_every_failing_check_main_concept_first() -> None:
+    from funcpipe_async.grading import kit
+
+    def main(worker: object) -> str:
+        raise kit.CheckFailed("drop the oldest, not the newest")
+
+    def side(worker: object) -> str:
+        raise kit.CheckFailed("capacity 0 must raise ValueError")
+
+    def fine(worker: object) -> str:
+        return "fine"
+
+    with pytest.raises(kit.CheckFailed) as both:
+        kit.in_order(main, fine, side)(None)
+    assert str(both.value) == "(1) drop the oldest, not the newest (2) capacity 0 must raise ValueError"
+    with pytest.raises(kit.CheckFailed, match=r"^capacity 0 must raise ValueError$"):
+        kit.in_order(fine, side)(None)
+    assert kit.in_order(fine, fine)(None) == "fine; fine"
+
+    def stub(worker: object) -> str:
+        raise kit.not_done("offer")
+
+    with pytest.raises(kit.NotDone):
+        kit.in_order(stub, main)(None)

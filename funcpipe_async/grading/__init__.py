@@ -1,4 +1,4 @@
-"""The course's grader: checks graded exercise notebooks, in child processes, with time limits.
+"""The course's grader: a judge per task that never runs student code, and a confined worker that does.
 
 * In an exercise notebook: ``check_my_work("01_async_await_as_descriptions")`` shows per-task
   feedback for the code the student last ran.
@@ -9,18 +9,20 @@ Where things are:
 
 * ``spec``       — :class:`Exercise` and :class:`Task`: an exercise as data;
 * ``checks/``    — one module per exercise (``ex01_async_await_as_descriptions``) declaring
-  ``EXERCISE``, found by the notebook's slug;
+  ``EXERCISE`` (its tasks' judges) and ``PROBES`` (what the worker answers), found by slug;
 * ``kit``        — what a check needs: verdicts (:class:`CheckFailed`), safe calls into student
-  code, driving plans, Hypothesis properties with deterministic feedback;
+  code, driving plans, Hypothesis properties seeded per grading run;
 * ``submission`` — finding the graded cells (tags ``setup`` / ``task:tN``, first lines
   ``# Setup`` / ``# Task N``) in a saved notebook or in the kernel's history;
-* ``runner``     — one child process per task, time limits, killing and collecting;
-  ``_child`` is that child;
+* ``runner``     — one judge process per task (``_judge``), limits, killing and collecting;
+  the judge starts the worker (``_worker``) and talks to it over ``protocol`` (JSON only);
+* ``confine``    — the worker's confinement (Linux namespaces) and what it hides;
 * ``report``     — verdicts as data, and as text, JSON, HTML and CSV;
 * ``grader``     — grading files and folders; ``__main__`` is the command line.
 
-The grader never uses the student's kernel state: it takes the graded cells' code and
-checks it in a fresh process.
+The grader never uses the student's kernel state: it takes the graded cells' code and runs
+it in a fresh, confined worker; the verdict comes from the judge, which only compares the
+worker's plain-data answers with its own reference.
 """
 
 from __future__ import annotations

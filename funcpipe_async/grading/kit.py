@@ -24,7 +24,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from hypothesis import Phase, given, settings
+from hypothesis import Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FlakyFailure
 
@@ -45,6 +45,10 @@ X = TypeVar("X")
 EXAMPLES = 60
 """Generated examples per property: enough to find the usual mistakes, fast enough to grade."""
 
+SEED: int | None = None
+"""The grading run's seed: :func:`for_all` draws its examples from it (``None``: derandomized).
+Each run of the grader draws a fresh one and records it in the report; ``--seed`` replays it."""
+
 
 class CheckFailed(AssertionError):
     """The submission fails this task; ``str(error)`` is the feedback the student reads."""
@@ -52,6 +56,32 @@ class CheckFailed(AssertionError):
 
 class NotDone(CheckFailed):
     """The task's stub is still in place (its function raises ``NotImplementedError``)."""
+
+
+def in_order(*checks: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A judge made of ``checks``, the lesson's main concept first: each runs even when an earlier
+    one failed, so a student whose code gets two things wrong reads both, main one first.
+
+    A stub (:class:`NotDone`) or a worker that ended the task stops it at once; the task
+    passes only if every check does, with the checks' own pass messages joined."""
+
+    def judge(worker: Any) -> str:
+        passed: list[str] = []
+        failed: list[str] = []
+        for check in checks:
+            try:
+                passed.append(check(worker))
+            except NotDone:
+                raise
+            except CheckFailed as failure:
+                failed.append(str(failure))
+        if len(failed) == 1:
+            raise CheckFailed(failed[0])
+        if failed:
+            raise CheckFailed(" ".join(f"({n}) {text}" for n, text in enumerate(failed, start=1)))
+        return "; ".join(passed)
+
+    return judge
 
 
 def show(value: object, limit: int = 120) -> str:
@@ -203,14 +233,23 @@ def run_awaitable(awaitable: Awaitable[object]) -> None:
 def for_all(strategy: st.SearchStrategy[X], prop: Callable[[X], None], *, examples: int = EXAMPLES) -> None:
     """Run ``prop`` on generated examples; the first failing example's verdict is raised.
 
-    Derandomized, no example database, no deadline, quiet: the same submission always
-    gets the same examples and the same feedback.  Examples come simplest first, and there
-    is no shrinking: shrinking a failure costs seconds per task, and a check's message
-    should explain its example in words (the part of it that matters) anyway.
+    Two rounds: first the course's fixed examples (derandomized, simplest first: the same for
+    every run, so a known mistake always meets the example that explains it best), then, when
+    the grading run has a :data:`SEED`, as many again drawn fresh from it (recorded in the
+    report, so a disputed grade can be replayed) — a table of the fixed examples' answers
+    fails there.  No example database, no deadline, quiet, and no shrinking: shrinking a
+    failure costs seconds per task, and a check's message should explain its example in
+    words (the part of it that matters) anyway.
     """
+    _for_all_once(strategy, prop, examples, None)
+    if SEED is not None:
+        _for_all_once(strategy, prop, examples, SEED)
 
+
+def _for_all_once(strategy: st.SearchStrategy[X], prop: Callable[[X], None], examples: int, fresh: int | None) -> None:
     @settings(
         quiet_course_settings(examples),
+        derandomize=fresh is None,
         phases=(Phase.explicit, Phase.reuse, Phase.generate),
         report_multiple_bugs=False,
     )
@@ -218,6 +257,8 @@ def for_all(strategy: st.SearchStrategy[X], prop: Callable[[X], None], *, exampl
     def run(example: X) -> None:
         prop(example)
 
+    if fresh is not None:
+        run = seed(fresh)(run)
     try:
         run()
     except FlakyFailure as error:

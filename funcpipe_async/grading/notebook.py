@@ -11,9 +11,11 @@ state (variables from scratch cells) plays no part.  The verdicts appear as a ta
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from funcpipe_async.grading import confine
 from funcpipe_async.grading.checks import load_exercise
 from funcpipe_async.grading.report import Report
 from funcpipe_async.grading.runner import Limits, grade_submission
@@ -60,10 +62,17 @@ def submission_from_kernel(slug: str, task_ids: list[str], folder: Path | None =
 
 
 def check_kernel_work(slug: str, *, seconds: float = 10.0) -> Report:
-    """Grade what this kernel last ran for exercise ``slug`` (``check_my_work`` without the display)."""
+    """Grade what this kernel last ran for exercise ``slug`` (``check_my_work`` without the display).
+
+    The same grading as the instructor's, confined where the machine allows (the notebook's
+    folder hidden from the checked code); where it does not, the report says so in a note.
+    """
     exercise = load_exercise(slug)
     submission = submission_from_kernel(slug, [t.id for t in exercise.tasks])
-    return grade_submission(exercise, submission, Limits(seconds=seconds))
+    report = grade_submission(exercise, submission, Limits(seconds=seconds), hidden=[Path.cwd()])
+    if report.confinement != confine.NAMESPACES:
+        report = replace(report, notes=(*report.notes, confine.detect().describe()))
+    return report
 
 
 def check_my_work(slug: str, *, seconds: float = 10.0) -> None:

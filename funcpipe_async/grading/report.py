@@ -11,13 +11,18 @@ from __future__ import annotations
 import csv
 import html
 import io
+import os
+import tempfile
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from funcpipe_async.grading.spec import task_number
 
-__all__ = ["STATUSES", "TaskResult", "Report", "gradebook_csv", "task_columns"]
+__all__ = ["STATUSES", "TaskResult", "Report", "gradebook_csv", "task_columns", "printable", "csv_cell",
+           "write_atomically"]
 
 STATUSES = {
     "passed": "pass",
@@ -78,6 +83,9 @@ class Report:
     tasks: tuple[TaskResult, ...]
     status: str = "graded"
     notes: tuple[str, ...] = field(default=())
+    seed: int | None = None
+    confinement: str = ""
+    judged_in_worker: tuple[str, ...] = field(default=())
 
     @property
     def total(self) -> int:
@@ -97,6 +105,9 @@ class Report:
             "total": self.total,
             "max_total": self.max_total,
             "notes": list(self.notes),
+            "seed": self.seed,
+            "confinement": self.confinement,
+            "judged_in_worker": list(self.judged_in_worker),
         }
 
     def text(self) -> str:
@@ -135,6 +146,26 @@ class Report:
         )
 
 
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control and format characters (escape sequences, carriage
+    returns, bidirectional overrides) shown as ``\\x1b``-style escapes; newlines kept."""
+    out = []
+    for char in text:
+        if char == "\n" or (char.isprintable() and unicodedata.category(char) != "Cf"):
+            out.append(char)
+        else:
+            out.append(char.encode("unicode_escape").decode("ascii") if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
+    return "".join(out)
+
+
+def csv_cell(value: object) -> object:
+    """A gradebook cell a spreadsheet will not run: text starting with ``= + - @`` (or a tab or
+    carriage return) gets a leading apostrophe; numbers are left alone."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -146,16 +177,18 @@ def task_columns(reports: Sequence[Report]) -> list[str]:
 
 
 def gradebook_csv(reports: Sequence[Report]) -> str:
-    """One row per submission: a column per task id (points), the total, status and notes."""
+    """One row per submission: a column per task id (points), the total, status, notes and the run's seed.
+
+    Every text cell is neutralised for spreadsheets (:func:`csv_cell`)."""
     task_ids = task_columns(reports)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["submission", "exercise", *task_ids, "total", "max_total", "status", "notes"])
+    writer.writerow(["submission", "exercise", *task_ids, "total", "max_total", "status", "notes", "seed"])
     for r in reports:
         points = {t.id: t.points for t in r.tasks}
         notes = [f"{t.id} {STATUSES[t.status]}: {_short(t.feedback)}" for t in r.tasks if not t.passed]
         notes.extend(_short(n) for n in r.notes)
-        writer.writerow([
+        writer.writerow([csv_cell(cell) for cell in (
             r.submission,
             r.exercise,
             *[points.get(i, "") for i in task_ids],
@@ -163,5 +196,25 @@ def gradebook_csv(reports: Sequence[Report]) -> str:
             r.max_total,
             r.status,
             " | ".join(notes),
-        ])
+            "" if r.seed is None else r.seed,
+        )])
     return out.getvalue()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file renamed into place: readers never see half a
+    file, and a symbolic link at ``path`` is replaced, never followed."""
+    folder = path.parent if str(path.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise

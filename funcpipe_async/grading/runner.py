@@ -1,22 +1,21 @@
-"""Run checks in child processes, with a time limit, and collect their verdicts.
+"""Run each task's judge in a child process, within limits, and collect their verdicts.
 
-Every (submission, task) pair is one job in its own child process
-(:mod:`funcpipe_async.grading._child`), so a hang or a crash in one task costs that task
-and nothing else.  Jobs run on a pool of ``jobs`` threads (default: one per CPU core); each
-thread only waits for its child, so the cores do the checking.
+Every (submission, task) pair is one job: a judge process
+(:mod:`funcpipe_async.grading._judge`) that never runs student code, and the worker it
+starts (:mod:`funcpipe_async.grading._worker`), which runs the submission's cells inside
+the confinement (:mod:`funcpipe_async.grading.confine`) and answers the judge's probes.  A
+hang, a crash or an attack in one task costs that task and nothing else.  Jobs run on a
+pool of ``jobs`` threads (default: one per CPU core); each thread only waits for its judge.
 
-A child:
-
-* starts in a fresh temporary folder, with stdin from ``/dev/null`` and stdout/stderr going
-  to files there (never pipes, which fill up and block); at most the last 2,000 bytes of
-  its error output are read back, for the message when it dies without a verdict;
-* runs in its own session (process group): when its time is up — or when it finishes —
-  the whole group is killed with ``SIGKILL``, so nothing it started lives on, and the child
-  itself is always waited for (no zombies);
-* has a soft time limit inside (``SIGALRM``, which gives a precise message) and a hard one
-  outside (``seconds`` plus a grace period) for code that ignores the soft one;
-* must positively report: a verdict file carrying the job's one-time token.  No verdict
-  means the task fails, whatever the exit code.
+* "Too slow" is decided by CPU time (``Limits.seconds``, enforced in the worker); the wall
+  clock is only a generous outer bound (``Limits.wall``), so a loaded machine does not fail
+  a genuine solution.
+* Each grading run draws a fresh ``seed`` for the judges' generated examples (recorded in
+  every report; pass it back to replay a disputed grade).
+* The judge reports on its stdout, a file only it holds; when it has finished (or its time
+  is up) its whole process group is killed, and it is always reaped.
+* ``strict=True`` (instructor grading) refuses to run without confinement
+  (:class:`Unconfined`).
 """
 
 from __future__ import annotations
@@ -36,51 +35,66 @@ from pathlib import Path
 from typing import Any
 
 import funcpipe_async
+from funcpipe_async.grading import confine
 from funcpipe_async.grading.report import STATUSES, Report, TaskResult
 from funcpipe_async.grading.spec import Exercise, Task
 from funcpipe_async.grading.submission import SETUP, Submission
 
-__all__ = ["Limits", "Graded", "run_task", "grade_submissions", "grade_submission"]
+__all__ = ["Limits", "Graded", "Setting", "Unconfined", "run_task", "grade_submissions", "grade_submission", "new_seed"]
 
-_READ_BACK = 2_000
 _PACKAGE_PARENT = str(Path(funcpipe_async.__file__).resolve().parent.parent)
+
+
+class Unconfined(RuntimeError):
+    """``strict`` grading was asked for on a machine that cannot confine the workers."""
+
+
+def new_seed() -> int:
+    """A fresh seed for one grading run's generated examples."""
+    return secrets.randbelow(2**32)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """How long one task may take (``seconds``) and how much its code may print (``output_chars``).
+    """How much CPU time one task may use (``seconds``) and how much its code may print (``output_chars``).
 
-    The child is killed ``grace`` seconds after ``seconds`` if it has not reported by then
-    (starting Python and importing the checks take part of that grace).
+    ``wall`` (default ``4 × seconds + 15``) bounds the whole task in wall-clock time; the
+    judge is killed ``grace`` seconds (plus its start-up) after that if it has not reported.
     """
 
     seconds: float = 10.0
     output_chars: int = 1_000_000
     grace: float = 5.0
+    wall: float | None = None
+
+    @property
+    def wall_seconds(self) -> float:
+        return self.wall if self.wall is not None else 4 * self.seconds + 15
 
     def __post_init__(self) -> None:
         if not self.seconds > 0:
             raise ValueError(f"the time limit must be a positive number of seconds, got {self.seconds!r}")
         if self.output_chars < 1:
             raise ValueError(f"the output limit must be positive, got {self.output_chars!r}")
+        if self.wall is not None and not self.wall > 0:
+            raise ValueError(f"the wall-clock bound must be a positive number of seconds, got {self.wall!r}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What every job of one grading run shares: the seed, the confinement, the folders to hide."""
+
+    seed: int
+    confinement: confine.Confinement
+    hidden: tuple[str, ...] = ()
 
 
 def _cells_for(exercise: Exercise, task: Task, submission: Submission) -> list[dict[str, str]]:
-    """The graded cells the task's child runs: the set-up and task cells up to the task's last one."""
+    """The graded cells the task's worker runs: the set-up and task cells up to the task's last one."""
     known = {SETUP, *(t.id for t in exercise.tasks)}
     cells = [c for c in submission.cells if c.label in known]
     last = max(i for i, c in enumerate(cells) if c.label == task.id)
     return [{"label": c.label, "source": c.source} for c in cells[: last + 1]]
-
-
-def _read_end(path: Path) -> str:
-    """The last ``_READ_BACK`` bytes of ``path`` as text ("" if there is none)."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(max(0, handle.seek(0, os.SEEK_END) - _READ_BACK))
-            return handle.read(_READ_BACK).decode("utf-8", errors="replace")
-    except OSError:
-        return ""
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -108,7 +122,12 @@ def _exited_unreaped(pid: int, timeout: float) -> bool:
     return True
 
 
-def _child_env() -> dict[str, str]:
+def _needed() -> list[str]:
+    """What a worker must still see: the interpreter and the package."""
+    return sorted({_PACKAGE_PARENT, sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))})
+
+
+def _judge_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "COV_", "PYTEST_"))}
     env.update(
         PYTHONPATH=_PACKAGE_PARENT,  # the package, even where it is not installed
@@ -116,24 +135,26 @@ def _child_env() -> dict[str, str]:
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONIOENCODING="utf-8",
         PYTHONSAFEPATH="1",
-        # One Hypothesis folder for every child (its caches are written atomically): a fresh,
-        # empty one per child would re-scan the package's sources each time (~0.2 s).
+        # One Hypothesis folder for every judge (its caches are written atomically): a fresh,
+        # empty one per process would re-scan the package's sources each time (~0.2 s).
         HYPOTHESIS_STORAGE_DIRECTORY=os.path.join(tempfile.gettempdir(), "funcpipe-async-hypothesis"),
     )
     return env
 
 
-def _run_task_safely(exercise: Exercise, task: Task, submission: Submission, limits: Limits) -> TaskResult:
+def _run_task_safely(exercise: Exercise, task: Task, submission: Submission, limits: Limits,
+                     setting: Setting) -> TaskResult:
     """:func:`run_task`, with a failure of the grader itself (no temp space, no fork) as a verdict."""
     try:
-        return run_task(exercise, task, submission, limits)
+        return run_task(exercise, task, submission, limits, setting)
     except Exception as error:  # noqa: BLE001 - one task's trouble must not stop the others
         return TaskResult(task.id, task.title, 0, task.points, "error",
                           f"the grader could not run this task's checks: {type(error).__name__}: {error}")
 
 
-def run_task(exercise: Exercise, task: Task, submission: Submission, limits: Limits) -> TaskResult:
-    """Check one task of one submission in a child process and return its verdict."""
+def run_task(exercise: Exercise, task: Task, submission: Submission, limits: Limits,
+             setting: Setting | None = None) -> TaskResult:
+    """Decide one task of one submission (a judge process and its worker) and return its verdict."""
 
     def verdict(status: str, feedback: str) -> TaskResult:
         points = task.points if status == "passed" else 0
@@ -145,73 +166,61 @@ def run_task(exercise: Exercise, task: Task, submission: Submission, limits: Lim
             f"Task {task.number}'s cell is missing (no code cell tagged task:{task.id}, or none starting "
             f"'# Task {task.number}' has run): restore it from the exercise notebook",
         )
-    token = secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix="funcpipe-grade-", ignore_cleanup_errors=True) as tmp:
-        folder = Path(tmp)
-        job_path, result_path = folder / "job.json", folder / "verdict.json"
-        job = {
-            "exercise": exercise.slug,
-            "task": task.id,
-            "cells": _cells_for(exercise, task, submission),
-            "seconds": limits.seconds,
-            "output_chars": limits.output_chars,
-            "token": token,
-            "result": str(result_path),
-        }
-        job_path.write_text(json.dumps(job), encoding="utf-8")
-        out_path, err_path = folder / "stdout.txt", folder / "stderr.txt"
-        with out_path.open("wb") as out, err_path.open("wb") as err:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "funcpipe_async.grading._child", str(job_path)],
-                cwd=folder,
-                env=_child_env(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-            )
-            try:
-                timed_out = not _exited_unreaped(process.pid, limits.seconds + limits.grace)
-            finally:
-                _kill_group(process)  # whatever it started dies with it; its pid is still reserved
-                process.wait()  # only now reap it
-        reported = _read_verdict(result_path, token, task.id)
-        if reported is not None:
-            return verdict(*reported)
-        if timed_out:
-            return verdict(
-                "timeout",
-                f"did not finish within {limits.seconds:g} s and was stopped: is there a loop that never ends, "
-                "or a plan that waits for ever (a sleep, an Event nobody sets)?",
-            )
-        stderr = _read_end(err_path).strip()
-        tail = f" Its last error output: {stderr[-300:]!r}" if stderr else ""
-        if process.returncode < 0:
-            try:
-                name = signal.Signals(-process.returncode).name
-            except ValueError:
-                name = f"signal {-process.returncode}"
-            return verdict("crashed", f"the checking process was killed by {name} before the checks finished: "
-                           f"did the task's code crash the interpreter?{tail}")
-        return verdict(
-            "exited",
-            "the task's code ended the checking process before the checks finished "
-            f"(did it call sys.exit or os._exit?).{tail}",
+    setting = setting or Setting(new_seed(), confine.detect())
+    job = {
+        "exercise": exercise.slug,
+        "task": task.id,
+        "cells": _cells_for(exercise, task, submission),
+        "seconds": limits.seconds,
+        "wall": limits.wall_seconds,
+        "output_chars": limits.output_chars,
+        "seed": setting.seed,
+        "confined": setting.confinement.confined,
+        "prefix": list(setting.confinement.prefix),
+        "user": setting.confinement.user,
+        "hidden": list(setting.hidden),
+        "needed": _needed(),
+    }
+    with tempfile.TemporaryFile() as verdict_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "funcpipe_async.grading._judge"],
+            env=_judge_env(),
+            stdin=subprocess.PIPE,
+            stdout=verdict_file,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
+        try:
+            assert process.stdin is not None
+            try:
+                process.stdin.write(json.dumps(job).encode("utf-8"))
+                process.stdin.close()
+            except OSError:
+                pass
+            timed_out = not _exited_unreaped(process.pid, limits.wall_seconds + limits.grace + 10)
+        finally:
+            _kill_group(process)  # whatever it started dies with it; its pid is still reserved
+            process.wait()  # only now reap it
+        verdict_file.seek(0)
+        reported = _read_verdict(verdict_file.read(200_000))
+    if reported is not None:
+        return verdict(*reported)
+    if timed_out:
+        return verdict("timeout", f"did not finish within {limits.wall_seconds:g} s of wall-clock time and was stopped")
+    return verdict("error", "the grader's judge ended without a verdict: it was killed (unconfined, a submission's code "
+                   "can do that) or failed")
 
 
-def _read_verdict(path: Path, token: str, task_id: str) -> tuple[str, str] | None:
+def _read_verdict(data: bytes) -> tuple[str, str] | None:
+    """The judge's verdict (``status``, ``message``), or None if it wrote none."""
     try:
-        with path.open("rb") as handle:
-            data: Any = json.loads(handle.read(200_000))
-    except (OSError, ValueError):
+        verdict: Any = json.loads(data)
+    except ValueError:
         return None
-    if not isinstance(data, dict) or data.get("token") != token or data.get("task") != task_id:
+    if not isinstance(verdict, dict):
         return None
-    status, message = data.get("status"), data.get("message")
-    if not isinstance(status, str) or not isinstance(message, str):
-        return None
-    if status not in STATUSES:
+    status, message = verdict.get("status"), verdict.get("message")
+    if not isinstance(status, str) or not isinstance(message, str) or status not in STATUSES:
         return None
     return status, message
 
@@ -224,25 +233,44 @@ class Graded:
     submission: Submission
 
 
-def grade_submissions(items: Sequence[Graded], limits: Limits = Limits(), jobs: int | None = None) -> list[Report]:
-    """Grade every task of every submission, ``jobs`` children at a time; reports in input order."""
+def grade_submissions(
+    items: Sequence[Graded],
+    limits: Limits = Limits(),
+    jobs: int | None = None,
+    *,
+    seed: int | None = None,
+    strict: bool = False,
+    hidden: Sequence[Path | str] = (),
+) -> list[Report]:
+    """Grade every task of every submission, ``jobs`` judges at a time; reports in input order.
+
+    ``seed`` (default: fresh) draws the examples; ``hidden`` are folders the workers must not
+    see (the submissions, the gradebook's folder); ``strict`` refuses to run unconfined.
+    """
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise ValueError(f"jobs must be at least 1, got {workers}")
+    confinement = confine.detect()
+    if strict and not confinement.confined:
+        raise Unconfined("--strict grading needs confinement (Linux with util-linux's unshare, as root or with "
+                         "user namespaces enabled); this machine offers none, so nothing was graded")
+    setting = Setting(new_seed() if seed is None else seed, confinement, tuple(os.path.abspath(h) for h in hidden))
     pairs = [(i, task) for i, item in enumerate(items) for task in item.exercise.tasks]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {
-            (i, task.id): pool.submit(_run_task_safely, items[i].exercise, task, items[i].submission, limits)
+            (i, task.id): pool.submit(_run_task_safely, items[i].exercise, task, items[i].submission, limits, setting)
             for i, task in pairs
         }
         reports = []
         for i, item in enumerate(items):
             results = tuple(futures[(i, t.id)].result() for t in item.exercise.tasks)
             reports.append(Report(item.submission.name, item.exercise.slug, item.exercise.title, results,
-                                  notes=item.submission.notes))
+                                  notes=item.submission.notes, seed=setting.seed, confinement=confinement.mode,
+                                  judged_in_worker=tuple(t.id for t in item.exercise.tasks if t.judged_in_worker)))
     return reports
 
 
-def grade_submission(exercise: Exercise, submission: Submission, limits: Limits = Limits(), jobs: int | None = None) -> Report:
+def grade_submission(exercise: Exercise, submission: Submission, limits: Limits = Limits(), jobs: int | None = None,
+                     *, seed: int | None = None, strict: bool = False, hidden: Sequence[Path | str] = ()) -> Report:
     """Grade one submission (its tasks in parallel)."""
-    return grade_submissions([Graded(exercise, submission)], limits, jobs)[0]
+    return grade_submissions([Graded(exercise, submission)], limits, jobs, seed=seed, strict=strict, hidden=hidden)[0]

@@ -2,11 +2,17 @@
 
 One module per exercise under :mod:`funcpipe_async.grading.checks` declares an
 :class:`Exercise` named ``EXERCISE``; the grader finds it by the notebook's slug.  A check
-is a plain function ``check(namespace) -> str``: it receives the names the submission's
-setup and task cells defined, returns the feedback for a pass, and raises
-:class:`~funcpipe_async.grading.kit.CheckFailed` with feedback in the lesson's words for a
-fail.  Checks run in a child process (see :mod:`funcpipe_async.grading.runner`), never in
-the student's kernel.
+decides a task in one of two ways:
+
+* a **judge** ``judge(worker) -> str`` runs in the grader's judge process, which never runs
+  student code: it generates inputs, asks the worker that ran the submission's cells to
+  answer probes on them (:class:`Worker`), compares the plain data that comes back with
+  its own reference, returns the feedback for a pass and raises
+  :class:`~funcpipe_async.grading.kit.CheckFailed` with feedback in the lesson's words for
+  a fail.  This is the trust boundary: forging a pass means computing the right answers.
+* a legacy **check** ``check(namespace) -> str`` runs *inside* the worker, next to the
+  student's code, which can therefore forge its verdict; the grader says so wherever such
+  a task is graded (see :attr:`Task.judged_in_worker`).
 """
 
 from __future__ import annotations
@@ -14,12 +20,27 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["Check", "Task", "Exercise", "task_number"]
+__all__ = ["Check", "Judge", "Worker", "Task", "Exercise", "task_number"]
 
 Check = Callable[[Mapping[str, Any]], str]
-"""``check(namespace) -> feedback``: raise ``CheckFailed`` to fail, return text to pass."""
+"""``check(namespace) -> feedback``: raise ``CheckFailed`` to fail, return text to pass (runs in the worker)."""
+
+
+class Worker(Protocol):
+    """The judge's handle on the worker that ran a submission's cells."""
+
+    def ask(self, probe: str, payload: Any = None) -> Any:
+        """Run the probe ``probe`` (the checks module's ``PROBES[probe]``) on ``payload`` in the
+        worker and return its answer as plain data; a probe that reports a failure raises
+        ``CheckFailed`` (or ``NotDone``), and a worker that ends the task (time, output, exit)
+        stops the judge with that verdict."""
+        ...
+
+
+Judge = Callable[[Worker], str]
+"""``judge(worker) -> feedback``: raise ``CheckFailed`` to fail, return text to pass (runs in the judge)."""
 
 _TASK_ID = re.compile(r"t([1-9][0-9]?)")
 _SLUG = re.compile(r"[0-9]{2}_[a-z0-9_]+")
@@ -39,14 +60,21 @@ class Task:
 
     ``id`` is the stable id in the cell's tag (``task:t1``) and in the gradebook's column;
     ``defines`` are the names the task's cell must define (the grader reports a missing
-    one by name); ``check`` decides the task, all or nothing, worth ``points``.
+    one by name); ``judge`` (or, not yet converted, ``check``) decides the task, all or
+    nothing, worth ``points``; ``hides`` are the package's own answers, unavailable while
+    the task is graded.
     """
 
     id: str
     title: str
     points: int
     defines: tuple[str, ...]
-    check: Check
+    check: Check | None = None
+    judge: Judge | None = None
+    hides: tuple[str, ...] = ()
+    """The package's own answers to this task (``"funcpipe_async.fairness.jain_index"``): the worker
+    replaces them with a function that refuses, before the submission's code runs, so calling the
+    package's reference under another name passes nothing."""
 
     def __post_init__(self) -> None:
         task_number(self.id)
@@ -56,8 +84,16 @@ class Task:
             raise ValueError(f"task {self.id}: points must be a positive int, got {self.points!r}")
         if not self.defines or not all(isinstance(n, str) and n.isidentifier() for n in self.defines):
             raise ValueError(f"task {self.id}: defines must name at least one identifier, got {self.defines!r}")
-        if not callable(self.check):
-            raise ValueError(f"task {self.id}: check must be a function")
+        if not all(isinstance(n, str) and n.startswith("funcpipe_async.") and n.count(".") >= 2 for n in self.hides):
+            raise ValueError(f"task {self.id}: hides names package functions as 'funcpipe_async.module.name', "
+                             f"got {self.hides!r}")
+        if self.judge is None and not callable(self.check):
+            raise ValueError(f"task {self.id}: a task needs a judge (or a legacy check) function")
+
+    @property
+    def judged_in_worker(self) -> bool:
+        """True for a task still decided by a legacy check inside the worker (forgeable)."""
+        return self.judge is None
 
     @property
     def number(self) -> int:

@@ -19,7 +19,9 @@ Only the graded cells are kept; the grader never needs the student's kernel stat
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,24 +101,65 @@ def _label(cell: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file (not a symlink, FIFO, device) of at most the size limit."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        if os.path.islink(path):
+            raise NotebookError(f"{path} is a symbolic link; only regular files are graded") from None
+        raise NotebookError(f"{path} cannot be read ({error.strerror or type(error).__name__})") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise NotebookError(f"{path} is a folder, not a notebook")
+        if not stat.S_ISREG(info.st_mode):
+            raise NotebookError(f"{path} is not a regular file (a FIFO, socket or device); only regular files are graded")
+        if info.st_size > _MAX_NOTEBOOK_BYTES:
+            raise NotebookError(f"{path} is larger than {_MAX_NOTEBOOK_BYTES // 1_000_000} MB; clear its outputs and save again")
+        chunks, size = [], 0
+        while size <= _MAX_NOTEBOOK_BYTES:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > _MAX_NOTEBOOK_BYTES:
+            raise NotebookError(f"{path} is larger than {_MAX_NOTEBOOK_BYTES // 1_000_000} MB; clear its outputs and save again")
+        return b"".join(chunks)
+    except OSError as error:
+        raise NotebookError(f"{path} cannot be read ({error.strerror or type(error).__name__})") from None
+    finally:
+        os.close(fd)
+
+
 def read_notebook(path: Path) -> dict[str, Any]:
-    """Load ``path`` as a Jupyter notebook (format 4), or raise :class:`NotebookError` saying why."""
-    if not path.exists():
+    """Load ``path`` as a Jupyter notebook (format 4), or raise :class:`NotebookError` saying why.
+
+    Only a regular file is read (never through a symbolic link, never a FIFO or a device, at
+    most 50 MB); JSON that is nested too deeply or holds numbers too long to read is refused
+    like any other invalid notebook.
+    """
+    if not os.path.lexists(path):
         raise NotebookError(f"no such file: {path}")
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         raise NotebookError(f"{path} is a folder, not a notebook")
     if path.suffix != ".ipynb":
         raise NotebookError(f"{path} is not a notebook (expected a .ipynb file)")
-    if path.stat().st_size > _MAX_NOTEBOOK_BYTES:
-        raise NotebookError(f"{path} is larger than {_MAX_NOTEBOOK_BYTES // 1_000_000} MB; clear its outputs and save again")
+    data = _read_regular_file(path)
     try:
-        notebook = json.loads(path.read_text(encoding="utf-8"))
+        notebook = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise NotebookError(f"{path} is not a notebook: it is not UTF-8 text") from None
     except json.JSONDecodeError as error:
         raise NotebookError(
             f"{path} is not a notebook: invalid JSON at line {error.lineno}, column {error.colno} ({error.msg})"
         ) from None
+    except RecursionError:
+        raise NotebookError(f"{path} is not a notebook: its JSON is nested too deeply") from None
+    except ValueError as error:  # e.g. an integer with more digits than Python converts
+        raise NotebookError(f"{path} is not a notebook: {error}") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise NotebookError(f"{path} is not a notebook: no list of cells")
     if notebook.get("nbformat") != 4:

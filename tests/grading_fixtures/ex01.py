@@ -14,12 +14,37 @@ from __future__ import annotations
 
 T1 = "# Task 1 — Describe a fetch, run nothing\n"
 T2 = "# Task 2 — Chain three dependent fetches\n"
-T3 = "# Task 3 — Test that a plan replays\n"
+T3 = "# Task 3 — Regroup the chain and test it\n"
 
 _GET = '''
 def _get(url, http):
     return async_lift(lambda: http.get_json(url))
 '''
+
+_LEFT = '''
+def team_lead_email_left(user_id, http):
+    def get(url):
+        return async_lift(lambda: http.get_json(url))
+
+    user_then_team = async_bind(get(f"/users/{user_id}"), lambda user: get(f"/teams/{user['team']}"))
+    return async_bind(user_then_team, lambda team: async_map(get(f"/users/{team['lead']}"), lambda lead: lead["email"]))
+'''
+
+_HELPER = '''
+def assert_same_chain(one, other, directory):
+    runs = []
+    for build in (one, other):
+        http = FakeHttp(directory)
+        runs.append((run_sync(build(http)), list(http.calls)))
+    (first, first_calls), (second, second_calls) = runs
+    assert first == second
+    assert first_calls == second_calls
+'''
+
+
+def _t3(left: str = _LEFT, helper: str = _HELPER) -> str:
+    return T3 + left + helper
+
 
 MUTANTS: dict[str, dict[str, str]] = {
     "t1": {
@@ -120,31 +145,29 @@ async def _same(result):
 ''',
     },
     "t3": {
-        "drives once": T3 + '''
-def assert_replayable(plan):
-    run_sync(plan)
-''',
-        "compares coroutines": T3 + '''
-def assert_replayable(plan):
-    first, second = plan(), plan()
-    try:
-        assert first == second, "two drives differ"
-    finally:
-        first.close()
-        second.close()
-''',
-        "returns a bool": T3 + '''
-def assert_replayable(plan):
-    return run_sync(plan) == run_sync(plan)
-''',
-        "compares reprs": T3 + '''
-def assert_replayable(plan):
-    assert repr(plan) == repr(plan)
-''',
-        "async def": T3 + '''
-async def assert_replayable(plan):
-    assert await perform_async(plan) == await perform_async(plan)
-''',
+        "stops at the lead's id": _t3(left=_LEFT.replace('lambda lead: lead["email"]', 'lambda lead: lead["id"]')),
+        "maps instead of binds": _t3(left=_LEFT.replace("return async_bind(user_then_team", "return async_map(user_then_team")),
+        "compares results only": _t3(helper=_HELPER.replace("    assert first_calls == second_calls\n", "")),
+        "shares one fake": _t3(helper='''
+def assert_same_chain(one, other, directory):
+    http = FakeHttp(directory)
+    first, second = run_sync(one(http)), run_sync(other(http))
+    assert first == second
+'''),
+        "compares the plans": _t3(helper='''
+def assert_same_chain(one, other, directory):
+    assert one(FakeHttp(directory)) == other(FakeHttp(directory))
+'''),
+        "returns a bool": _t3(helper='''
+def assert_same_chain(one, other, directory):
+    a, b = FakeHttp(directory), FakeHttp(directory)
+    return (run_sync(one(a)), a.calls) == (run_sync(other(b)), b.calls)
+'''),
+        "async def": _t3(helper='''
+async def assert_same_chain(one, other, directory):
+    a, b = FakeHttp(directory), FakeHttp(directory)
+    assert (await perform_async(one(a)), a.calls) == (await perform_async(other(b)), b.calls)
+'''),
     },
 }
 
@@ -249,8 +272,11 @@ import subprocess
 
 def team_lead_email(user_id, http):
     sleeper = subprocess.Popen(["sleep", "313.25"])
-    with open(PIDFILE, "w") as handle:          # the test replaces PIDFILE with a path
-        handle.write(str(sleeper.pid))
+    try:
+        with open(PIDFILE, "w") as handle:      # the test replaces PIDFILE with a path
+            handle.write(str(sleeper.pid))
+    except OSError:
+        pass                                    # confined: the grader's folders are out of reach
     while True:
         pass
 '''),
@@ -282,9 +308,11 @@ FEEDBACK: dict[tuple[str, str], str] = {
     ("t2", "stops at the lead's id"): "the calls run in order, once each",
     ("t2", "map instead of bind"): "the calls run in order, once each",
     ("t2", "fetches the team eagerly"): "describing runs nothing",
-    ("t3", "drives once"): "assert_replayable accepted a plan that",
-    ("t3", "compares coroutines"): "assert_replayable rejected a replayable plan",
+    ("t3", "stops at the lead's id"): "driving team_lead_email_left(",
+    ("t3", "maps instead of binds"): "driving team_lead_email_left(",
+    ("t3", "compares results only"): "The results agree but the calls do not",
+    ("t3", "shares one fake"): "The results agree but the calls do not",
+    ("t3", "compares the plans"): "assert_same_chain rejected two chains that agree",
     ("t3", "returns a bool"): "a test helper must *fail*",
-    ("t3", "compares reprs"): "assert_replayable accepted a plan that",
     ("t3", "async def"): "is an `async def`",
 }

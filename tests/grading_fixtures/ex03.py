@@ -60,6 +60,8 @@ MUTANTS: dict[str, dict[str, str]] = {
     everything = (*buffer, item)
     return everything[-capacity:], ()
 '''),
+        "hands in the grader's reference": T1 + (
+            "from funcpipe_async.grading.checks.ex03_backpressure import offer_reference as offer_drop_oldest\n"),
         "never refuses a bad capacity": _offer('''    everything = (*buffer, item)
     cut = max(len(everything) - capacity, 0)
     return everything[cut:], everything[:cut]
@@ -72,6 +74,8 @@ MUTANTS: dict[str, dict[str, str]] = {
         "unbounded": _policy(_CAP + "    return QueuePolicy.unbounded()\n"),
         "one too many": _policy(_CAP + "    return QueuePolicy(capacity + 1, 'drop_oldest')\n"),
         "one too few": _policy(_CAP + "    return QueuePolicy(max(capacity - 1, 1), 'drop_oldest')\n"),
+        "hands in the grader's reference": T2 + (
+            "from funcpipe_async.grading.checks.ex03_backpressure import telemetry_reference as telemetry_policy\n"),
         "never refuses": _policy(
             "    return QueuePolicy(max(math.floor(max_age * consumer_rate), 1), 'drop_oldest')\n"),
     },
@@ -87,6 +91,8 @@ MUTANTS: dict[str, dict[str, str]] = {
     area = sum((departures[k] if k < len(departures) else end) - t for k, t in enumerate(arrivals))
     return len(arrivals) / end, sum(depths) / len(depths), (area / len(arrivals) if arrivals else 0.0)
 '''),
+        "hands in the grader's reference": T3 + (
+            "from funcpipe_async.grading.checks.ex03_backpressure import littles_reference as measure_littles_law\n"),
         "λ from departures": _little('''    area = sum((departures[k] if k < len(departures) else end) - t for k, t in enumerate(arrivals))
     return len(departures) / end, area / end, (area / len(arrivals) if arrivals else 0.0)
 '''),
@@ -100,6 +106,9 @@ FEEDBACK: dict[tuple[str, str], str] = {
     ("t1", "evicts one too early"): "evict only when the queue is full",
     ("t1", "loses the evicted item"): "an item vanished or appeared",
     ("t1", "never refuses a bad capacity"): "raise ValueError",
+    ("t1", "hands in the grader's reference"): "is the package's answer to Task 1",
+    ("t2", "hands in the grader's reference"): "is the package's answer to Task 2",
+    ("t3", "hands in the grader's reference"): "is the package's answer to Task 3",
     ("t2", "drops the newest"): "evict the oldest, not the newest",
     ("t2", "suspends the sensor"): "A sensor cannot wait",
     ("t2", "fails on overflow"): "ends the whole stream",

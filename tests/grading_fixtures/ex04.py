@@ -83,6 +83,13 @@ def fit_to_deadline(policy, deadline):
         attempts, worst = attempts + 1, worst + wait + policy.attempt_timeout
     return replace(policy, max_attempts=attempts)
 ''',
+        "borrows the grader's reference": T1 + '''
+from funcpipe_async.grading.checks.ex04_retry_and_timeout_policies import _fit_reference as fit
+
+
+def fit_to_deadline(policy, deadline):
+    return fit(policy, deadline)
+''',
         "never refuses": T1 + '''
 def fit_to_deadline(policy, deadline):
     waits = delay_schedule(replace(policy, jitter="none"))
@@ -153,6 +160,7 @@ FEEDBACK: dict[tuple[str, str], str] = {
     ("t1", "adds attempts"): "fitting only ever removes attempts",
     ("t1", "forgets the deadline"): "carries the SLA as its deadline",
     ("t1", "never refuses"): "not even one attempt fits",
+    ("t1", "borrows the grader's reference"): "uses the grader's own reference answer",
     ("t2", "retries by flag"): "decides by code",
     ("t2", "no cap"): "the waits between attempts are exponential and capped",
     ("t2", "counts retries"): "max_attempts counts attempts, not retries",

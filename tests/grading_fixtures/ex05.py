@@ -146,6 +146,12 @@ def retry_finishes_at(policy, failures, latency):
     attempts = min(failures + 1, policy.max_attempts)
     return sum(delay_schedule(policy)[: attempts - 1]) + attempts * latency
 ''',
+        "hands in the grader's reference": T3 + '''
+from funcpipe_async.grading.checks.ex05_deterministic_async_testing import retry_end
+
+def retry_finishes_at(policy, failures, latency):
+    return retry_end(policy, failures, latency)[2]
+''',
         "ignores max_attempts": T3 + '''
 def retry_finishes_at(policy, failures, latency):
     waits = delay_schedule(policy)
@@ -175,4 +181,5 @@ FEEDBACK: dict[tuple[str, str], str] = {
     ("t3", "forgets the successful call's latency"): "but on virtual time the call ends at",
     ("t3", "ignores the attempt timeout"): "longer than the",
     ("t3", "ignores max_attempts"): "all fail and it gives up",
+    ("t3", "hands in the grader's reference"): "is the package's answer to Task 3",
 }

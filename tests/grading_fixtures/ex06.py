@@ -10,6 +10,7 @@ from __future__ import annotations
 T1 = "# Task 1 — Write the token-bucket step\n"
 T2 = "# Task 2 — Schedule by deficit round robin\n"
 T3 = "# Task 3 — Compute Jain's index\n"
+T4 = "# Task 4 — Limit each tenant in plain asyncio\n"
 
 
 def _step(refill: str = "min(config.burst, state.tokens + (now - state.updated) * config.rate)",
@@ -60,6 +61,37 @@ def jain(xs):
 '''
 
 
+def _limiter(body: str, line: str = "lines.setdefault(tenant, asyncio.Lock())") -> str:
+    return T4 + f'''
+def tenant_limiter(rate, burst):
+    buckets = {{}}
+    lines = {{}}
+    shared = asyncio.Lock()
+
+    async def acquire(tenant):
+        loop = asyncio.get_running_loop()
+        async with {line}:
+{body}
+
+    return acquire
+'''
+
+
+_RECHECK = '''            while True:
+                now = loop.time()
+                tokens, updated = buckets.get(tenant, (burst, now))
+                tokens = {refill}
+                if tokens >= 1:
+                    buckets[tenant] = (tokens - 1, now)
+                    return
+                buckets[tenant] = (tokens, now)
+                await asyncio.sleep({wait})'''
+
+
+def _recheck(refill: str = "min(burst, tokens + (now - updated) * rate)", wait: str = "(1 - tokens) / rate") -> str:
+    return _RECHECK.format(refill=refill, wait=wait)
+
+
 MUTANTS: dict[str, dict[str, str]] = {
     "t1": {
         "no cap": _step(refill="state.tokens + (now - state.updated) * config.rate"),
@@ -98,6 +130,35 @@ def token_bucket_step(config, state, now, cost):
         "calls the package": _jain('''    from funcpipe_async import jain_index
     return jain_index(xs)'''),
     },
+    "t4": {
+        "one line for all tenants": _limiter(_recheck(), line="shared"),
+        "no cap on the bucket": _limiter(_recheck(refill="tokens + (now - updated) * rate")),
+        "sleeps a whole token": _limiter(_recheck(wait="1 / rate")),
+        "goes after its sleep without looking": T4 + '''
+def tenant_limiter(rate, burst):
+    buckets = {}
+
+    async def acquire(tenant):
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        tokens, updated = buckets.get(tenant, (burst, now))
+        tokens = min(burst, tokens + (now - updated) * rate)
+        buckets[tenant] = (tokens, now)
+        if tokens < 1:
+            await asyncio.sleep((1 - tokens) / rate)
+            buckets[tenant] = (1.0, loop.time())
+        tokens, updated = buckets[tenant]
+        buckets[tenant] = (tokens - 1, updated)
+
+    return acquire
+''',
+        "starts empty": _limiter(_recheck().replace("(burst, now)", "(0.0, now)")),
+        "calls the package": T4 + '''
+def tenant_limiter(rate, burst):
+    from funcpipe_async import KeyedLimiter
+    return KeyedLimiter(TokenBucket(rate, burst)).acquire
+''',
+    },
 }
 
 
@@ -114,7 +175,13 @@ FEEDBACK: dict[tuple[str, str], str] = {
     ("t2", "drains a queue per visit"): "no tenant is starved",
     ("t2", "drops large requests"): "every request must be served exactly once",
     ("t3", "divides by n squared"): "equal shares must give exactly 1",
-    ("t3", "forgets to square the sum"): "should be (Σx)² / (n·Σx²)",
+    ("t3", "forgets to square the sum"): "Does doubling every allocation change your answer?",
     ("t3", "no error for no tenants"): "raise ValueError",
     ("t3", "calls the package"): "write it yourself",
+    ("t4", "one line for all tenants"): "it was held up by another tenant's callers",
+    ("t4", "no cap on the bucket"): "its bucket lets at most rate × window + burst",
+    ("t4", "sleeps a whole token"): "it waited longer than needed",
+    ("t4", "goes after its sleep without looking"): "or did others wake with it?",
+    ("t4", "starts empty"): "Does the bucket start full?",
+    ("t4", "calls the package"): "write it yourself",
 }

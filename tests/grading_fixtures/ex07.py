@@ -70,6 +70,20 @@ MUTANTS: dict[str, dict[str, str]] = {
         "catches ValueError": _fetch(invalid="ValueError"),
         "rate limit not retryable": _fetch(rate_retryable="False"),
         "forgets TimeoutError": _fetch(unavailable="ConnectionError"),
+        "borrows the grader's reference": T1 + '''
+from funcpipe_async.grading.checks import ex07_async_adapters as grader
+
+
+async def fetch_stock(client, sku):
+    try:
+        outcome = await asyncio.to_thread(client.stock, sku)
+    except Exception as error:
+        outcome = error
+    answer = grader._stock_reference(outcome)
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer
+''',
         "retries inside the adapter": T1 + '''
 async def fetch_stock(client, sku):
     for attempt in range(3):
@@ -161,6 +175,7 @@ FEEDBACK: dict[tuple[str, str], str] = {
     ("t1", "rate limit not retryable"): "RATE_LIMITED must have retryable=True",
     ("t1", "forgets TimeoutError"): "TimeoutError escaped the adapter",
     ("t1", "retries inside the adapter"): "retrying is the caller's policy",
+    ("t1", "borrows the grader's reference"): "uses the grader's own reference answer",
     ("t2", "no finally"): "code after a bare `yield` never runs",
     ("t2", "except Exception"): "CancelledError is a BaseException",
     ("t2", "swallows the exception"): "the exception must propagate unchanged",

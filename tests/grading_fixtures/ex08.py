@@ -116,6 +116,19 @@ def reading_steps(http, store, validate, policy):
         "duplicates ignored": _reconcile(duplicated="[]"),
         "unsaved against the inputs": _reconcile(unsaved="sorted(reported_saved - set(ids))"),
         "unreported only strangers": _reconcile(unreported="sorted(set(keys) - set(ids))"),
+        "borrows the grader's reference": T3 + '''
+import funcpipe_async.grading.checks.ex08_async_service_integrations as grader
+
+reference = grader._reconcile_reference
+
+
+def _answer(ids, ledger, keys):
+    return reference(ids, ledger, keys)
+
+
+def reconcile(ids, ledger, keys):
+    return _answer(ids, ledger, keys)
+''',
         "in ledger order": _reconcile(duplicated="[o.item for o in ledger.outcomes if seen[o.item] > 1]"),
     },
 }
@@ -142,4 +155,5 @@ FEEDBACK: dict[tuple[str, str], str] = {
     ("t3", "unsaved against the inputs"): "no row under that id",
     ("t3", "unreported only strangers"): "a row the ledger does not say was saved",
     ("t3", "in ledger order"): "in another order or repeated",
+    ("t3", "borrows the grader's reference"): "uses the grader's own reference answer",
 }

@@ -117,6 +117,10 @@ def token_batches(policy, max_tokens, arrivals):
             _TICK + _ROOM + _OFFER + _FULL.replace(" or tokens == max_tokens", "").replace(
                 '"size" if len(items) == policy.max_size else "tokens"', '"size"')),
         "never refuses": _batches(_TICK + _ROOM + _OFFER + _FULL, check=False),
+        # not a mistake but a shortcut: the grader's own answer, under the task's name
+        "calls the reference": T1 + '''
+from funcpipe_async.grading.checks.ex09_async_chunking import token_batches_reference as token_batches
+''',
     },
     "t2": {
         "trusts the reply's order": _embed("            return async_pure([vector for _, vector in reply])"),
@@ -137,6 +141,12 @@ def embed_in_order(embedder, docs, size, concurrency):
     result = Simulation().run(batch_calls(docs, call, size=size, concurrency=concurrency))   # runs now
     return async_map(async_pure(None), lambda _: result.value if isinstance(result, Ok) else None)
 ''',
+        "calls the reference": T2 + '''
+from funcpipe_async.grading.checks import ex09_async_chunking as checks
+
+def embed_in_order(embedder, docs, size, concurrency):
+    return checks.embed_in_order_reference(embedder, docs, size, concurrency)
+''',
     },
     "t3": {
         "budget on the median": _choose(measure="percentile(latencies, 50)"),
@@ -156,6 +166,13 @@ def choose_policy(arrivals, p95_budget):
     return BatchPolicy(size, wait)
 ''',
         "never refuses": _choose(refuse=False),
+        "calls the reference": T3 + '''
+import functools
+
+from funcpipe_async.grading.checks.ex09_async_chunking import choose_policy_reference
+
+choose_policy = functools.partial(choose_policy_reference)
+''',
     },
 }
 
@@ -178,4 +195,7 @@ FEEDBACK: dict[tuple[str, str], str] = {
     ("t3", "lowest latency, not fewest calls"): "the fewest calls that meet the budget",
     ("t3", "latency without the call"): "measured from arrival to result",
     ("t3", "never refuses"): "raise ValueError",
+    ("t1", "calls the reference"): "calls token_batches_reference, the grader's own answer",
+    ("t2", "calls the reference"): "calls embed_in_order_reference, the grader's own answer",
+    ("t3", "calls the reference"): "calls choose_policy_reference, the grader's own answer",
 }

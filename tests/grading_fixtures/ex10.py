@@ -60,6 +60,12 @@ MUTANTS: dict[str, dict[str, str]] = {
 def gather_singleton_law(gather):
     return LawReport("singleton gather", "gather([m], concurrency=k) == async_map(m, lambda x: [x])", 50, True)
 ''',
+        # not a mistake but a shortcut: a verdict by the implementation's name, not its behaviour
+        "knows the reference by name": T1 + '''
+def gather_singleton_law(gather):
+    holds = gather.__name__ == "async_gather"
+    return LawReport("singleton gather", "gather([m], concurrency=k) == async_map(m, lambda x: [x])", 50, holds)
+''',
     },
     "t2": {
         "t drawn freely": _timeout_law("st.tuples(plan_scripts(), st.sampled_from([1.0, 2.0, 5.0]))"),
@@ -80,6 +86,13 @@ def gather_singleton_law(gather):
         "results only": _same_work("    return left.result == right.result"),
         "effects only": _same_work("    return Counter(e.rsplit('@', 1)[0] for e in left.effects) == "
                                    "Counter(e.rsplit('@', 1)[0] for e in right.effects)"),
+        # not a mistake but a shortcut: the grader's own answer
+        "calls the reference": T3 + '''
+from funcpipe_async.grading.checks.ex10_async_pipeline_laws import same_work_reference
+
+def same_work(left, right):
+    return same_work_reference(left, right)
+''',
     },
 }
 
@@ -102,4 +115,6 @@ FEEDBACK: dict[tuple[str, str], str] = {
     ("t3", "keeps the instants"): "Concurrency changes when effects happen",
     ("t3", "results only"): "a gather that drives a plan twice",
     ("t3", "effects only"): "in the order the plans finish",
+    ("t1", "knows the reference by name"): "your law fails for the package's own async_gather",
+    ("t3", "calls the reference"): "calls same_work_reference, the grader's own answer",
 }

@@ -99,6 +99,13 @@ def sync_records(ids, http, store, concurrency):
 async def _done(result):
     return result
 ''',
+        # not a mistake but a shortcut: the grader's own answer
+        "calls the reference": T1 + '''
+from funcpipe_async.grading.checks import ex11_refactoring_guide as checks
+
+def sync_records(ids, http, store, concurrency):
+    return checks.sync_reference(ids, http, store, concurrency)
+''',
     },
     "t2": {
         "retries by flag": _policy(retry_on=""),
@@ -125,6 +132,16 @@ async def _loop(http, record_id):
 def fetch_record(http, record_id):
     return async_lift(lambda: _loop(http, record_id))
 ''',
+        # not a mistake but a shortcut: the loop the task replaces, taken from the checks
+        "calls the loop itself": T2 + '''
+from funcpipe_async.grading.checks.ex11_refactoring_guide import fetch_record_messy
+
+RETRY = RetryPolicy(max_attempts=5, backoff=ExponentialBackoff(initial=0.5, factor=2, cap=2),
+                    retry_on=frozenset({"HTTP_503", "HTTP_429", "TIMEOUT"}), attempt_timeout=2)
+
+def fetch_record(http, record_id):
+    return async_lift(lambda: fetch_record_messy(http, record_id))
+''',
     },
     "t3": {
         "ignores in flight": _helper("peak"),
@@ -137,6 +154,11 @@ async def assert_sync_behaviour(sync_all, night, concurrency):
     api, store = RecordsApi(night), FakeStorage()
     result = await sync_all(list(night.ids), api, store, concurrency)()
     assert result == Ok(night.expected_failed())
+''',
+        # not a mistake but a shortcut: a verdict by the version's name, not its behaviour
+        "knows the versions by name": T3 + '''
+def assert_sync_behaviour(sync_all, night, concurrency):
+    assert sync_all.__name__ not in ("_eager", "_fail_fast", "_loses_save_failures", "_retries_404", "_unbounded")
 ''',
     },
 }
@@ -162,4 +184,7 @@ FEEDBACK: dict[tuple[str, str], str] = {
     ("t3", "exact in flight"): "rejected a correct version",
     ("t3", "does not check building"): "describing runs nothing",
     ("t3", "async helper"): "is an `async def`",
+    ("t1", "calls the reference"): "calls sync_reference, the grader's own answer",
+    ("t2", "calls the loop itself"): "calls fetch_record_messy, the grader's own answer",
+    ("t3", "knows the versions by name"): "your helper passed a broken version",
 }

@@ -5,17 +5,24 @@
   runs it again;
 * t2 ``team_lead_email(user_id, http)`` — three dependent fetches (user → team → lead);
   the first ``Err`` short-circuits and comes out unchanged;
-* t3 ``assert_replayable(plan)`` — a test helper, judged by the plans it accepts and
-  rejects: replayable plans pass, plans whose result changes or that reuse one coroutine fail.
+* t3 ``team_lead_email_left(user_id, http)`` and ``assert_same_chain(one, other, directory)``
+  — associativity on the student's own chain: Task 2's three fetches grouped the other way
+  give the same results after the same calls on every directory; and a test helper, judged
+  by the pairs of chains it accepts and rejects: chains that agree (the two groupings) pass,
+  chains whose result or call log differs fail.
 
-Every check compares the submission with a reference plan on directories Hypothesis
-generates (users, teams, missing entries, scripted faults), so no hard-coded answer passes.
+Every task is decided by a judge outside the worker: it generates directories (users,
+teams, missing entries, scripted faults) from the grading run's seed, asks the worker's
+probes (``PROBES``) to build and drive the student's plans on them, and compares the
+results and recorded calls with its own reference plan — so no hard-coded answer and no
+forged verdict passes.  Task 3's chains are described as data (which of the judge's four chains, a user, a directory)
+and built on each side from that description; the helper's verdict is compared with the judge's
+own drives of the two chains.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +30,16 @@ from hypothesis import strategies as st
 
 from funcpipe_async.fakes import FakeHttp
 from funcpipe_async.grading import kit
-from funcpipe_async.grading.spec import Exercise, Task
-from funcpipe_async.plan import AsyncPlan, ReusedCoroutineError, async_bind, async_lift, async_map
+from funcpipe_async.grading.spec import Exercise, Task, Worker
+from funcpipe_async.plan import (
+    AsyncPlan,
+    async_bind,
+    async_lift,
+    async_map,
+)
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
-from funcpipe_async.testing import int_plans
 
-__all__ = ["EXERCISE", "Directory", "directories"]
+__all__ = ["EXERCISE", "PROBES", "Directory", "directories"]
 
 USERS = ("ada", "grace", "alan", "edsger")
 TEAMS = ("core", "infra", "web")
@@ -42,11 +53,34 @@ class Directory:
     teams: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     faults: Mapping[str, ErrInfo] = field(default_factory=dict)
 
+    def data(self) -> dict[str, Any]:
+        """This directory as JSON data, for a probe's payload."""
+        return {
+            "users": {u: dict(b) for u, b in self.users.items()},
+            "teams": {t: dict(b) for t, b in self.teams.items()},
+            "faults": {url: [e.code, e.message, e.retryable] for url, e in self.faults.items()},
+        }
+
+    @staticmethod
+    def from_data(data: Mapping[str, Any]) -> Directory:
+        """The directory :meth:`data` described (the worker's side)."""
+        faults = {str(url): ErrInfo(str(code), str(message), bool(retryable))
+                  for url, (code, message, retryable) in data["faults"].items()}
+        return Directory(
+            {str(u): {str(k): str(v) for k, v in b.items()} for u, b in data["users"].items()},
+            {str(t): {str(k): str(v) for k, v in b.items()} for t, b in data["teams"].items()},
+            faults,
+        )
+
+    def responses(self) -> dict[str, dict[str, str]]:
+        """The documents by URL, as ``FakeHttp(responses)`` takes them."""
+        responses = {f"/users/{u}": dict(body) for u, body in self.users.items()}
+        responses.update({f"/teams/{t}": dict(body) for t, body in self.teams.items()})
+        return responses
+
     def http(self) -> FakeHttp:
         """A fresh recording fake serving this directory."""
-        responses = {f"/users/{u}": body for u, body in self.users.items()}
-        responses.update({f"/teams/{t}": body for t, body in self.teams.items()})
-        return FakeHttp(responses, failures=self.faults)
+        return FakeHttp(self.responses(), failures=self.faults)
 
     def __repr__(self) -> str:
         parts = [f"user {u} ({b['email']}, team {b['team']})" for u, b in self.users.items()]
@@ -150,18 +184,57 @@ def _build(fn: Callable[..., Any], user_id: str, http: FakeHttp, name: str) -> A
 
 
 # ---------------------------------------------------------------------------------------------
+# The worker's side: probes build and drive the student's plans, and report what happened.
+
+_BUILDERS = ("fetch_email", "team_lead_email", "team_lead_email_left")
+
+
+def _probe_fetch(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
+    """Build ``name(user_id, http)`` on the described directory, drive it ``drives`` times;
+    each drive's result and the calls the fake has seen after it."""
+    name = str(payload["name"])
+    if name not in _BUILDERS:
+        raise kit.CheckFailed(f"no such task function {name!r}")
+    fn = kit.function(ns, name)
+    user_id = str(payload["user_id"])
+    http = Directory.from_data(payload["directory"]).http()
+    plan = _build(fn, user_id, http, name)
+    drives = []
+    for n in range(int(payload["drives"])):
+        doing = f"driving {name}({user_id!r}, http)" if n == 0 else (
+            f"driving the same {name}({user_id!r}, http) plan a second time")
+        result = kit.simulate(plan, doing=doing)
+        drives.append({"result": result, "calls": list(http.calls)})
+    return drives
+
+
+# ---------------------------------------------------------------------------------------------
+# The judge's side.
+
+
+def _answer_drives(answer: Any, drives: int) -> list[tuple[Any, list[str]]]:
+    """The worker's drives as ``(result, calls)`` pairs, or a verdict if it said something else."""
+    if not isinstance(answer, list) or len(answer) != drives or not all(
+        isinstance(d, dict) and isinstance(d.get("calls"), list) for d in answer
+    ):
+        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+    return [(d.get("result"), [str(c) for c in d["calls"]]) for d in answer]
+
+
+def _ask_fetch(worker: Worker, name: str, directory: Directory, user_id: str, drives: int) -> list[tuple[Any, list[str]]]:
+    payload = {"name": name, "user_id": user_id, "directory": directory.data(), "drives": drives}
+    return _answer_drives(worker.ask("fetch", payload), drives)
+
+
+# ---------------------------------------------------------------------------------------------
 # Task 1: describe a fetch
 
 
-def check_fetch_email(ns: Mapping[str, Any]) -> str:
-    fetch_email = kit.function(ns, "fetch_email")
-
+def judge_fetch_email(worker: Worker) -> str:
     def prop(case: tuple[Directory, str]) -> None:
         directory, user_id = case
-        http = directory.http()
-        plan = _build(fetch_email, user_id, http, "fetch_email")
+        (first, calls), (second, calls_after_two) = _ask_fetch(worker, "fetch_email", directory, user_id, 2)
         doing = f"driving fetch_email({user_id!r}, http)"
-        first = kit.drive(plan, doing=doing)
         expected, expected_calls = _reference(
             lambda h: async_map(_get(f"/users/{user_id}", h), lambda body: body["email"]), directory
         )
@@ -178,17 +251,16 @@ def check_fetch_email(ns: Mapping[str, Any]) -> str:
                     "Map the document to its email with async_map"
                 )
             raise kit.CheckFailed(f"{when}, {doing} gave {kit.show(first)}; expected {kit.show(expected)}")
-        if http.calls != expected_calls:
-            raise kit.CheckFailed(f"one drive makes exactly one call, {expected_calls}; {doing} made {http.calls}")
-        second = kit.drive(plan, doing=f"driving the same fetch_email({user_id!r}, http) plan a second time")
+        if calls != expected_calls:
+            raise kit.CheckFailed(f"one drive makes exactly one call, {expected_calls}; {doing} made {calls}")
         if second != first:
             raise kit.CheckFailed(
                 f"replaying a plan gives the same result: the first drive gave {kit.show(first)}, "
                 f"the second {kit.show(second)}"
             )
-        if http.calls != expected_calls * 2:
+        if calls_after_two != expected_calls * 2:
             raise kit.CheckFailed(
-                f"replaying a plan runs its effects again: after two drives the fake saw {http.calls}, "
+                f"replaying a plan runs its effects again: after two drives the fake saw {calls_after_two}, "
                 f"expected {expected_calls * 2}. Did the plan keep the first answer instead of describing the fetch?"
             )
 
@@ -213,17 +285,12 @@ def _reference_lead(user_id: str, http: FakeHttp) -> AsyncPlan[str]:
     )
 
 
-def check_team_lead_email(ns: Mapping[str, Any]) -> str:
-    team_lead_email = kit.function(ns, "team_lead_email")
-
+def _judge_chain(worker: Worker, name: str, reference: Callable[[str, FakeHttp], AsyncPlan[str]]) -> None:
     def prop(case: tuple[Directory, str]) -> None:
         directory, user_id = case
-        http = directory.http()
-        plan = _build(team_lead_email, user_id, http, "team_lead_email")
-        doing = f"driving team_lead_email({user_id!r}, http)"
-        result = kit.drive(plan, doing=doing)
-        expected, expected_calls = _reference(lambda h: _reference_lead(user_id, h), directory)
-        calls = list(http.calls)
+        ((result, calls),) = _ask_fetch(worker, name, directory, user_id, 1)
+        doing = f"driving {name}({user_id!r}, http)"
+        expected, expected_calls = _reference(lambda h: reference(user_id, h), directory)
         when = f"when {directory.story(user_id, 3)}"
         if isinstance(expected, Err):
             if calls[: len(expected_calls)] == expected_calls and len(calls) > len(expected_calls):
@@ -245,6 +312,10 @@ def check_team_lead_email(ns: Mapping[str, Any]) -> str:
             raise kit.CheckFailed(f"{when}, {doing} gave {kit.show(result)}; expected {kit.show(expected)}")
 
     kit.for_all(_CASES, prop)
+
+
+def judge_team_lead_email(worker: Worker) -> str:
+    _judge_chain(worker, "team_lead_email", _reference_lead)
     return (
         "describing runs nothing; the three GETs run in order, each using the previous answer; "
         "the first Err short-circuits and comes out unchanged"
@@ -252,154 +323,147 @@ def check_team_lead_email(ns: Mapping[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Task 3: a test helper that tells replayable plans from the others
+# Task 3: regroup the chain, and a test helper that says whether two chains agree
 
 
-class _CounterPlan:
-    """Not replayable: each drive yields the next number (state kept between drives)."""
-
-    def __init__(self, start: int) -> None:
-        self._next = start
-        self._start = start
-
-    def __call__(self) -> Coroutine[Any, Any, Result[int, ErrInfo]]:
-        async def run() -> Result[int, ErrInfo]:
-            value = self._next
-            self._next += 1
-            await asyncio.sleep(0)
-            return Ok(value)
-
-        return run()
-
-    def __repr__(self) -> str:
-        return f"counter_plan(start={self._start})  # Ok({self._start}), then Ok({self._start + 1}), …"
+def _reference_left(user_id: str, http: FakeHttp) -> AsyncPlan[str]:
+    """Task 2's chain grouped the other way: ``async_bind(async_bind(user, team), lead's email)``."""
+    return async_bind(
+        async_bind(_get(f"/users/{user_id}", http), lambda user: _get(f"/teams/{user['team']}", http)),
+        lambda team: async_map(_get(f"/users/{team['lead']}", http), lambda lead: lead["email"]),
+    )
 
 
-class _FlakyPlan:
-    """Not replayable: Ok on the first drive, Err on every later one."""
-
-    def __init__(self, value: int) -> None:
-        self._value = value
-        self._drives = 0
-
-    def __call__(self) -> Coroutine[Any, Any, Result[int, ErrInfo]]:
-        async def run() -> Result[int, ErrInfo]:
-            self._drives += 1
-            await asyncio.sleep(0)
-            return Ok(self._value) if self._drives == 1 else Err(ErrInfo("TIMEOUT", "flaky", retryable=True))
-
-        return run()
-
-    def __repr__(self) -> str:
-        return f"flaky_plan({self._value})  # Ok({self._value}), then Err(TIMEOUT)"
+def _lead_id(user_id: str, http: FakeHttp) -> AsyncPlan[str]:
+    """Two fetches, and the lead's id instead of their email: the same calls as far as the team,
+    a different result."""
+    return async_bind(
+        async_bind(_get(f"/users/{user_id}", http), lambda user: _get(f"/teams/{user['team']}", http)),
+        lambda team: async_map(_get(f"/users/{team['lead']}", http), lambda lead: lead["id"]),
+    )
 
 
-@dataclass(frozen=True)
-class _Case:
-    kind: str  # "replayable", "drifting" or "shared coroutine"
-    make: Callable[[], tuple[AsyncPlan[Any], Callable[[], None]]]
-    text: str
-
-    def __repr__(self) -> str:
-        return self.text
+def _user_twice(user_id: str, http: FakeHttp) -> AsyncPlan[str]:
+    """The chain with a redundant first fetch: the same result, one call more (when the user exists)."""
+    return async_bind(_get(f"/users/{user_id}", http), lambda _: _reference_lead(user_id, http))
 
 
-def _replayable(plan: AsyncPlan[int]) -> _Case:
-    return _Case("replayable", lambda: (plan, lambda: None), repr(plan))
+_CHAINS: dict[str, tuple[str, Callable[[str, FakeHttp], AsyncPlan[Any]]]] = {
+    "nested": ("Task 2's nested chain", _reference_lead),
+    "left": ("the same chain grouped to the left", _reference_left),
+    "lead_id": ("a chain that ends with the lead's id instead of their email", _lead_id),
+    "twice": ("a chain that fetches the user twice", _user_twice),
+}
 
 
-def _fetching(user: str) -> _Case:
-    def make() -> tuple[AsyncPlan[Any], Callable[[], None]]:
-        http = FakeHttp({"/users/ada": {"id": "ada", "email": "ada@example.org"}})
-        return _get(f"/users/{user}", http), lambda: None
-
-    return _Case("replayable", make, f"async_lift(lambda: http.get_json('/users/{user}'))")
-
-
-def _shared(value: int) -> _Case:
-    def make() -> tuple[AsyncPlan[Any], Callable[[], None]]:
-        async def answer() -> Result[int, ErrInfo]:
-            await asyncio.sleep(0)
-            return Ok(value)
-
-        coro = answer()
-        return async_lift(lambda: coro), coro.close
-
-    return _Case("shared coroutine", make, f"async_lift(lambda: coro)  # one coroutine, created once, answering Ok({value})")
+def _chain_builder(kind: str, user_id: str) -> Callable[[FakeHttp], AsyncPlan[Any]]:
+    """What the judge's case ``kind`` describes, as the helper receives it: ``http -> plan``."""
+    if kind not in _CHAINS:
+        raise kit.CheckFailed(f"no such chain {kind!r}")
+    build = _CHAINS[kind][1]
+    return lambda http: build(user_id, http)
 
 
-_REPLAY_CASES = st.one_of(
-    int_plans().map(_replayable),
-    st.sampled_from(["ada", "bob"]).map(_fetching),
-    st.integers(-5, 5).map(lambda k: _Case("drifting", lambda: (_CounterPlan(k), lambda: None), repr(_CounterPlan(k)))),
-    st.integers(-5, 5).map(lambda k: _Case("drifting", lambda: (_FlakyPlan(k), lambda: None), repr(_FlakyPlan(k)))),
-    st.integers(-5, 5).map(_shared),
-)
-
-
-def check_assert_replayable(ns: Mapping[str, Any]) -> str:
-    assert_replayable = kit.function(ns, "assert_replayable")
+def _probe_same_chain(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """Hand two described chains and a directory to the student's ``assert_same_chain``; what it did."""
+    helper = kit.function(ns, "assert_same_chain")
     kit.refuse_async(
-        assert_replayable, "assert_replayable",
-        drive="drives the plan with run_sync — a Hypothesis property cannot be async",
+        helper, "assert_same_chain",
+        drive="drives each plan with run_sync — a Hypothesis property cannot be async",
     )
+    user_id = str(payload["user_id"])
+    one, other = (_chain_builder(str(kind), user_id) for kind in payload["pair"])
+    responses = Directory.from_data(payload["directory"]).responses()
+    try:
+        returned = helper(one, other, responses)
+    except AssertionError as error:
+        return {"outcome": "rejected", "error": kit.describe_exception(error)}
+    except NotImplementedError:
+        raise kit.not_done("assert_same_chain") from None
+    except Exception as error:  # noqa: BLE001 - a defect in student code is reported as data
+        return {"outcome": "raised", "error": kit.describe_exception(error)}
+    return {"outcome": "accepted", "returned_false": returned is False}
 
-    def prop(case: _Case) -> None:
-        plan, cleanup = case.make()
-        doing = f"assert_replayable({case!r})"
-        try:
-            try:
-                returned = assert_replayable(plan)
-            except AssertionError as error:
-                if case.kind == "replayable":
-                    result = kit.drive(plan, doing=f"driving {case!r}")
-                    raise kit.CheckFailed(
-                        f"assert_replayable rejected a replayable plan: {case!r} drives to {kit.show(result)} "
-                        f"every time, yet {doing} raised {kit.describe_exception(error)}"
-                    ) from None
-                return
-            except ReusedCoroutineError:
-                if case.kind == "shared coroutine":
-                    return  # the second drive failed: the helper did reject it
-                raise kit.CheckFailed(f"{doing} raised ReusedCoroutineError on a plan that makes a fresh coroutine each time") from None
-            except NotImplementedError:
-                raise kit.not_done("assert_replayable") from None
-            except Exception as error:  # noqa: BLE001 - a defect in student code is a verdict
-                raise kit.CheckFailed(
-                    f"{doing} raised {kit.describe_exception(error)}; a test helper fails with AssertionError "
-                    "(write `assert first == second, ...`) and otherwise returns None"
-                ) from None
-        finally:
-            cleanup()
-        if case.kind == "replayable":
-            return
-        hint = (
-            " It returned False: a test helper must *fail* (raise AssertionError), not return a verdict"
-            if returned is False else " Drive the plan twice and compare the two results"
-        )
-        if case.kind == "shared coroutine":
+
+
+
+
+
+def _pairs() -> st.SearchStrategy[tuple[str, str]]:
+    return st.sampled_from([
+        ("nested", "left"), ("left", "lead_id"), ("nested", "twice"), ("left", "nested"),
+        ("lead_id", "nested"), ("twice", "left"), ("left", "left"),
+    ])
+
+
+_SAME_CHAIN_CASES = st.tuples(_pairs(), directories().map(lambda d: Directory(d.users, d.teams)), st.sampled_from(USERS))
+
+
+def _run_chain(kind: str, user_id: str, directory: Directory) -> tuple[Result[Any, ErrInfo], list[str]]:
+    return _reference(lambda h: _CHAINS[kind][1](user_id, h), directory)
+
+
+def judge_assert_same_chain(worker: Worker) -> None:
+    def prop(case: tuple[tuple[str, str], Directory, str]) -> None:
+        (a, b), directory, user_id = case
+        answer = worker.ask("same_chain", {"pair": [a, b], "user_id": user_id, "directory": directory.data()})
+        outcome = answer.get("outcome") if isinstance(answer, dict) else None
+        if outcome not in ("accepted", "rejected", "raised"):
+            raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        (result_a, calls_a), (result_b, calls_b) = _run_chain(a, user_id, directory), _run_chain(b, user_id, directory)
+        agree = result_a == result_b and calls_a == calls_b
+        text_a, text_b = _CHAINS[a][0], _CHAINS[b][0]
+        where = f"for user {user_id!r} on a directory where {directory.story(user_id, 3)}"
+        doing = f"assert_same_chain(<{text_a}>, <{text_b}>, directory)"
+        if outcome == "raised":
             raise kit.CheckFailed(
-                f"assert_replayable accepted a plan that cannot be replayed: {case!r} — its second drive "
-                f"raises ReusedCoroutineError.{hint}"
+                f"{doing} raised {answer.get('error')} {where}; a test helper fails with AssertionError "
+                "(write `assert ..., ...`) and otherwise returns None"
             )
-        raise kit.CheckFailed(
-            f"assert_replayable accepted a plan that is not replayable: {case!r} gives a different result "
-            f"on its second drive.{hint}"
-        )
+        if outcome == "rejected" and agree:
+            raise kit.CheckFailed(
+                f"assert_same_chain rejected two chains that agree: {where}, {text_a} and {text_b} both give "
+                f"{kit.show(result_a)} after the calls {calls_a}, yet {doing} raised {answer.get('error')}. "
+                "Are you comparing what the two drives produced, or the plans themselves? Does each chain get its "
+                "own fresh FakeHttp(directory)?"
+            )
+        if outcome == "accepted" and not agree:
+            if answer.get("returned_false") is True:
+                hint = " It returned False: a test helper must *fail* (raise AssertionError), not return a verdict"
+            elif result_a == result_b:
+                hint = (" The results agree but the calls do not: compare the two call logs too — does each chain "
+                        "get its own fresh FakeHttp, so its log holds only its own calls?")
+            else:
+                hint = " Compare the two results"
+            raise kit.CheckFailed(
+                f"assert_same_chain accepted two chains that differ: {where}, {text_a} gives {kit.show(result_a)} "
+                f"after the calls {calls_a}, but {text_b} gives {kit.show(result_b)} after {calls_b}.{hint}"
+            )
 
-    kit.for_all(_REPLAY_CASES, prop)
+    kit.for_all(_SAME_CHAIN_CASES, prop)
+
+
+def judge_regrouped_chain(worker: Worker) -> str:
+    _judge_chain(worker, "team_lead_email_left", _reference_left)  # associativity first: the lesson's law
+    judge_assert_same_chain(worker)
     return (
-        "accepts replayable plans (pure, failing, suspending, bound, fetching) and rejects plans whose "
-        "result changes between drives or that reuse one coroutine"
+        "grouped the other way, the chain gives the same results after the same calls on every directory; "
+        "assert_same_chain accepts chains that agree and rejects chains whose results or call logs differ"
     )
+
+
+PROBES = {"fetch": _probe_fetch, "same_chain": _probe_same_chain}
+"""What the worker answers: ``fetch`` (Tasks 1 to 3: build and drive a chain) and ``same_chain``
+(Task 3: what ``assert_same_chain`` says about two described chains)."""
 
 
 EXERCISE = Exercise(
     slug="01_async_await_as_descriptions",
     title="01 · async/await as Descriptions",
     tasks=(
-        Task("t1", "Describe a fetch, run nothing", 3, ("fetch_email",), check_fetch_email),
-        Task("t2", "Chain three dependent fetches", 4, ("team_lead_email",), check_team_lead_email),
-        Task("t3", "Test that a plan replays", 3, ("assert_replayable",), check_assert_replayable),
+        Task("t1", "Describe a fetch, run nothing", 3, ("fetch_email",), judge=judge_fetch_email),
+        Task("t2", "Chain three dependent fetches", 4, ("team_lead_email",), judge=judge_team_lead_email),
+        Task("t3", "Regroup the chain and test it", 3, ("team_lead_email_left", "assert_same_chain"),
+             judge=judge_regrouped_chain),
     ),
 )

@@ -12,6 +12,17 @@
 * t3 ``first_alert(readings, threshold)`` — a plan that finds the first reading strictly over
   ``threshold`` (``Err(NO_ALERT)`` when there is none) and pulls nothing after it.
 
+Every task is decided by a judge outside the worker: it draws the items, lines and readings
+(from the grading run's seed as well as the fixed examples), asks the worker's probes
+(``PROBES``) to build the student's stream or plan on them over the grader's own recording
+sources and drive it on virtual time, and compares what they report with its own reference.
+The probes report, as plain data: for ``windows``, whether building started the source,
+the results of two runs, the items pulled for ``take(k)`` and whether an owned source was
+still held, and which bad ``n`` raised ``ValueError``; for ``read_log``, whether building
+acquired, a full run's result, end instant and resource counts, a second run's, and the
+count still held after each early exit; for ``first_alert``, the result and the readings
+pulled.
+
 Whether a source is still held is read *inside* the run, the moment the plan returns: after
 ``Simulation.run`` the loop's shutdown closes any leaked generator and would hide the leak.
 """
@@ -26,13 +37,13 @@ from typing import Any
 from hypothesis import strategies as st
 
 from funcpipe_async.grading import kit
-from funcpipe_async.grading.spec import Exercise, Task
+from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.plan import AsyncPlan, async_fail, async_pure
 from funcpipe_async.result import Err, ErrInfo, Ok
 from funcpipe_async.streams import EMIT, Resource, Stream, stream_from, stream_of
 from funcpipe_async.trace import Trace
 
-__all__ = ["EXERCISE", "windows_reference", "NO_ALERT"]
+__all__ = ["EXERCISE", "PROBES", "windows_reference", "NO_ALERT"]
 
 NO_ALERT = "NO_ALERT"
 BAD = ErrInfo("BAD", "downstream rejected this line")
@@ -100,24 +111,103 @@ def _window_cases(draw: st.DrawFn) -> tuple[list[int], int]:
     return xs, n
 
 
-def check_windows(ns: Mapping[str, Any]) -> str:
+_BAD_NS = (0, -2)
+_TAKES = ((3, 2), (1, 4), (4, 1), (2, 5))
+_OWNED_TAKES = ((2, 3), (3, 1))
+
+
+def _build_windows(ns: Mapping[str, Any], stream: Stream[Any], n: int, doing: str) -> Stream[Any]:
     windows = kit.function(ns, "windows")
+    return _as_stream(kit.call(windows, stream, n, doing=doing), doing)
 
-    def build(stream: Stream[Any], n: int, doing: str) -> Stream[Any]:
-        return _as_stream(kit.call(windows, stream, n, doing=doing), doing)
 
-    for bad in (0, -2):
+def _probe_windows_bad(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
+    """Build ``windows(stream_of([1, 2, 3]), n)`` for each bad ``n``: did it raise ValueError?"""
+    windows = kit.function(ns, "windows")
+    answers: list[dict[str, Any]] = []
+    for bad in payload["ns"]:
         try:
-            windows(stream_of([1, 2, 3]), bad)
+            windows(stream_of([1, 2, 3]), int(bad))
         except ValueError:
+            answers.append({"outcome": "value_error"})
             continue
         except NotImplementedError:
             raise kit.not_done("windows") from None
-        except Exception as error:  # noqa: BLE001 - any other exception is a verdict
+        except Exception as error:  # noqa: BLE001 - a defect in student code is reported as data
+            answers.append({"outcome": "raised", "error": kit.describe_exception(error)})
+            continue
+        answers.append({"outcome": "returned"})
+    return answers
+
+
+def _probe_windows(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """Build ``windows`` on a counted source of the judge's items; whether building started the
+    source, and what two runs gave."""
+    xs, n = [int(x) for x in payload["xs"]], int(payload["n"])
+    starts: list[int] = []
+    pulls: list[Any] = []
+    doing = f"windows(stream_of({xs}), {n})"
+    stream = _build_windows(ns, _counted(xs, starts, pulls), n, doing)
+    if starts:
+        return {"started_when_built": True}
+    first = kit.simulate(stream.to_list(), doing=f"running {doing}")
+    second = kit.simulate(stream.to_list(), doing=f"running {doing} a second time")
+    return {"started_when_built": False, "first": first, "second": second}
+
+
+def _probe_windows_take(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
+    """``windows(s, n).take(k)`` on a counted source of 1000 items, for each ``(n, k)``: the
+    result and how many items it pulled."""
+    answers: list[dict[str, Any]] = []
+    for n, k in payload["cases"]:
+        n, k = int(n), int(k)
+        starts: list[int] = []
+        pulls: list[Any] = []
+        doing = f"windows(s, {n}).take({k}) on a source of 1000 items"
+        stream = _build_windows(ns, _counted(range(1000), starts, pulls), n, doing)
+        result = kit.simulate(stream.take(k).to_list(), doing=f"running {doing}")
+        answers.append({"result": result, "pulled": len(pulls)})
+    return answers
+
+
+def _probe_windows_owned(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
+    """``windows(s, n).take(k)`` on an endless source that holds a resource, for each ``(n, k)``:
+    the result and how many times the resource was still held when the plan returned."""
+    answers: list[dict[str, Any]] = []
+    for n, k in payload["cases"]:
+        n, k = int(n), int(k)
+        resource = Resource("source")
+        doing = f"windows(s, {n}).take({k}) on an endless source that holds a resource"
+        stream = _build_windows(ns, _owned(resource), n, doing)
+        result, held = kit.simulate(_result_and_held(stream.take(k).to_list(), resource), doing=f"running {doing}")
+        answers.append({"result": result, "held": held})
+    return answers
+
+
+def _wrong_shape() -> kit.CheckFailed:
+    return kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+
+
+def _answer_list(answer: Any, size: int, *keys: str) -> list[dict[str, Any]]:
+    """The worker's answer as ``size`` dicts with ``keys``, or a verdict if it said something else."""
+    if not isinstance(answer, list) or len(answer) != size or not all(
+        isinstance(a, dict) and all(k in a for k in keys) for a in answer
+    ):
+        raise _wrong_shape()
+    return answer
+
+
+def judge_windows(worker: Worker) -> str:
+    for bad, said in zip(_BAD_NS, _answer_list(worker.ask("windows_bad", {"ns": list(_BAD_NS)}), len(_BAD_NS), "outcome")):
+        if said["outcome"] == "value_error":
+            continue
+        if said["outcome"] == "raised":
             raise kit.CheckFailed(
-                f"windows(stream, {bad}) raised {kit.describe_exception(error)}; a window of {bad} items makes "
+                f"windows(stream, {bad}) raised {said.get('error')}; a window of {bad} items makes "
                 "no sense — raise ValueError when n < 1, as chunk(0) does"
-            ) from None
+            )
+        if said["outcome"] != "returned":
+            raise _wrong_shape()
         raise kit.CheckFailed(
             f"windows(stream, {bad}) returned without complaint; a window of {bad} items makes no sense — "
             "raise ValueError when n < 1, as chunk(0) does, when the stream is built"
@@ -125,24 +215,23 @@ def check_windows(ns: Mapping[str, Any]) -> str:
 
     def prop(case: tuple[list[int], int]) -> None:
         xs, n = case
-        starts: list[int] = []
-        pulls: list[Any] = []
         doing = f"windows(stream_of({xs}), {n})"
-        stream = build(_counted(xs, starts, pulls), n, doing)
-        if starts:
+        answer = worker.ask("windows", {"xs": xs, "n": n})
+        if not isinstance(answer, dict) or not isinstance(answer.get("started_when_built"), bool):
+            raise _wrong_shape()
+        if answer["started_when_built"]:
             raise kit.CheckFailed(
                 f"building {doing} already started its source: describing runs nothing — "
                 "pull from the source only inside the async generator"
             )
+        first, second = answer.get("first"), answer.get("second")
         expected = Ok(windows_reference(xs, n))
-        first = kit.simulate(stream.to_list(), doing=f"running {doing}")
         if first != expected:
             raise kit.CheckFailed(
                 f"{doing} ran to {kit.show(first)}, expected {kit.show(expected)}: the windows are every run of "
                 f"{n} consecutive items, in order — the first is items 0..{n - 1}, the last ends with the last "
                 "item, and fewer than n items give no window at all"
             )
-        second = kit.simulate(stream.to_list(), doing=f"running {doing} a second time")
         if second != first:
             raise kit.CheckFailed(
                 f"running {doing} twice gave {kit.show(first)}, then {kit.show(second)}: a stream is a replayable "
@@ -152,32 +241,34 @@ def check_windows(ns: Mapping[str, Any]) -> str:
 
     kit.for_all(_window_cases(), prop)
 
-    for n, k in ((3, 2), (1, 4), (4, 1), (2, 5)):
-        starts: list[int] = []
-        pulls: list[Any] = []
+    takes = _answer_list(worker.ask("windows_take", {"cases": [list(c) for c in _TAKES]}), len(_TAKES), "result", "pulled")
+    for (n, k), said in zip(_TAKES, takes):
         doing = f"windows(s, {n}).take({k}) on a source of 1000 items"
-        stream = build(_counted(range(1000), starts, pulls), n, doing)
-        result = kit.simulate(stream.take(k).to_list(), doing=f"running {doing}")
-        if len(pulls) > n + k - 1:
+        pulled = said["pulled"]
+        if not isinstance(pulled, int) or isinstance(pulled, bool):
+            raise _wrong_shape()
+        if pulled > n + k - 1:
             raise kit.CheckFailed(
-                f"{doing} pulled {len(pulls)} items from its source; {n + k - 1} are enough for {k} windows of {n}. "
+                f"{doing} pulled {pulled} items from its source; {n + k - 1} are enough for {k} windows of {n}. "
                 "A stream is pulled lazily: read one item per window, never collect the stream first"
             )
-        if result != Ok(windows_reference(list(range(n + k - 1)), n)):
-            raise kit.CheckFailed(f"{doing} ran to {kit.show(result)}")
+        if said["result"] != Ok(windows_reference(list(range(n + k - 1)), n)):
+            raise kit.CheckFailed(f"{doing} ran to {kit.show(said['result'])}")
 
-    for n, k in ((2, 3), (3, 1)):
-        resource = Resource("source")
+    owned = _answer_list(worker.ask("windows_owned", {"cases": [list(c) for c in _OWNED_TAKES]}),
+                         len(_OWNED_TAKES), "result", "held")
+    for (n, k), said in zip(_OWNED_TAKES, owned):
         doing = f"windows(s, {n}).take({k}) on an endless source that holds a resource"
-        stream = build(_owned(resource), n, doing)
-        result, held = kit.simulate(_result_and_held(stream.take(k).to_list(), resource), doing=f"running {doing}")
+        held = said["held"]
+        if not isinstance(held, int) or isinstance(held, bool):
+            raise _wrong_shape()
         if held:
             raise kit.CheckFailed(
                 f"{doing}: when take({k}) was satisfied the source was still open (held={held}). Hold the upstream "
                 "run in `async with aclosing(stream.iterate()) as items:`, so that closing windows closes its source"
             )
-        if not isinstance(result, Ok):
-            raise kit.CheckFailed(f"{doing} ran to {kit.show(result)}")
+        if said["result"] != Ok(windows_reference(list(range(n + k - 1)), n)):
+            raise kit.CheckFailed(f"{doing} ran to {kit.show(said['result'])}")
     return (
         "windows follows its law on generated streams, replays, pulls only what the windows need, closes its "
         "source on early exit and refuses n < 1"
@@ -186,6 +277,17 @@ def check_windows(ns: Mapping[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Task 2: own a resource, release it always
+
+
+def _exit_names(lines: list[str]) -> list[str]:
+    """The ways a run can end early, in the order they are tried."""
+    return [
+        f"take({max(1, len(lines) - 1)})",
+        "a break inside aclosing after the first line",
+        "an Err from a map_plan on the first line",
+        "an exception from a map on the first line",
+        "a cancellation half a second in",
+    ]
 
 
 def _exits(stream: Stream[str], lines: list[str]) -> dict[str, Callable[[Resource], Any]]:
@@ -212,63 +314,100 @@ def _exits(stream: Stream[str], lines: list[str]) -> dict[str, Callable[[Resourc
             pass
         return "cancelled", resource.held
 
-    return {
-        f"take({k})": lambda r: _result_and_held(stream.take(k).to_list(), r),
-        "a break inside aclosing after the first line": break_early,
-        "an Err from a map_plan on the first line": lambda r: _result_and_held(stream.map_plan(fails_at_first).to_list(), r),
-        "an exception from a map on the first line": lambda r: _result_and_held(stream.map(crash).to_list(), r),
-        "a cancellation half a second in": cancel,
-    }
+    scenarios: list[Callable[[Resource], Any]] = [
+        lambda r: _result_and_held(stream.take(k).to_list(), r),
+        break_early,
+        lambda r: _result_and_held(stream.map_plan(fails_at_first).to_list(), r),
+        lambda r: _result_and_held(stream.map(crash).to_list(), r),
+        cancel,
+    ]
+    return dict(zip(_exit_names(lines), scenarios))
 
 
-def check_read_log(ns: Mapping[str, Any]) -> str:
+def _probe_read_log(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """Build ``read_log`` on the judge's lines and run it on virtual time: a full run (result,
+    when it ended, the resource's counts), a second run, and every early exit (the resource's
+    count still held when the run was over).  Stops at the first build that acquired."""
     read_log = kit.function(ns, "read_log")
+    lines = [str(line) for line in payload["lines"]]
+    doing = f"read_log(resource, {lines})"
 
-    def build(resource: Resource, lines: list[str]) -> Stream[str]:
+    def build(resource: Resource) -> Stream[str]:
+        return _as_stream(kit.call(read_log, resource, lines, doing=doing), doing)
+
+    resource = Resource("log")
+    stream = build(resource)
+    if resource.acquired:
+        return {"acquired_when_built": True}
+    ended: list[float] = []
+
+    async def full() -> tuple[Any, int]:
+        result, held = await _result_and_held(stream.to_list(), resource)
+        ended.append(asyncio.get_running_loop().time())
+        return result, held
+
+    result, held = kit.simulate(full(), doing=f"running {doing}")
+    first = {"result": result, "took": ended[0], "held": held, "acquired": resource.acquired}
+    again, held = kit.simulate(_result_and_held(stream.to_list(), resource), doing=f"running {doing} again")
+    second = {"result": again, "held": held, "acquired": resource.acquired}
+    exits: list[dict[str, Any]] = []
+    for how in _exit_names(lines):
+        fresh = Resource("log")
+        scenario = _exits(build(fresh), lines)[how]
+        if fresh.acquired:
+            return {"acquired_when_built": True}
+        _, held = kit.simulate(scenario(fresh), doing=f"{doing} ended by {how}")
+        exits.append({"how": how, "held": held})
+    return {"acquired_when_built": False, "first": first, "second": second, "exits": exits}
+
+
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _wrong_shape()
+    return value
+
+
+def judge_read_log(worker: Worker) -> str:
+    def prop(lines: list[str]) -> None:
         doing = f"read_log(resource, {lines})"
-        stream = _as_stream(kit.call(read_log, resource, lines, doing=doing), doing)
-        if resource.acquired:
+        answer = worker.ask("read_log", {"lines": lines})
+        if not isinstance(answer, dict) or not isinstance(answer.get("acquired_when_built"), bool):
+            raise _wrong_shape()
+        if answer["acquired_when_built"]:
             raise kit.CheckFailed(
                 f"building {doing} already acquired the resource: a stream is a description — acquire inside "
                 "the async generator, when a run starts, so a stream nobody runs holds nothing"
             )
-        return stream
-
-    def prop(lines: list[str]) -> None:
-        doing = f"read_log(resource, {lines})"
-        resource = Resource("log")
-        stream = build(resource, lines)
-        sim_now: list[float] = []
-
-        async def full() -> tuple[Any, int]:
-            result, held = await _result_and_held(stream.to_list(), resource)
-            sim_now.append(asyncio.get_running_loop().time())
-            return result, held
-
-        result, held = kit.simulate(full(), doing=f"running {doing}")
+        first, second, exits = answer.get("first"), answer.get("second"), answer.get("exits")
+        if not (isinstance(first, dict) and isinstance(second, dict) and isinstance(first.get("took"), (int, float))):
+            raise _wrong_shape()
+        result, took = first.get("result"), first["took"]
+        held, acquired = _count(first.get("held")), _count(first.get("acquired"))
         if result != Ok(lines):
             raise kit.CheckFailed(f"running {doing} gave {kit.show(result)}, expected Ok({lines!r}): one item per line, in order")
-        if sim_now[0] != len(lines):
+        if took != len(lines):
             raise kit.CheckFailed(
-                f"running {doing} took {sim_now[0]:g} virtual seconds, expected {len(lines)}: wait "
+                f"running {doing} took {took:g} virtual seconds, expected {len(lines)}: wait "
                 "`await asyncio.sleep(1)` before each line (reading is slow)"
             )
-        if held or resource.acquired != 1:
+        if held or acquired != 1:
             raise kit.CheckFailed(
-                f"after a full run of {doing} the resource was acquired {resource.acquired} time(s) and is still "
+                f"after a full run of {doing} the resource was acquired {acquired} time(s) and is still "
                 f"held {held} time(s): acquire once when the run starts, release in a `finally`"
             )
-        again, held = kit.simulate(_result_and_held(stream.to_list(), resource), doing=f"running {doing} again")
-        if again != result or resource.acquired != 2 or held:
+        again, held, acquired = second.get("result"), _count(second.get("held")), _count(second.get("acquired"))
+        if again != result or acquired != 2 or held:
             raise kit.CheckFailed(
                 f"running {doing} a second time gave {kit.show(again)} (the first run gave {kit.show(result)}), with "
-                f"the resource acquired {resource.acquired} time(s) in all: every run must start afresh — pass "
+                f"the resource acquired {acquired} time(s) in all: every run must start afresh — pass "
                 "stream_from the generator *function*, never one generator object made in advance"
             )
-        for how in _exits(stream, lines):
-            fresh = Resource("log")
-            scenario = _exits(build(fresh, lines), lines)[how]
-            _, held = kit.simulate(scenario(fresh), doing=f"{doing} ended by {how}")
+        names = _exit_names(lines)
+        said = _answer_list(exits, len(names), "how", "held")
+        for how, ended in zip(names, said):
+            if ended["how"] != how:
+                raise _wrong_shape()
+            held = _count(ended["held"])
             if held:
                 raise kit.CheckFailed(
                     f"{doing} ended by {how}: the resource was still held (held={held}) when the run was over. "
@@ -293,19 +432,40 @@ def _alert_cases(draw: st.DrawFn) -> tuple[list[int], int]:
     return xs, threshold
 
 
-def check_first_alert(ns: Mapping[str, Any]) -> str:
+def _probe_alert(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Task 3: build ``first_alert`` on a traced stream of the judge's
+    readings, drive it on virtual time; its result and how many readings it pulled."""
     first_alert = kit.function(ns, "first_alert")
+    xs, threshold = [int(x) for x in payload["xs"]], int(payload["threshold"])
+    trace = Trace()
+    doing = f"first_alert(stream_of({xs}), {threshold})"
+    plan = kit.as_plan(kit.call(first_alert, stream_of(xs).traced(trace, "readings"), threshold, doing=doing), doing=doing)
+    if trace.events:
+        raise kit.CheckFailed(f"building {doing} already pulled readings: describing runs nothing — return a plan")
+    result = kit.simulate(plan, doing=f"driving {doing}")
+    return {"result": result, "pulled": len(trace.of_kind(EMIT))}
 
+
+PROBES = {
+    "windows_bad": _probe_windows_bad,
+    "windows": _probe_windows,
+    "windows_take": _probe_windows_take,
+    "windows_owned": _probe_windows_owned,
+    "read_log": _probe_read_log,
+    "alert": _probe_alert,
+}
+"""What the worker answers: the ``windows*`` probes (Task 1), ``read_log`` (Task 2), ``alert`` (Task 3)."""
+
+
+def judge_first_alert(worker: Worker) -> str:
     def prop(case: tuple[list[int], int]) -> None:
         xs, threshold = case
-        trace = Trace()
         doing = f"first_alert(stream_of({xs}), {threshold})"
-        plan = kit.as_plan(kit.call(first_alert, stream_of(xs).traced(trace, "readings"), threshold, doing=doing), doing=doing)
-        if trace.events:
-            raise kit.CheckFailed(f"building {doing} already pulled readings: describing runs nothing — return a plan")
-        result = kit.simulate(plan, doing=f"driving {doing}")
+        answer = worker.ask("alert", {"xs": xs, "threshold": threshold})
+        if not isinstance(answer, dict) or not isinstance(answer.get("pulled"), int):
+            raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        result, pulled = answer.get("result"), answer["pulled"]
         index = next((i for i, x in enumerate(xs) if x > threshold), None)
-        pulled = len(trace.of_kind(EMIT))
         if index is None:
             if isinstance(result, Ok) and result.value in xs:
                 raise kit.CheckFailed(
@@ -337,8 +497,9 @@ EXERCISE = Exercise(
     slug="02_async_generators",
     title="02 · Async Generators",
     tasks=(
-        Task("t1", "Slide a window over a stream", 4, ("windows",), check_windows),
-        Task("t2", "Own a resource, release it always", 3, ("read_log",), check_read_log),
-        Task("t3", "Pull exactly what you need", 3, ("first_alert",), check_first_alert),
+        Task("t1", "Slide a window over a stream", 4, ("windows",), judge=judge_windows,
+             hides=(f"{__name__}.windows_reference",)),
+        Task("t2", "Own a resource, release it always", 3, ("read_log",), judge=judge_read_log),
+        Task("t3", "Pull exactly what you need", 3, ("first_alert",), judge=judge_first_alert),
     ),
 )

@@ -14,8 +14,17 @@
   key: on generated orders (some submitted twice) and reply delays (some slower than the
   attempt timeout), every order is charged exactly once and answers when the reference does.
 
-Every example is driven on a fresh virtual clock, so backoff and timeouts cost no wall time
-and the same submission always gets the same feedback.
+Every task is decided by a judge outside the worker.  It draws the examples from the grading
+run's seed and asks the worker's probes (``PROBES``): ``fit`` calls ``fit_to_deadline`` and
+reports the policy it returned as data (or what it returned, or the exception it raised);
+``fetch`` and ``charge`` build the student's plans on the judge's fakes and drive them, each
+drive on a fresh virtual clock, and report the results, the virtual instants of the calls
+(``fetch``) or the charges made and how long each call took (``charge``).  The judge compares
+that data with its own reference runs (and drives a too-generous policy itself, against a
+dependency that always hangs, to show what it does).  The references are private to this
+module, and ``reaches`` reports whether a task function uses one: such a task is refused.
+Backoff and timeouts cost no wall time, and the same submission always gets the same
+feedback on the fixed examples.
 """
 
 from __future__ import annotations
@@ -31,7 +40,8 @@ from hypothesis import strategies as st
 from funcpipe_async.fakes import HANG, ScriptedService
 from funcpipe_async.fakes import FakePayments as Payments
 from funcpipe_async.grading import kit
-from funcpipe_async.grading.spec import Exercise, Task
+from funcpipe_async.grading.checks._reach import prober, refuse_borrowed
+from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.plan import AsyncPlan, async_lift
 from funcpipe_async.policies import (
     Backoff,
@@ -44,7 +54,7 @@ from funcpipe_async.policies import (
 )
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
-__all__ = ["EXERCISE", "FETCH_POLICY", "PAY_POLICY", "Payments", "fit_reference"]
+__all__ = ["EXERCISE", "PROBES", "Payments"]
 
 
 def _s(t: float) -> str:
@@ -68,7 +78,7 @@ def _worst_case(policy: RetryPolicy, attempts: int) -> float:
     return attempts * policy.attempt_timeout + sum(waits)
 
 
-def fit_reference(policy: RetryPolicy, deadline: float) -> RetryPolicy:
+def _fit_reference(policy: RetryPolicy, deadline: float) -> RetryPolicy:
     """The reference answer of Task 1."""
     assert policy.attempt_timeout is not None
     if policy.attempt_timeout >= deadline:
@@ -114,72 +124,158 @@ def _fit_cases(draw: st.DrawFn) -> tuple[RetryPolicy, float]:
     return policy, max(deadline, 0.25)
 
 
+def _backoff_data(backoff: object) -> dict[str, Any]:
+    if type(backoff) is ConstantBackoff:
+        return {"kind": "constant", "delay": backoff.delay}
+    if type(backoff) is ExponentialBackoff:
+        return {"kind": "exponential", "initial": backoff.initial, "factor": backoff.factor, "cap": backoff.cap}
+    return {"kind": kit.show(backoff, 80)}
+
+
+def _policy_data(policy: RetryPolicy) -> dict[str, Any]:
+    """A policy as plain data (each field as it is; a backoff by its kind and numbers)."""
+    retry_on: Any = policy.retry_on
+    if isinstance(retry_on, frozenset) and all(isinstance(code, str) for code in retry_on):
+        retry_on = sorted(retry_on)
+    return {"max_attempts": policy.max_attempts, "backoff": _backoff_data(policy.backoff), "jitter": policy.jitter,
+            "retry_on": retry_on, "attempt_timeout": policy.attempt_timeout, "deadline": policy.deadline}
+
+
+def _policy_from_data(data: Mapping[str, Any]) -> RetryPolicy:
+    """The policy :func:`_policy_data` described; ``ValueError`` / ``TypeError`` / ``KeyError`` if it is not one."""
+    b = data["backoff"]
+    backoff: Backoff
+    if b["kind"] == "constant":
+        backoff = ConstantBackoff(float(b["delay"]))
+    elif b["kind"] == "exponential":
+        backoff = ExponentialBackoff(initial=float(b["initial"]), factor=float(b["factor"]), cap=float(b["cap"]))
+    else:
+        raise ValueError("a backoff the course does not define")
+    retry_on = data["retry_on"]
+    if retry_on is not None and not (isinstance(retry_on, list) and all(isinstance(c, str) for c in retry_on)):
+        raise ValueError("retry_on is not a set of codes")
+    numbers = [data["max_attempts"], data["attempt_timeout"], data["deadline"]]
+    if any(n is not None and (isinstance(n, bool) or not isinstance(n, (int, float))) for n in numbers):
+        raise TypeError("a policy's counts and times are numbers")
+    return RetryPolicy(
+        max_attempts=data["max_attempts"], backoff=backoff, jitter=data["jitter"],
+        retry_on=None if retry_on is None else frozenset(retry_on),
+        attempt_timeout=data["attempt_timeout"], deadline=data["deadline"],
+    )
+
+
+_NO_CAP = (RetryPolicy(max_attempts=6, backoff=ExponentialBackoff(initial=0.25, factor=3, cap=0.25),
+                       attempt_timeout=0.25), 3.0)
+"""Six attempts fit only on the capped schedule (the uncapped one, 0.25, 0.75, 2.25 … s, fits three)."""
+
+
 def _hanging_attempts(policy: RetryPolicy) -> tuple[int, Result[Any, ErrInfo], float]:
-    """Drive ``policy`` on virtual time against a dependency that always hangs."""
+    """Drive ``policy`` on virtual time against a dependency that always hangs (in the judge: no student code)."""
     service: ScriptedService[str] = ScriptedService([HANG])
     plan = async_retry(async_lift(service.call), policy, rng=random.Random(4))
     result, ended = kit.simulate(kit.timed(plan), doing="the fitted policy")
     return len(service.calls), result, ended
 
 
-def check_fit_to_deadline(ns: Mapping[str, Any]) -> str:
+def _probe_fit(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Task 1: call ``fit_to_deadline`` on the judge's policy and deadline;
+    the policy it returned (as data), whatever else it returned, or the exception it raised."""
     fit_to_deadline = kit.function(ns, "fit_to_deadline")
+    policy, deadline = _policy_from_data(payload["policy"]), float(payload["deadline"])
+    try:
+        got = fit_to_deadline(policy, deadline)
+    except NotImplementedError:
+        raise kit.not_done("fit_to_deadline") from None
+    except Exception as error:  # noqa: BLE001 - the contract says which exceptions: reported as data
+        return {"outcome": "raised", "value_error": isinstance(error, ValueError),
+                "type_error": isinstance(error, TypeError), "message": str(error)[:200],
+                "error": kit.describe_exception(error)}
+    if isinstance(got, RetryPolicy):
+        return {"outcome": "policy", "policy": _policy_data(got)}
+    return {"outcome": "returned", "value": got}
+
+
+def _fit_answer(answer: object) -> dict[str, Any]:
+    """The worker's answer for one example of Task 1, checked for shape."""
+    if not isinstance(answer, dict):
+        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+    outcome = answer.get("outcome")
+    if outcome == "raised" and all(isinstance(answer.get(k), bool) for k in ("value_error", "type_error")) and all(
+            isinstance(answer.get(k), str) for k in ("message", "error")):
+        return answer
+    if outcome == "policy" and isinstance(answer.get("policy"), dict) and set(answer["policy"]) == {
+            "max_attempts", "backoff", "jitter", "retry_on", "attempt_timeout", "deadline"} and isinstance(
+            answer["policy"]["backoff"], dict) and isinstance(answer["policy"]["backoff"].get("kind"), str):
+        return answer
+    if outcome == "returned" and "value" in answer:
+        return answer
+    raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+
+
+def _shown_policy(data: Mapping[str, Any]) -> str:
+    try:
+        return kit.show(_policy_from_data(data), 240)
+    except (KeyError, TypeError, ValueError):
+        return kit.show(data, 240)
+
+
+def judge_fit_to_deadline(worker: Worker) -> str:
+    refuse_borrowed(worker, "fit_to_deadline")
 
     def prop(case: tuple[RetryPolicy, float]) -> None:
         policy, deadline = case
         doing = f"fit_to_deadline({policy!r}, {_s(deadline)})"
+        answer = _fit_answer(worker.ask("fit", {"policy": _policy_data(policy), "deadline": deadline}))
         try:
-            expected: RetryPolicy | None = fit_reference(policy, deadline)
+            expected: RetryPolicy | None = _fit_reference(policy, deadline)
         except ValueError:
             expected = None
-        try:
-            got = fit_to_deadline(policy, deadline)
-        except ValueError as error:
-            if expected is None:
-                return
-            # A count that starts at 0 (retries, not attempts) builds RetryPolicy(max_attempts=0)
-            # exactly when one attempt fits: say so, whichever example Hypothesis tries first.
-            hint = (
-                ". Hint: one attempt short — count attempts (the first one included), not retries"
-                if "max_attempts must be" in str(error) else ""
-            )
-            raise kit.CheckFailed(
-                f"{doing} raised ValueError ({error}), but {expected.max_attempts} attempt(s) fit: "
-                f"their worst case is {_s(_worst_case(policy, expected.max_attempts))}s, below the deadline{hint}"
-            ) from None
-        except NotImplementedError:
-            raise kit.not_done("fit_to_deadline") from None
-        except TypeError as error:
-            if "jitter" in str(error):
+        if answer["outcome"] == "raised":
+            if answer["value_error"]:
+                if expected is None:
+                    return
+                # A count that starts at 0 (retries, not attempts) builds RetryPolicy(max_attempts=0)
+                # exactly when one attempt fits: say so, whichever example Hypothesis tries first.
+                hint = (
+                    ". Hint: one attempt short — count attempts (the first one included), not retries"
+                    if "max_attempts must be" in answer["message"] else ""
+                )
                 raise kit.CheckFailed(
-                    f"{doing} raised {kit.describe_exception(error)}. The worst case needs no random numbers: "
+                    f"{doing} raised ValueError ({answer['message']}), but {expected.max_attempts} attempt(s) fit: "
+                    f"their worst case is {_s(_worst_case(policy, expected.max_attempts))}s, below the deadline{hint}"
+                )
+            if answer["type_error"] and "jitter" in answer["message"]:
+                raise kit.CheckFailed(
+                    f"{doing} raised {answer['error']}. The worst case needs no random numbers: "
                     "jitter only shortens waits, so compute it on the un-jittered schedule, "
                     "delay_schedule(replace(policy, jitter=\"none\"))"
-                ) from None
-            raise kit.CheckFailed(f"{doing} raised {kit.describe_exception(error)}") from None
-        except Exception as error:  # noqa: BLE001 - any defect in student code is a verdict
-            raise kit.CheckFailed(f"{doing} raised {kit.describe_exception(error)}") from None
+                )
+            raise kit.CheckFailed(f"{doing} raised {answer['error']}")
+        got = answer.get("policy")
+        shown = _shown_policy(got) if got is not None else kit.show(answer.get("value"))
         if expected is None:
             raise kit.CheckFailed(
                 f"not even one attempt fits: each may take attempt_timeout={_s(policy.attempt_timeout or 0)}s, "
                 f"which does not end before the {_s(deadline)}s deadline — the SLA cannot be met, so "
-                f"raise ValueError; {doing} returned {kit.show(got)}"
+                f"raise ValueError; {doing} returned {shown}"
             )
-        if not isinstance(got, RetryPolicy):
-            raise kit.CheckFailed(f"{doing} returned {kit.show(got)}; a policy is a value: return a RetryPolicy")
-        if got.deadline != deadline:
+        if got is None:
+            raise kit.CheckFailed(f"{doing} returned {shown}; a policy is a value: return a RetryPolicy")
+        if got["deadline"] != deadline:
             raise kit.CheckFailed(
                 f"the fitted policy carries the SLA as its deadline: expected deadline={_s(deadline)}, "
-                f"{doing} gave deadline={got.deadline!r}"
+                f"{doing} gave deadline={got['deadline']!r}"
             )
-        n, m = expected.max_attempts, got.max_attempts
+        n, m = expected.max_attempts, got["max_attempts"]
+        if isinstance(m, bool) or not isinstance(m, int):
+            raise kit.CheckFailed(f"{doing} gave max_attempts={m!r}: a number of attempts is an int")
         if m > policy.max_attempts:
             raise kit.CheckFailed(
                 f"fitting only ever removes attempts: the policy allowed {policy.max_attempts}, "
                 f"{doing} gave max_attempts={m}"
             )
         if m > n:
-            made, result, ended = _hanging_attempts(got)
+            made, result, ended = _hanging_attempts(replace(policy, max_attempts=m, deadline=deadline))
             worst = _worst_case(policy, m)
             reason = (
                 "it equals the deadline, and the deadline must *exceed* the worst case — at that instant the "
@@ -206,15 +302,13 @@ def check_fit_to_deadline(ns: Mapping[str, Any]) -> str:
                 f"{_times(delay_schedule(replace(policy, jitter='none', max_attempts=n)))} "
                 f"= {_s(_worst_case(policy, n))} s, below the {_s(deadline)} s deadline. Hint: {hint}"
             )
-        if got != expected:
+        if got != _policy_data(expected):
             raise kit.CheckFailed(
                 f"a variant of a policy keeps every other field as it is (use dataclasses.replace): "
-                f"expected {kit.show(expected, 240)}, {doing} gave {kit.show(got, 240)}"
+                f"expected {kit.show(expected, 240)}, {doing} gave {shown}"
             )
-        made, _, _ = _hanging_attempts(got)
-        if made != n:  # pragma: no cover - the reference guarantees this; a guard for the course's own tests
-            raise kit.CheckFailed(f"the fitted policy made {made} attempts against a hanging dependency, not {n}")
 
+    prop(_NO_CAP)  # first: the cap matters here, whatever the run's seed
     kit.for_all(_fit_cases(), prop)
     return (
         "keeps as many attempts as fit strictly before the deadline (attempts × attempt_timeout + the "
@@ -227,7 +321,7 @@ def check_fit_to_deadline(ns: Mapping[str, Any]) -> str:
 
 
 RETRY_ON = frozenset({"HTTP_503", "CONN_RESET", "TIMEOUT"})
-FETCH_POLICY = RetryPolicy(
+_FETCH_POLICY = RetryPolicy(
     max_attempts=4,
     backoff=ExponentialBackoff(initial=0.5, factor=2, cap=1.5),
     retry_on=RETRY_ON,
@@ -255,6 +349,15 @@ class _Script:
     def service(self) -> ScriptedService[str]:
         return ScriptedService(list(self.entries), latency=self.latency)
 
+    def data(self) -> dict[str, Any]:
+        """This script as JSON data, for a probe's payload: its entries by their place in ``_ENTRIES``."""
+        return {"entries": [_ENTRIES.index(e) for e in self.entries], "latency": self.latency}
+
+    @staticmethod
+    def from_data(data: Mapping[str, Any]) -> _Script:
+        """The script :meth:`data` described (the worker's side)."""
+        return _Script(tuple(_ENTRIES[int(k)] for k in data["entries"]), float(data["latency"]))
+
     def entry(self, call: int) -> Any:
         return self.entries[min(call, len(self.entries)) - 1]
 
@@ -263,7 +366,7 @@ class _Script:
         entry = self.entry(call)
         if entry is HANG:
             return "hangs"
-        if self.latency > (FETCH_POLICY.attempt_timeout or 0):
+        if self.latency > (_FETCH_POLICY.attempt_timeout or 0):
             return f"would answer after {_s(self.latency)} s"
         if isinstance(entry, Ok):
             return f"Ok({entry.value!r})"
@@ -297,7 +400,7 @@ _SCRIPTS = st.one_of(_ANY_SCRIPT, _RECOVERS, _LATE_HANG)
 
 
 def _fetch_reference(service: ScriptedService[str]) -> AsyncPlan[str]:
-    return async_retry(async_lift(service.call), FETCH_POLICY)
+    return async_retry(async_lift(service.call), _FETCH_POLICY)
 
 
 def _same_time(a: float, b: float) -> bool:
@@ -324,7 +427,7 @@ def _same_result(a: Result[Any, ErrInfo], b: Result[Any, ErrInfo]) -> bool:
     """The same value, or an error with the same code (a timeout's message is the loop's own)."""
     if isinstance(a, Ok) and isinstance(b, Ok):
         return bool(a.value == b.value)
-    if isinstance(a, Err) and isinstance(b, Err):
+    if isinstance(a, Err) and isinstance(b, Err) and isinstance(a.error, ErrInfo) and isinstance(b.error, ErrInfo):
         return bool(a.error.code == b.error.code)
     return False
 
@@ -347,11 +450,11 @@ def _run_fetch(build: Callable[[ScriptedService[str]], Any], script: _Script, na
 def _why_fetch(script: _Script, want: _Run, got: _Run) -> str:
     """The rule the submission broke, in the lesson's words, judged from the two runs."""
     n_want, n_got = len(want.calls), len(got.calls)
-    limit = FETCH_POLICY.attempt_timeout or 0
+    limit = _FETCH_POLICY.attempt_timeout or 0
     # Where the two runs first part: a call at another instant, or one run stopping early.
     k = next((i for i in range(min(n_want, n_got)) if not _same_time(want.calls[i], got.calls[i])), min(n_want, n_got))
-    if n_got > FETCH_POLICY.max_attempts:
-        return f"at most {FETCH_POLICY.max_attempts} attempts in all, the first one included: your plan made {n_got}"
+    if n_got > _FETCH_POLICY.max_attempts:
+        return f"at most {_FETCH_POLICY.max_attempts} attempts in all, the first one included: your plan made {n_got}"
     if k < min(n_want, n_got) and k >= 1:
         previous = script.answer(k)
         gap_want, gap_got = want.calls[k] - want.calls[k - 1], got.calls[k] - got.calls[k - 1]
@@ -361,7 +464,7 @@ def _why_fetch(script: _Script, want: _Run, got: _Run) -> str:
                     f"every attempt is cut at {_s(limit)} s (attempt_timeout): call {k} {previous}, and your plan "
                     f"waited {_s(gap_got)} s before calling again instead of {_s(gap_want)} s"
                 )
-        waits = delay_schedule(FETCH_POLICY)
+        waits = delay_schedule(_FETCH_POLICY)
         return (
             f"the waits between attempts are exponential and capped: {', '.join(_s(w) for w in waits)} s. "
             f"Call {k + 1} should start at t={_s(want.calls[k])}, your plan made it at t={_s(got.calls[k])}"
@@ -375,15 +478,15 @@ def _why_fetch(script: _Script, want: _Run, got: _Run) -> str:
                 f"says — yet your plan called again at t={_s(got.calls[n_want])}"
             )
         return (
-            f"the whole call ends by the {_s(FETCH_POLICY.deadline or 0)} s deadline, waits included: after call "
+            f"the whole call ends by the {_s(_FETCH_POLICY.deadline or 0)} s deadline, waits included: after call "
             f"{n_want} ({last}) the next attempt could not finish in time, yet your plan called again at "
             f"t={_s(got.calls[n_want])}"
         )
     if n_got < n_want:
         last = script.answer(n_got)
-        if n_got == FETCH_POLICY.max_attempts - 1 and k == n_got:
+        if n_got == _FETCH_POLICY.max_attempts - 1 and k == n_got:
             return (
-                f"{FETCH_POLICY.max_attempts} attempts means the first one and {FETCH_POLICY.max_attempts - 1} "
+                f"{_FETCH_POLICY.max_attempts} attempts means the first one and {_FETCH_POLICY.max_attempts - 1} "
                 f"retries: your plan stopped after {n_got} calls (max_attempts counts attempts, not retries)"
             )
         if last == "hangs" or last.startswith("would answer"):
@@ -402,18 +505,37 @@ def _why_fetch(script: _Script, want: _Run, got: _Run) -> str:
         )
     if not _same_time(got.ended, want.ended):
         return (
-            f"every attempt is cut at {_s(limit)} s and the whole call at {_s(FETCH_POLICY.deadline or 0)} s: "
+            f"every attempt is cut at {_s(limit)} s and the whole call at {_s(_FETCH_POLICY.deadline or 0)} s: "
             f"the call should end at t={_s(want.ended)}, yours ended at t={_s(got.ended)}"
         )
     return "the result is the last attempt's, or Err(DEADLINE_EXCEEDED) when the deadline cuts a running attempt"
 
 
-def check_fetch_with_retry(ns: Mapping[str, Any]) -> str:
+def _probe_fetch(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Task 2: build ``fetch_with_retry(service)`` on the judge's script,
+    drive it on virtual time; the instants of the calls, the result and when it ended."""
     fetch_with_retry = kit.function(ns, "fetch_with_retry")
+    run = _run_fetch(fetch_with_retry, _Script.from_data(payload), "fetch_with_retry")
+    return {"calls": list(run.calls), "result": run.result, "ended": run.ended}
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _fetch_answer(answer: Any) -> _Run:
+    if not (isinstance(answer, dict) and isinstance(answer.get("calls"), list) and all(map(_is_time, answer["calls"]))
+            and _is_time(answer.get("ended")) and isinstance(answer.get("result"), (Ok, Err))):
+        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+    return _Run(tuple(float(t) for t in answer["calls"]), answer["result"], float(answer["ended"]))
+
+
+def judge_fetch_with_retry(worker: Worker) -> str:
+    refuse_borrowed(worker, "fetch_with_retry")
 
     def prop(script: _Script) -> None:
+        got = _fetch_answer(worker.ask("fetch", script.data()))
         want = _run_fetch(_fetch_reference, script, "the reference")
-        got = _run_fetch(fetch_with_retry, script, "fetch_with_retry")
         if got.matches(want):
             return
         raise kit.CheckFailed(
@@ -434,19 +556,28 @@ def check_fetch_with_retry(ns: Mapping[str, Any]) -> str:
 # Task 3: charge once, however often the charge is retried
 
 
-PAY_POLICY = RetryPolicy(max_attempts=3, backoff=ConstantBackoff(1), attempt_timeout=2)
+_PAY_POLICY = RetryPolicy(max_attempts=3, backoff=ConstantBackoff(1), attempt_timeout=2)
 """The payment caller's policy, as in the lesson's anti-pattern 2 (also in the set-up cell)."""
 
 
 def _charge_reference(payments: Payments, order_id: str, amount: int) -> AsyncPlan[str]:
     key = f"order-{order_id}/charge"
-    return async_retry(async_lift(lambda: payments.charge(amount, key=key)), PAY_POLICY)
+    return async_retry(async_lift(lambda: payments.charge(amount, key=key)), _PAY_POLICY)
 
 
 @dataclass(frozen=True)
 class _Orders:
     orders: tuple[tuple[str, int], ...]
     reply_delays: tuple[float, ...]
+
+    def data(self) -> dict[str, Any]:
+        """These orders as JSON data, for a probe's payload."""
+        return {"orders": [[o, a] for o, a in self.orders], "delays": list(self.reply_delays)}
+
+    @staticmethod
+    def from_data(data: Mapping[str, Any]) -> _Orders:
+        """The orders :meth:`data` described (the worker's side)."""
+        return _Orders(tuple((str(o), int(a)) for o, a in data["orders"]), tuple(float(d) for d in data["delays"]))
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{o} for {a}" for o, a in self.orders)
@@ -494,12 +625,29 @@ def _run_orders(build: Callable[..., Any], case: _Orders, name: str) -> list[_St
     return steps
 
 
-def check_charge_order(ns: Mapping[str, Any]) -> str:
+def _probe_charge(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
+    """The worker's side of Task 3: charge the judge's orders with ``charge_order`` on one fake
+    payments service, each drive on virtual time, then replay the first; after each drive, its
+    result, how long it took and the charges the service has made."""
     charge_order = kit.function(ns, "charge_order")
+    steps = _run_orders(charge_order, _Orders.from_data(payload), "charge_order")
+    return [{"result": s.result, "took": s.took, "charges": list(s.charges)} for s in steps]
+
+
+def _charge_answer(answer: Any, case: _Orders) -> list[_Step]:
+    if not (isinstance(answer, list) and len(answer) == len(case.orders) + 1 and all(
+            isinstance(s, dict) and isinstance(s.get("result"), (Ok, Err)) and _is_time(s.get("took"))
+            and isinstance(s.get("charges"), list) and all(isinstance(c, int) for c in s["charges"]) for s in answer)):
+        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+    return [_Step(s["result"], float(s["took"]), tuple(s["charges"])) for s in answer]
+
+
+def judge_charge_order(worker: Worker) -> str:
+    refuse_borrowed(worker, "charge_order")
 
     def prop(case: _Orders) -> None:
+        got = _charge_answer(worker.ask("charge", case.data()), case)
         want = _run_orders(_charge_reference, case, "the reference")
-        got = _run_orders(charge_order, case, "charge_order")
         seen: set[str] = set()
         for i, (w, g) in enumerate(zip(want, got)):
             replay = i == len(case.orders)
@@ -547,13 +695,27 @@ def check_charge_order(ns: Mapping[str, Any]) -> str:
     )
 
 
+PROBES = {
+    "reaches": prober({
+        "fit_to_deadline": {"_fit_reference": _fit_reference},
+        "fetch_with_retry": {"_FETCH_POLICY": _FETCH_POLICY, "_fetch_reference": _fetch_reference},
+        "charge_order": {"_charge_reference": _charge_reference},
+    }),
+    "fit": _probe_fit,
+    "fetch": _probe_fetch,
+    "charge": _probe_charge,
+}
+"""What the worker answers: ``fit`` (Task 1), ``fetch`` (Task 2), ``charge`` (Task 3), and
+``reaches`` (whether a task function uses the grader's reference answer)."""
+
+
 EXERCISE = Exercise(
     slug="04_retry_and_timeout_policies",
     title="04 · Retry and Timeout Policies",
     tasks=(
-        Task("t1", "Fit a policy to a deadline", 3, ("fit_to_deadline",), check_fit_to_deadline),
-        Task("t2", "Retry a flaky dependency by the rules", 4, ("fetch_with_retry",), check_fetch_with_retry),
-        Task("t3", "Charge once, however often you retry", 3, ("charge_order",), check_charge_order),
+        Task("t1", "Fit a policy to a deadline", 3, ("fit_to_deadline",), judge=judge_fit_to_deadline),
+        Task("t2", "Retry a flaky dependency by the rules", 4, ("fetch_with_retry",), judge=judge_fetch_with_retry),
+        Task("t3", "Charge once, however often you retry", 3, ("charge_order",), judge=judge_charge_order),
     ),
 )
 

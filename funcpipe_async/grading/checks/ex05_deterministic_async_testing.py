@@ -12,6 +12,18 @@
   timing law, compared with the instant ``async_retry`` really ends on virtual time for
   generated policies (with and without an attempt timeout), failure counts and latencies.
 
+Every task is decided by a judge outside the worker.  Tasks 1 and 2 follow exercise 01's
+Task 3: each case (a plan, a scenario) is described as data — its kind and numbers, drawn by
+the judge — and built in the worker from that description; the probes ``timeout`` and
+``trace`` report whether the helper accepted it (and returned ``False``), the exception it
+raised, and, for ``timeout``, the real seconds the call took; for ``trace``, how many times
+it called ``make_scenario``, on how many distinct simulations, whether each was fresh and
+seeded, and the first two runs' traces as data.  The judge knows from the description which
+cases must pass.  For Task 3 the policy is described as data, ``retry`` reports the number
+the student's function returned, and the judge drives ``async_retry`` itself on virtual
+time for the true end instant; ``retry_end``, which computes it and is importable, is
+hidden from the worker while Task 3 is graded (``Task.hides``).
+
 Every instant is a sum of quarter-seconds (and 0.75 s, 2.5 s), so it is exact in floating
 point; every plan is driven on virtual time, so no check waits for real.
 """
@@ -43,11 +55,13 @@ from funcpipe_async import (
     delay_schedule,
 )
 from funcpipe_async.grading import kit
-from funcpipe_async.grading.spec import Exercise, Task
+from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.plan import AsyncPlan
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
-__all__ = ["EXERCISE", "retry_end", "retry_story"]
+__all__ = ["EXERCISE", "PROBES", "retry_end", "retry_story"]
+
+_perf = time.perf_counter  # our own reference: student code may rebind time.perf_counter
 
 UNAVAILABLE = ErrInfo("HTTP_503", "service unavailable", retryable=True)
 
@@ -57,13 +71,6 @@ _SYNC = "with Simulation().run(...) — a Hypothesis property and a pytest test 
 
 def _fmt(t: float) -> str:
     return f"{t:g}"
-
-
-def _defect(doing: str, error: BaseException) -> kit.CheckFailed:
-    return kit.CheckFailed(
-        f"{doing} raised {kit.describe_exception(error)}; a test helper fails with AssertionError "
-        "(write `assert ..., \"...\"`) and otherwise returns None"
-    )
 
 
 # --- Task 1: assert_times_out_at -------------------------------------------------------------
@@ -174,41 +181,60 @@ _PROBE = _TimeoutCase("hangs", 1.0, 0.25)
 """Checked first: a helper that waits for real spends a whole second of wall time on it."""
 
 
-def _ask_timeout(helper: Callable[..., Any], case: _TimeoutCase) -> tuple[bool, object, float]:
-    """Call the helper on ``case``: (did it accept?, what it returned or raised, real seconds)."""
-    doing = f"assert_times_out_at({case!r}, limit={_fmt(case.limit)})"
-    started = time.perf_counter()
+def _wrong_shape() -> kit.CheckFailed:
+    return kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+
+
+def _probe_timeout(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """Hand the described plan to the student's ``assert_times_out_at``: whether it accepted it
+    (and returned ``False``), the AssertionError it raised, or the other exception it raised;
+    and how many real seconds the call took."""
+    helper = kit.function(ns, "assert_times_out_at")
+    kit.refuse_async(helper, "assert_times_out_at", drive=f"drives the plan {_SYNC}")
+    case = _TimeoutCase(str(payload["kind"]), float(payload["limit"]), float(payload["extra"]))
+    if case.kind not in _GOOD_KINDS + _BAD_KINDS:
+        raise kit.CheckFailed(f"no such case {case.kind!r}")
+    started = _perf()
     try:
         returned = helper(case.plan(), case.limit)
-    except kit.CheckFailed:         # a CheckFailed is an AssertionError too: ours, not the helper's verdict
-        raise
     except AssertionError as error:
-        return False, error, time.perf_counter() - started
+        return {"outcome": "rejected", "error": kit.describe_exception(error), "seconds": _perf() - started}
     except NotImplementedError:
         raise kit.not_done("assert_times_out_at") from None
-    except Exception as error:  # noqa: BLE001 - a defect in student code is a verdict
-        raise _defect(doing, error) from None
-    return True, returned, time.perf_counter() - started
+    except Exception as error:  # noqa: BLE001 - a defect in student code is reported as data
+        return {"outcome": "raised", "error": kit.describe_exception(error), "seconds": _perf() - started}
+    return {"outcome": "accepted", "returned_false": returned is False, "seconds": _perf() - started}
 
 
-def _judge_timeout(helper: Callable[..., Any], case: _TimeoutCase) -> None:
-    accepted, outcome, seconds = _ask_timeout(helper, case)
+def _judge_timeout(worker: Worker, case: _TimeoutCase) -> None:
+    doing = f"assert_times_out_at({case!r}, limit={_fmt(case.limit)})"
+    answer = worker.ask("timeout", {"kind": case.kind, "limit": case.limit, "extra": case.extra})
+    if not isinstance(answer, dict) or not isinstance(answer.get("seconds"), (int, float)):
+        raise _wrong_shape()
+    outcome, seconds = answer.get("outcome"), answer["seconds"]
+    if outcome == "raised":
+        raise kit.CheckFailed(
+            f"{doing} raised {answer.get('error')}; a test helper fails with AssertionError "
+            "(write `assert ..., \"...\"`) and otherwise returns None"
+        )
+    if outcome not in ("accepted", "rejected"):
+        raise _wrong_shape()
     if seconds >= 0.9 * case.limit and case.limit >= 1.0:
         raise kit.CheckFailed(
             f"assert_times_out_at took {seconds:.2f} s of real time to check a {_fmt(case.limit)} s timeout: "
             "it waited on the wall clock. Drive the plan on a Simulation, where the timeout fires at "
             "exactly t = limit of virtual time and costs no real waiting"
         )
-    if case.good and not accepted:
+    if case.good and outcome == "rejected":
         raise kit.CheckFailed(
             f"assert_times_out_at rejected a plan that times out at exactly t={_fmt(case.limit)} and cancels "
-            f"its call: {case!r} — yet it raised {kit.describe_exception(outcome)} "  # type: ignore[arg-type]
+            f"its call: {case!r} — yet it raised {answer.get('error')} "
             "(drive it on a fresh Simulation and compare sim.now with the limit: virtual time is exact)"
         )
-    if not case.good and accepted:
+    if not case.good and outcome == "accepted":
         hint = (
             " It returned False: a test helper must *fail* (raise AssertionError), not return a verdict"
-            if outcome is False else ""
+            if answer.get("returned_false") is True else ""
         )
         raise kit.CheckFailed(
             f"assert_times_out_at accepted a plan that should fail the test, limit={_fmt(case.limit)}: "
@@ -216,13 +242,11 @@ def _judge_timeout(helper: Callable[..., Any], case: _TimeoutCase) -> None:
         )
 
 
-def check_assert_times_out_at(ns: Mapping[str, Any]) -> str:
-    helper = kit.function(ns, "assert_times_out_at")
-    kit.refuse_async(helper, "assert_times_out_at", drive=f"drives the plan {_SYNC}")
-    _judge_timeout(helper, _PROBE)
+def judge_assert_times_out_at(worker: Worker) -> str:
+    _judge_timeout(worker, _PROBE)
     for kind in _GOOD_KINDS + _BAD_KINDS:  # every kind once, then generated limits
-        _judge_timeout(helper, _TimeoutCase(kind, 30.0, 15.0))
-    kit.for_all(_TIMEOUT_CASES, lambda case: _judge_timeout(helper, case))
+        _judge_timeout(worker, _TimeoutCase(kind, 30.0, 15.0))
+    kit.for_all(_TIMEOUT_CASES, lambda case: _judge_timeout(worker, case))
     return (
         "accepts plans that time out at exactly t = limit of virtual time and cancel their work; rejects "
         "timeouts that fire late, early or at once, calls that answer or fail with another error, and a "
@@ -316,61 +340,101 @@ _SCENARIOS = st.builds(
 )
 
 
-def _first_difference(first: tuple[Any, ...], second: tuple[Any, ...]) -> str:
+def _events(sim: Any) -> list[list[Any]]:
+    """A run's trace as data: ``[seq, time, kind, name, data]`` per event."""
+    return [[e.seq, e.time, e.kind, e.name, dict(e.data)] for e in sim.trace.events]
+
+
+def _probe_trace(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """Hand the described scenario to the student's ``assert_same_trace``: whether it accepted it
+    (and returned ``False``) or what it raised; how many times it called ``make_scenario``, on
+    how many distinct simulations, whether each was fresh and seeded; the first two runs' traces."""
+    helper = kit.function(ns, "assert_same_trace")
+    kit.refuse_async(helper, "assert_same_trace", drive=f"drives each run {_SYNC}")
+    scenario = _Scenario(str(payload["kind"]), int(payload["clients"]), int(payload["failures"]), int(payload["seed"]))
+    if scenario.kind not in _REPLAYS + _DIVERGES:
+        raise kit.CheckFailed(f"no such scenario {scenario.kind!r}")
+    seen: list[tuple[Any, bool]] = []
+    answer: dict[str, Any]
+    try:
+        returned = helper(scenario.factory(seen), scenario.seed)
+        answer = {"outcome": "accepted", "returned_false": returned is False}
+    except AssertionError as error:
+        answer = {"outcome": "rejected", "error": kit.describe_exception(error)}
+    except NotImplementedError:
+        raise kit.not_done("assert_same_trace") from None
+    except Exception as error:  # noqa: BLE001 - a defect in student code is reported as data
+        answer = {"outcome": "raised", "error": kit.describe_exception(error)}
+    answer.update(
+        calls=len(seen),
+        distinct=len({id(sim) for sim, _ in seen}),
+        fresh=all(fresh for _, fresh in seen),
+        runs=[_events(sim) for sim, _ in seen[:2]],
+    )
+    return answer
+
+
+def _first_difference(first: list[Any], second: list[Any]) -> str:
     for a, b in zip(first, second):
         if a != b:
-            return (f"event #{a.seq} is ({_fmt(a.time)}, {a.kind}, {a.name}, {dict(a.data)}) in the first run and "
-                    f"({_fmt(b.time)}, {b.kind}, {b.name}, {dict(b.data)}) in the second")
+            return (f"event #{a[0]} is ({_fmt(a[1])}, {a[2]}, {a[3]}, {a[4]}) in the first run and "
+                    f"({_fmt(b[1])}, {b[2]}, {b[3]}, {b[4]}) in the second")
     return f"the first run recorded {len(first)} events, the second {len(second)}"
 
 
-def _judge_trace(helper: Callable[..., Any], scenario: _Scenario) -> None:
-    seen: list[tuple[Any, bool]] = []
+def _is_event(e: Any) -> bool:
+    return isinstance(e, list) and len(e) == 5 and isinstance(e[1], (int, float)) and isinstance(e[4], dict)
+
+
+def _judge_trace(worker: Worker, scenario: _Scenario) -> None:
     doing = f"assert_same_trace(<{scenario!r}>, seed={scenario.seed})"
-    try:
-        returned = helper(scenario.factory(seen), scenario.seed)
-        accepted, outcome = True, returned
-    except kit.CheckFailed:         # a CheckFailed is an AssertionError too: ours, not the helper's verdict
-        raise
-    except AssertionError as error:
-        accepted, outcome = False, error
-    except NotImplementedError:
-        raise kit.not_done("assert_same_trace") from None
-    except Exception as error:  # noqa: BLE001 - a defect in student code is a verdict
-        raise _defect(doing, error) from None
-    if len(seen) < 2:
+    answer = worker.ask("trace", {"kind": scenario.kind, "clients": scenario.clients,
+                                  "failures": scenario.failures, "seed": scenario.seed})
+    if not isinstance(answer, dict):
+        raise _wrong_shape()
+    outcome, calls, distinct, fresh, runs = (answer.get(k) for k in ("outcome", "calls", "distinct", "fresh", "runs"))
+    if not (isinstance(calls, int) and isinstance(distinct, int) and isinstance(fresh, bool) and isinstance(runs, list)
+            and all(isinstance(r, list) and all(_is_event(e) for e in r) for r in runs)):
+        raise _wrong_shape()
+    if outcome == "raised":
         raise kit.CheckFailed(
-            f"{doing} called make_scenario {len(seen)} time(s): run the scenario twice, each time on a "
+            f"{doing} raised {answer.get('error')}; a test helper fails with AssertionError "
+            "(write `assert ..., \"...\"`) and otherwise returns None"
+        )
+    if outcome not in ("accepted", "rejected"):
+        raise _wrong_shape()
+    if calls < 2:
+        raise kit.CheckFailed(
+            f"{doing} called make_scenario {calls} time(s): run the scenario twice, each time on a "
             "fresh Simulation(seed=seed), and compare the two traces"
         )
-    if len({id(sim) for sim, _ in seen}) < len(seen) or not all(fresh for _, fresh in seen):
+    if distinct < calls or not fresh:
         raise kit.CheckFailed(
             f"{doing} did not give each run a fresh Simulation(seed={scenario.seed}): a run must start at t=0 "
             "with an empty trace and the generator seeded with the given seed — the seed identifies the whole run"
         )
-    if scenario.replays and not accepted:
+    if scenario.replays and outcome == "rejected":
         raise kit.CheckFailed(
             f"assert_same_trace rejected a scenario that replays exactly: {scenario!r}, seed={scenario.seed} — "
-            f"two runs record equal trace.events, yet it raised {kit.describe_exception(outcome)}"
+            f"two runs record equal trace.events, yet it raised {answer.get('error')}"
         )
-    if not scenario.replays and accepted:
-        first, second = seen[0][0].trace.events, seen[1][0].trace.events
+    if not scenario.replays and outcome == "accepted":
+        if len(runs) != 2:
+            raise _wrong_shape()
         hint = (
             " It returned False: a test helper must *fail* (raise AssertionError), not return a verdict"
-            if outcome is False else " Compare the two runs' sim.trace.events — every event, time and detail"
+            if answer.get("returned_false") is True else " Compare the two runs' sim.trace.events — every event, time and detail"
         )
         raise kit.CheckFailed(
             f"assert_same_trace accepted a scenario that does not replay: {scenario!r}, seed={scenario.seed} — "
-            f"{scenario.why()}, so {_first_difference(first, second)}.{hint}"
+            f"{scenario.why()}, so {_first_difference(runs[0], runs[1])}.{hint}"
         )
 
 
-def check_assert_same_trace(ns: Mapping[str, Any]) -> str:
-    helper = kit.function(ns, "assert_same_trace")
-    kit.refuse_async(helper, "assert_same_trace", drive=f"drives each run {_SYNC}")
+def judge_assert_same_trace(worker: Worker) -> str:
     for kind in _REPLAYS + _DIVERGES:  # every kind once, then generated scenarios
-        _judge_trace(helper, _Scenario(kind, 3, 2, 7))
-    kit.for_all(_SCENARIOS, lambda scenario: _judge_trace(helper, scenario))
+        _judge_trace(worker, _Scenario(kind, 3, 2, 7))
+    kit.for_all(_SCENARIOS, lambda scenario: _judge_trace(worker, scenario))
     return (
         "runs each scenario twice on a fresh Simulation(seed=seed); accepts scenarios that draw from sim.rng "
         "and rejects those that use the global random, an unseeded Random(), the wall clock or a shared fake"
@@ -407,36 +471,66 @@ def retry_story(policy: RetryPolicy, failures: int, latency: float) -> str:
     return f"{what}, plus the waits before attempts 2…{attempts}: {' + '.join(_fmt(w) for w in used)} s"
 
 
-_QUARTERS = st.sampled_from([0.25, 0.5, 1.0, 4.0])
-_BACKOFFS = st.one_of(
-    st.builds(ConstantBackoff, _QUARTERS),
-    st.builds(lambda initial, factor, room: ExponentialBackoff(initial, factor, cap=initial * room),
-              _QUARTERS, st.sampled_from([2, 1, 3]), st.sampled_from([16, 1, 4])),
-)
-_POLICIES = st.builds(
-    lambda attempts, backoff, timeout: RetryPolicy(max_attempts=attempts, backoff=backoff, attempt_timeout=timeout),
-    st.integers(1, 8), _BACKOFFS, st.sampled_from([None, 2.5, 0.75, 10.0]),
-)
-_RETRY_CASES = st.tuples(_POLICIES, st.integers(0, 10), st.sampled_from([0.25, 0.0, 1.0, 5.0]))
+def _policy(spec: Mapping[str, Any]) -> RetryPolicy:
+    """The retry policy a case describes (built the same way in the worker and in the judge)."""
+    backoff: ConstantBackoff | ExponentialBackoff
+    if spec["backoff"] == "constant":
+        backoff = ConstantBackoff(float(spec["initial"]))
+    else:
+        initial = float(spec["initial"])
+        backoff = ExponentialBackoff(initial, float(spec["factor"]), cap=initial * float(spec["room"]))
+    timeout = spec["timeout"]
+    return RetryPolicy(max_attempts=int(spec["attempts"]), backoff=backoff,
+                       attempt_timeout=None if timeout is None else float(timeout))
 
 
-def check_retry_finishes_at(ns: Mapping[str, Any]) -> str:
+def _probe_retry(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """``retry_finishes_at(policy, failures, latency)`` on the described case: the number it
+    returned, or what it returned instead."""
     predict = kit.function(ns, "retry_finishes_at")
     if inspect.iscoroutinefunction(predict):
         raise kit.CheckFailed(
             "retry_finishes_at is an `async def`: it must return a number, computed from the policy value"
         )
+    policy, failures, latency = _policy(payload["policy"]), int(payload["failures"]), float(payload["latency"])
+    doing = f"retry_finishes_at({policy!r}, failures={failures}, latency={_fmt(latency)})"
+    answer = kit.call(predict, policy, failures, latency, doing=doing)
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return {"shown": kit.show(answer)}
+    return {"number": float(answer)}
 
-    def prop(case: tuple[RetryPolicy, int, float]) -> None:
-        policy, failures, latency = case
+
+_QUARTERS = st.sampled_from([0.25, 0.5, 1.0, 4.0])
+_BACKOFFS = st.one_of(
+    st.fixed_dictionaries({"backoff": st.just("constant"), "initial": _QUARTERS}),
+    st.fixed_dictionaries({"backoff": st.just("exponential"), "initial": _QUARTERS,
+                           "factor": st.sampled_from([2, 1, 3]), "room": st.sampled_from([16, 1, 4])}),
+)
+_POLICIES = st.builds(
+    lambda attempts, backoff, timeout: {"attempts": attempts, **backoff, "timeout": timeout},
+    st.integers(1, 8), _BACKOFFS, st.sampled_from([None, 2.5, 0.75, 10.0]),
+)
+_RETRY_CASES = st.tuples(_POLICIES, st.integers(0, 10), st.sampled_from([0.25, 0.0, 1.0, 5.0]))
+
+
+def judge_retry_finishes_at(worker: Worker) -> str:
+    def prop(case: tuple[dict[str, Any], int, float]) -> None:
+        spec, failures, latency = case
+        policy = _policy(spec)
         doing = f"retry_finishes_at({policy!r}, failures={failures}, latency={_fmt(latency)})"
-        answer = kit.call(predict, policy, failures, latency, doing=doing)
+        answer = worker.ask("retry", {"policy": spec, "failures": failures, "latency": latency})
+        if not isinstance(answer, dict):
+            raise _wrong_shape()
+        number = answer.get("number")
         _, calls, end = retry_end(policy, failures, latency)
-        if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-            raise kit.CheckFailed(f"{doing} returned {kit.show(answer)}; it must return the end instant, a number of seconds")
-        if not math.isclose(answer, end, rel_tol=0.0, abs_tol=1e-9):
+        if number is None:
             raise kit.CheckFailed(
-                f"{doing} returned {_fmt(answer)}, but on virtual time the call ends at t={_fmt(end)} "
+                f"{doing} returned {answer.get('shown')}; it must return the end instant, a number of seconds")
+        if not isinstance(number, float):
+            raise _wrong_shape()
+        if not math.isclose(number, end, rel_tol=0.0, abs_tol=1e-9):
+            raise kit.CheckFailed(
+                f"{doing} returned {_fmt(number)}, but on virtual time the call ends at t={_fmt(end)} "
                 f"after {calls} call(s): {retry_story(policy, failures, latency)}"
             )
 
@@ -447,12 +541,17 @@ def check_retry_finishes_at(ns: Mapping[str, Any]) -> str:
     )
 
 
+PROBES = {"timeout": _probe_timeout, "trace": _probe_trace, "retry": _probe_retry}
+"""What the worker answers: ``timeout`` (Task 1), ``trace`` (Task 2), ``retry`` (Task 3)."""
+
+
 EXERCISE = Exercise(
     slug="05_deterministic_async_testing",
     title="05 · Deterministic Async Testing",
     tasks=(
-        Task("t1", "Test a timeout on virtual time", 4, ("assert_times_out_at",), check_assert_times_out_at),
-        Task("t2", "Test that a seed replays a run", 3, ("assert_same_trace",), check_assert_same_trace),
-        Task("t3", "Predict when a retry ends", 3, ("retry_finishes_at",), check_retry_finishes_at),
+        Task("t1", "Test a timeout on virtual time", 4, ("assert_times_out_at",), judge=judge_assert_times_out_at),
+        Task("t2", "Test that a seed replays a run", 3, ("assert_same_trace",), judge=judge_assert_same_trace),
+        Task("t3", "Predict when a retry ends", 3, ("retry_finishes_at",), judge=judge_retry_finishes_at,
+             hides=(f"{__name__}.retry_end",)),
     ),
 )

@@ -15,7 +15,15 @@
   are lost, reported twice, reported saved but not stored, stored but not reported saved.
   Compared with a reference on generated ledgers and key lists.
 
-Everything runs on fakes and virtual time: no server, no database, no wall-clock waits.
+Every task is decided by a judge outside the worker: it draws the examples from the grading
+run's seed and asks the worker's probes (``PROBES``) — ``validate`` and ``reconcile`` report
+what the student's function returned (or raised) on the judge's input; ``steps`` drives
+``account_for`` over the student's steps on the judge's fakes on virtual time and reports the
+ledger's outcomes, the requests per id, the save calls per key and the stored keys — and
+compares them with its own reference (the reference pipeline it drives itself).  Everything
+runs on fakes and virtual time: no server, no database, no wall-clock waits.  The
+references are private to this module, and ``reaches`` reports whether a task function uses
+one: such a task is refused.
 """
 
 from __future__ import annotations
@@ -30,7 +38,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from funcpipe_async.grading import kit
-from funcpipe_async.grading.spec import Exercise, Task
+from funcpipe_async.grading.checks._reach import prober, refuse_borrowed
+from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.ledger import Ledger, Outcome, Step, account_for
 from funcpipe_async.plan import async_from_result, async_lift
 from funcpipe_async.policies import ConstantBackoff, ExponentialBackoff, RetryPolicy, async_retry
@@ -40,9 +49,7 @@ __all__ = [
     "EXERCISE",
     "ScriptedReadings",
     "FlakyStore",
-    "validate_reference",
-    "steps_reference",
-    "reconcile_reference",
+    "PROBES",
     "reading_key",
 ]
 
@@ -61,7 +68,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_reference(body: Mapping[str, Any]) -> Result[dict[str, Any], ErrInfo]:
+def _validate_reference(body: Mapping[str, Any]) -> Result[dict[str, Any], ErrInfo]:
     """The reference answer of Task 1."""
     for name, kind in _FIELDS:
         if name not in body:
@@ -148,19 +155,37 @@ def _why_validate(body: Mapping[str, Any], want: Result[dict[str, Any], ErrInfo]
     return _ORDER
 
 
-def check_validate_reading(ns: Mapping[str, Any]) -> str:
+def _probe_validate(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Task 1: ``validate_reading`` on the judge's body; what it returned or raised."""
     validate = kit.function(ns, "validate_reading")
+    try:
+        return {"outcome": "returned", "value": validate(dict(payload))}
+    except NotImplementedError:
+        raise kit.not_done("validate_reading") from None
+    except Exception as error:  # noqa: BLE001 - a defect in student code is reported as data
+        return {"outcome": "raised", "error": kit.describe_exception(error)}
+
+
+def judge_validate_reading(worker: Worker) -> str:
+    refuse_borrowed(worker, "validate_reading")
 
     def prop(body: dict[str, Any]) -> None:
-        want = validate_reference(body)
+        want = _validate_reference(body)
         doing = f"validate_reading({kit.show(body, 140)})"
-        got = kit.call(validate, dict(body), doing=doing)
+        answer = worker.ask("validate", body)
+        if not (isinstance(answer, dict) and (answer.get("outcome") == "returned" and "value" in answer or (
+                answer.get("outcome") == "raised" and isinstance(answer.get("error"), str)))):
+            raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        if answer["outcome"] == "raised":
+            raise kit.CheckFailed(f"{doing} raised {answer['error']}")
+        got = answer["value"]
         if not isinstance(got, (Ok, Err)):
             raise kit.CheckFailed(
                 f"{doing} returned {kit.show(got)}: validation returns a Result — Ok(record) or Err(ErrInfo(...))"
             )
         if isinstance(want, Ok):
-            if isinstance(got, Ok) and got == want and all(type(got.value[k]) is type(want.value[k]) for k in want.value):
+            if isinstance(got, Ok) and got == want and isinstance(got.value, dict) and all(
+                    type(got.value[k]) is type(want.value[k]) for k in want.value):
                 return
             raise kit.CheckFailed(f"{_why_validate(body, want)}. Expected {kit.show(want, 160)}, {doing} gave {kit.show(got, 160)}")
         if not isinstance(got, Err) or not isinstance(got.error, ErrInfo):
@@ -273,7 +298,7 @@ class FlakyStore:
         return Ok(dict(self.records[key]))
 
 
-def steps_reference(
+def _steps_reference(
     http: ScriptedReadings, store: FlakyStore, validate: Callable[[Mapping[str, Any]], Result[Any, ErrInfo]],
     policy: RetryPolicy,
 ) -> list[Step]:
@@ -303,6 +328,21 @@ class _Case:
         backoff = ExponentialBackoff(0.5, 2, cap=2) if self.exponential else ConstantBackoff(0.5)
         return RetryPolicy(max_attempts=self.attempts, backoff=backoff)
 
+    def data(self) -> dict[str, Any]:
+        """This case as JSON data, for a probe's payload."""
+        return {"scripts": [[item, list(script)] for item, script in self.scripts],
+                "busy": [[key, n] for key, n in self.busy], "lost": list(self.lost), "attempts": self.attempts,
+                "exponential": self.exponential, "concurrency": self.concurrency}
+
+    @staticmethod
+    def from_data(data: Mapping[str, Any]) -> _Case:
+        """The case :meth:`data` described (the worker's side)."""
+        return _Case(
+            tuple((str(item), tuple(str(e) for e in script)) for item, script in data["scripts"]),
+            tuple((str(key), int(n)) for key, n in data["busy"]), tuple(str(k) for k in data["lost"]),
+            int(data["attempts"]), bool(data["exponential"]), int(data["concurrency"]),
+        )
+
     def world(self) -> tuple[ScriptedReadings, FlakyStore]:
         return ScriptedReadings(dict(self.scripts)), FlakyStore(dict(self.busy), frozenset(self.lost))
 
@@ -318,6 +358,10 @@ class _Case:
 
     def __repr__(self) -> str:
         return f"{len(self.scripts)} ids, {self.policy!r}, concurrency={self.concurrency}"
+
+
+_INVALID_FIRST = _Case((("r00", ("hot",)),), (), (), 2, False, 1)
+"""One reading, too hot to be valid: it must end at validate, never saved."""
 
 
 @st.composite
@@ -350,7 +394,7 @@ def _outcome_text(outcome: Outcome | None) -> str:
 def _run_steps(build: Callable[..., Any], case: _Case, name: str) -> _Pipeline:
     http, store = case.world()
     doing = f"{name}(http, store, validate, policy)"
-    steps = kit.call(build, http, store, validate_reference, case.policy, doing=doing)
+    steps = kit.call(build, http, store, _validate_reference, case.policy, doing=doing)
     if not isinstance(steps, (list, tuple)):
         raise kit.CheckFailed(f"{doing} returned {kit.show(steps)}: return the steps, a list of (name, function) pairs")
     try:
@@ -413,12 +457,47 @@ def _why_steps(case: _Case, item: str, want: _Pipeline, got: _Pipeline) -> str:
     return "the stored keys differ"
 
 
-def check_reading_steps(ns: Mapping[str, Any]) -> str:
+def _probe_steps(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Task 2: ``account_for`` over the student's steps on the judge's
+    world, driven on virtual time; the ledger's outcomes, the requests per id, the save calls
+    per key and the stored keys."""
     build = kit.function(ns, "reading_steps")
+    got = _run_steps(build, _Case.from_data(payload), "reading_steps")
+    return {
+        "outcomes": [[o.item, o.stage, o.error] for o in got.ledger.outcomes],
+        "requests": got.requests,
+        "saves": got.saves,
+        "keys": got.keys,
+    }
+
+
+def _counts(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(n, int) and not isinstance(n, bool) for k, n in value.items())
+
+
+def _steps_answer(answer: Any, case: _Case) -> _Pipeline:
+    ok = (isinstance(answer, dict) and isinstance(answer.get("outcomes"), list) and _counts(answer.get("requests"))
+          and set(answer["requests"]) == set(case.ids) and _counts(answer.get("saves"))
+          and isinstance(answer.get("keys"), list) and all(isinstance(k, str) for k in answer["keys"])
+          and all(isinstance(o, list) and len(o) == 3 and isinstance(o[0], str)
+                  and (o[1] is None or isinstance(o[1], str)) and (o[2] is None or isinstance(o[2], ErrInfo))
+                  for o in answer["outcomes"]))
+    if not ok:
+        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+    try:
+        ledger = Ledger(tuple(Outcome(item, stage, error) for item, stage, error in answer["outcomes"]))
+    except (TypeError, ValueError):
+        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)") from None
+    return _Pipeline(ledger, dict(answer["requests"]), dict(answer["saves"]), list(answer["keys"]))
+
+
+def judge_reading_steps(worker: Worker) -> str:
+    refuse_borrowed(worker, "reading_steps")
 
     def prop(case: _Case) -> None:
-        want = _run_steps(steps_reference, case, "the reference")
-        got = _run_steps(build, case, "reading_steps")
+        got = _steps_answer(worker.ask("steps", case.data()), case)
+        want = _run_steps(_steps_reference, case, "the reference")
         expected_keys = {f"s-{item}@{1000 + int(item[1:])}" for item in case.ids}
         strange = sorted(set(got.saves) - expected_keys)
         if strange:
@@ -451,6 +530,7 @@ def check_reading_steps(ns: Mapping[str, Any]) -> str:
                 f"keys {want.keys}, your steps stored {got.keys}"
             )
 
+    prop(_INVALID_FIRST)  # first: an invalid reading, whatever the run's seed
     kit.for_all(_cases(), prop)
     return (
         "describing runs nothing; fetch, validate, save named as in the ledger; the fetch and the save retried with "
@@ -464,7 +544,7 @@ def check_reading_steps(ns: Mapping[str, Any]) -> str:
 _REPORT_KEYS = ("lost", "duplicated", "unsaved", "unreported")
 
 
-def reconcile_reference(ids: Sequence[str], ledger: Ledger, keys: Sequence[str]) -> dict[str, list[str]]:
+def _reconcile_reference(ids: Sequence[str], ledger: Ledger, keys: Sequence[str]) -> dict[str, list[str]]:
     """The reference answer of Task 3."""
     seen = Counter(o.item for o in ledger.outcomes)
     reported_saved = {o.item for o in ledger.outcomes if o.saved}
@@ -485,6 +565,18 @@ class _Books:
     ids: tuple[str, ...]
     ledger: Ledger
     keys: tuple[str, ...]
+
+    def data(self) -> dict[str, Any]:
+        """These books as JSON data, for a probe's payload (a failure is always the same 503)."""
+        return {"ids": list(self.ids), "outcomes": [[o.item, o.saved] for o in self.ledger.outcomes],
+                "keys": list(self.keys)}
+
+    @staticmethod
+    def from_data(data: Mapping[str, Any]) -> _Books:
+        """The books :meth:`data` described (the worker's side)."""
+        outcomes = tuple(Outcome(str(item)) if saved else Outcome(str(item), "fetch", _FAILED)
+                         for item, saved in data["outcomes"])
+        return _Books(tuple(str(i) for i in data["ids"]), Ledger(outcomes), tuple(str(k) for k in data["keys"]))
 
     def __repr__(self) -> str:
         lines = ", ".join(str(o) for o in self.ledger.outcomes)
@@ -515,13 +607,31 @@ _MEANING = {
 }
 
 
-def check_reconcile(ns: Mapping[str, Any]) -> str:
+def _probe_reconcile(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Task 3: ``reconcile`` on the judge's ids, ledger and keys; what it returned or raised."""
     reconcile = kit.function(ns, "reconcile")
+    books = _Books.from_data(payload)
+    try:
+        return {"outcome": "returned", "value": reconcile(list(books.ids), books.ledger, list(books.keys))}
+    except NotImplementedError:
+        raise kit.not_done("reconcile") from None
+    except Exception as error:  # noqa: BLE001 - a defect in student code is reported as data
+        return {"outcome": "raised", "error": kit.describe_exception(error)}
+
+
+def judge_reconcile(worker: Worker) -> str:
+    refuse_borrowed(worker, "reconcile")
 
     def prop(books: _Books) -> None:
-        want = reconcile_reference(books.ids, books.ledger, books.keys)
+        want = _reconcile_reference(books.ids, books.ledger, books.keys)
         doing = "reconcile(ids, ledger, keys)"
-        got = kit.call(reconcile, list(books.ids), books.ledger, list(books.keys), doing=doing)
+        answer = worker.ask("reconcile", books.data())
+        if not (isinstance(answer, dict) and (answer.get("outcome") == "returned" and "value" in answer or (
+                answer.get("outcome") == "raised" and isinstance(answer.get("error"), str)))):
+            raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        if answer["outcome"] == "raised":
+            raise kit.CheckFailed(f"{doing} raised {answer['error']}")
+        got = answer["value"]
         if not isinstance(got, Mapping) or set(got) != set(_REPORT_KEYS):
             raise kit.CheckFailed(
                 f"{doing} returned {kit.show(got)}: return a dict with exactly the keys "
@@ -549,12 +659,26 @@ def check_reconcile(ns: Mapping[str, Any]) -> str:
     )
 
 
+PROBES = {
+    "reaches": prober({
+        "validate_reading": {"_validate_reference": _validate_reference},
+        "reading_steps": {"_steps_reference": _steps_reference},
+        "reconcile": {"_reconcile_reference": _reconcile_reference},
+    }),
+    "validate": _probe_validate,
+    "steps": _probe_steps,
+    "reconcile": _probe_reconcile,
+}
+"""What the worker answers: ``validate`` (Task 1), ``steps`` (Task 2), ``reconcile`` (Task 3),
+and ``reaches`` (whether a task function uses the grader's reference answer)."""
+
+
 EXERCISE = Exercise(
     slug="08_async_service_integrations",
     title="08 · Async Service Integrations",
     tasks=(
-        Task("t1", "Validate a reading", 3, ("validate_reading",), check_validate_reading),
-        Task("t2", "Write the steps of the pipeline", 4, ("reading_steps",), check_reading_steps),
-        Task("t3", "Reconcile a ledger with the database", 3, ("reconcile",), check_reconcile),
+        Task("t1", "Validate a reading", 3, ("validate_reading",), judge=judge_validate_reading),
+        Task("t2", "Write the steps of the pipeline", 4, ("reading_steps",), judge=judge_reading_steps),
+        Task("t3", "Reconcile a ledger with the database", 3, ("reconcile",), judge=judge_reconcile),
     ),
 )

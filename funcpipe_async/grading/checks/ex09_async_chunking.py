@@ -14,8 +14,19 @@
   latency budget with the fewest calls, checked by simulation (:func:`serve_latencies`) on
   generated Poisson traces and budgets, some of which no candidate meets (``ValueError``).
 
+Every task is decided by a judge outside the worker: it draws the cases from the grading
+run's seed, asks the worker's probes (``PROBES``) to run the student's function on them —
+``token_batches`` reports the batches as ``[items, at, reason]`` triples (or the exception
+raised), ``embed`` the calls made while building, the result of the drive on virtual time,
+every call's ids and the embedder's peak in flight, ``choose`` the policy returned as
+``[max_size, max_wait]`` (or the exception) — and compares that data with its own reference,
+computing the chosen policy's p95 and calls itself.  The references below are public names of
+this module, which the set-up cell imports from: while a probe runs the student's function,
+the task's reference raises instead of answering (under any name the student holds it), the
+probe reports that it was called, and the judge refuses the answer as the grader's own.
+
 Everything is pure or runs on virtual time, so the same submission always gets the same
-feedback.  The exercise's set-up cell imports :class:`KeyedEmbedder`,
+feedback for the same seed.  The exercise's set-up cell imports :class:`KeyedEmbedder`,
 :func:`serve_latencies`, :func:`call_seconds` and the candidate grid from here: the student
 and the checks use one definition.
 """
@@ -25,8 +36,10 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FunctionType
 from typing import Any
 
 from hypothesis import strategies as st
@@ -35,12 +48,13 @@ from funcpipe_async.chunking import BatchCost, BatchPolicy, Flush, batch_calls, 
 from funcpipe_async.fairness import Tenant, percentile, poisson_arrivals
 from funcpipe_async.fakes import hash_embedding
 from funcpipe_async.grading import kit
-from funcpipe_async.grading.spec import Exercise, Task
+from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.plan import AsyncPlan, async_bind, async_fail, async_lift, async_pure
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
 __all__ = [
     "EXERCISE",
+    "PROBES",
     "COST",
     "OVERHEAD",
     "PER_ITEM",
@@ -84,6 +98,71 @@ def serve_latencies(policy: BatchPolicy, arrivals: Sequence[float]) -> tuple[lis
     """
     served = serve_batches(batch_schedule(policy, arrivals), arrivals, COST)
     return list(served.latencies), served.calls
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared by the judges and the probes
+
+_TAMPERED = "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
+
+
+class _ReferenceCalled(BaseException):
+    """Raised by a reference answer called while a probe runs the student's function."""
+
+
+_CALLED: list[str] = []
+"""Non-empty once a guarded reference was called (kept even if the student's code swallows the exception)."""
+
+
+def _tripwire(*args: Any, **kwargs: Any) -> Any:
+    _CALLED.append("called")
+    raise _ReferenceCalled
+
+
+@contextmanager
+def _guarding(reference: Callable[..., Any]) -> Iterator[list[str]]:
+    """While a probe runs the student's function, this module's ``reference`` answer (a public
+    name, which the set-up cell's import makes reachable) raises instead of answering, under
+    whatever name the student's code holds it; the list it yields says whether it was called."""
+    if not isinstance(reference, FunctionType):  # pragma: no cover - the references are plain functions
+        raise TypeError(f"{reference!r} is not a plain function")
+    code = reference.__code__
+    _CALLED.clear()
+    reference.__code__ = _tripwire.__code__
+    try:
+        yield _CALLED
+    finally:
+        reference.__code__ = code
+
+
+def _refused(name: str, reference: str, task: str) -> str:
+    return (
+        f"{name} calls {reference}, the grader's own answer (the exercise's checks module defines it to check "
+        f"yours against): an answer computed by the grader earns no points — {task}"
+    )
+
+
+def _int(value: object) -> int:
+    if type(value) is not int:
+        raise TypeError("not an int")
+    return value
+
+
+def _number(value: object) -> float:
+    if type(value) not in (int, float):
+        raise TypeError("not a number")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _text(value: object) -> str:
+    if type(value) is not str:
+        raise TypeError("not a str")
+    return value
+
+
+def _vector(value: object) -> Any:
+    """A reported vector as a tuple (lists and tuples both stand for one), for comparison."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,20 +236,6 @@ def _token_cases(draw: st.DrawFn) -> _TokenCase:
     return _TokenCase(policy, max_tokens, tuple(arrivals))
 
 
-def _flushes(value: object, doing: str) -> list[tuple[tuple[int, ...], float, str]]:
-    """The student's flushes as plain triples, or a verdict saying what they returned instead."""
-    if not isinstance(value, (list, tuple)):
-        raise kit.CheckFailed(f"{doing} returned {kit.show(value)}: return a list of Flush(items, at, reason)")
-    out = []
-    for f in value:
-        if not isinstance(f, Flush):
-            raise kit.CheckFailed(
-                f"{doing} returned a list holding {kit.show(f)}: every batch is a Flush(items, at, reason)"
-            )
-        out.append((tuple(f.items), float(f.at), str(f.reason)))
-    return out
-
-
 def _why_tokens(case: _TokenCase, got: list[tuple[tuple[int, ...], float, str]]) -> str:
     """The rule the answer broke, in the lesson's words, judged from its own batches."""
     times = [t for t, _ in case.arrivals]
@@ -229,13 +294,83 @@ def _shown(flushes: Sequence[tuple[tuple[int, ...], float, str]]) -> str:
     return ", ".join(f"{list(items)}@{_s(at)} {reason}" for items, at, reason in flushes) or "none"
 
 
-def check_token_batches(ns: Mapping[str, Any]) -> str:
-    token_batches = kit.function(ns, "token_batches")
+def _probe_token_batches(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Task 1: ``token_batches`` on the judge's policy, limit and arrivals.
 
+    Reports ``{"outcome": "returned", "flushes": [[items, at, reason], ...]}``, or what it
+    returned when that is not a list of ``Flush``\\es (``"not a list"``, ``"not a flush"``), or
+    the exception it raised (``"raised"``), or that it called this module's reference answer.
+    """
+    token_batches = kit.function(ns, "token_batches")
+    policy = BatchPolicy(int(payload["max_size"]), float(payload["max_wait"]))
+    max_tokens = int(payload["max_tokens"])
+    arrivals = [(float(t), int(w)) for t, w in payload["arrivals"]]
+    raised: BaseException | None = None
+    with _guarding(token_batches_reference) as called:
+        try:
+            value = token_batches(policy, max_tokens, arrivals)
+        except NotImplementedError:
+            raise kit.not_done("token_batches") from None
+        except BaseException as error:  # noqa: BLE001 - a defect in student code is reported as data
+            if not called and not isinstance(error, Exception):
+                raise
+            value, raised = None, error
+    if called:
+        return {"outcome": "reference"}
+    if raised is not None:
+        return {"outcome": "raised", "value_error": isinstance(raised, ValueError),
+                "error": kit.describe_exception(raised)}
+    if not isinstance(value, (list, tuple)):
+        return {"outcome": "not a list", "shown": kit.show(value)}
+    flushes: list[list[Any]] = []
+    for f in value:
+        try:
+            if not isinstance(f, Flush):
+                raise TypeError
+            flushes.append([[int(i) for i in f.items], float(f.at), str(f.reason)])
+        except Exception:  # noqa: BLE001 - a malformed batch is reported as data
+            return {"outcome": "not a flush", "shown": kit.show(f)}
+    return {"outcome": "returned", "flushes": flushes}
+
+
+def _ask_token_batches(worker: Worker, case: _TokenCase) -> dict[str, Any]:
+    answer = worker.ask("token_batches", {
+        "max_size": case.policy.max_size,
+        "max_wait": case.policy.max_wait,
+        "max_tokens": case.max_tokens,
+        "arrivals": [[t, w] for t, w in case.arrivals],
+    })
+    if not isinstance(answer, dict) or answer.get("outcome") not in (
+        "returned", "raised", "not a list", "not a flush", "reference"
+    ):
+        raise kit.CheckFailed(_TAMPERED)
+    if answer["outcome"] == "reference":
+        raise kit.CheckFailed(_refused("token_batches", "token_batches_reference", "write the batching yourself"))
+    return answer
+
+
+def _answered_flushes(answer: dict[str, Any], doing: str) -> list[tuple[tuple[int, ...], float, str]]:
+    """The worker's batches as plain triples, or the verdict on what the function did instead."""
+    outcome = answer["outcome"]
+    if outcome == "raised":
+        raise kit.CheckFailed(f"{doing} raised {answer.get('error')}")
+    if outcome == "not a list":
+        raise kit.CheckFailed(f"{doing} returned {answer.get('shown')}: return a list of Flush(items, at, reason)")
+    if outcome == "not a flush":
+        raise kit.CheckFailed(
+            f"{doing} returned a list holding {answer.get('shown')}: every batch is a Flush(items, at, reason)"
+        )
+    try:
+        return [(tuple(_int(i) for i in items), _number(at), _text(reason)) for items, at, reason in answer["flushes"]]
+    except (KeyError, TypeError, ValueError):
+        raise kit.CheckFailed(_TAMPERED) from None
+
+
+def judge_token_batches(worker: Worker) -> str:
     def prop(case: _TokenCase) -> None:
         doing = f"token_batches({case!r})"
         want = [(f.items, f.at, f.reason) for f in token_batches_reference(case.policy, case.max_tokens, case.arrivals)]
-        got = _flushes(kit.call(token_batches, case.policy, case.max_tokens, list(case.arrivals), doing=doing), doing)
+        got = _answered_flushes(_ask_token_batches(worker, case), doing)
         same = len(got) == len(want) and all(
             g[0] == w[0] and math.isclose(g[1], w[1], abs_tol=1e-9) and g[2] == w[2] for g, w in zip(got, want)
         )
@@ -246,16 +381,16 @@ def check_token_batches(ns: Mapping[str, Any]) -> str:
         )
 
     def refuses(case: _TokenCase) -> None:
-        heavy = (*case.arrivals, (case.arrivals[-1][0] if case.arrivals else 0.0, case.max_tokens + 1))
-        doing = f"token_batches({_TokenCase(case.policy, case.max_tokens, heavy)!r})"
-        try:
-            token_batches(case.policy, case.max_tokens, list(heavy))
-        except ValueError:
-            return
-        except NotImplementedError:
-            raise kit.not_done("token_batches") from None
-        except Exception as error:  # noqa: BLE001 - any defect in student code is a verdict
-            raise kit.CheckFailed(f"{doing} raised {kit.describe_exception(error)}; expected ValueError") from None
+        heavy = _TokenCase(
+            case.policy, case.max_tokens,
+            (*case.arrivals, (case.arrivals[-1][0] if case.arrivals else 0.0, case.max_tokens + 1)),
+        )
+        doing = f"token_batches({heavy!r})"
+        answer = _ask_token_batches(worker, heavy)
+        if answer["outcome"] == "raised":
+            if answer.get("value_error") is True:
+                return
+            raise kit.CheckFailed(f"{doing} raised {answer.get('error')}; expected ValueError")
         raise kit.CheckFailed(
             f"an item with more than max_tokens tokens can never be sent — no batch could carry it: raise ValueError. "
             f"{doing} returned batches instead"
@@ -360,22 +495,59 @@ def _embed_cases(draw: st.DrawFn) -> _EmbedCase:
     return _EmbedCase(docs, size, draw(st.integers(1, 4)), draw(st.integers(0, 999)), drops)
 
 
-def check_embed_in_order(ns: Mapping[str, Any]) -> str:
-    embed_in_order = kit.function(ns, "embed_in_order")
+def _probe_embed(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Task 2: build ``embed_in_order`` on a seeded :class:`KeyedEmbedder`
+    and the judge's documents, then drive it on virtual time.
 
+    Reports the calls the embedder saw while the plan was being built, the result of the
+    drive, every call's ``doc_id``\\s and the embedder's peak of calls in flight — or that it
+    called this module's reference answer.
+    """
+    embed_in_order = kit.function(ns, "embed_in_order")
+    docs = [(str(d), str(text)) for d, text in payload["docs"]]
+    size, concurrency = int(payload["size"]), int(payload["concurrency"])
+    drops = None if payload["drops"] is None else str(payload["drops"])
+    embedder = KeyedEmbedder(int(payload["seed"]), drops=drops)
+    doing = f"embed_in_order(embedder, docs, {size}, {concurrency})"
+    with _guarding(embed_in_order_reference) as called:
+        try:
+            plan = kit.as_plan(kit.call(embed_in_order, embedder, docs, size, concurrency, doing=doing), doing=doing)
+            built = [list(c) for c in embedder.calls]
+            result = None if built else kit.simulate(plan, doing=f"driving {doing} on {payload['shown']}")
+        except (_ReferenceCalled, kit.CheckFailed):
+            if not called:
+                raise
+    if called:
+        return {"outcome": "reference"}
+    return {"outcome": "driven", "built": built, "result": result,
+            "calls": [list(c) for c in embedder.calls], "peak": embedder.peak}
+
+
+def _embed_payload(case: _EmbedCase) -> dict[str, Any]:
+    return {"docs": [list(d) for d in case.docs], "size": case.size, "concurrency": case.concurrency,
+            "seed": case.seed, "drops": case.drops, "shown": repr(case)}
+
+
+def judge_embed_in_order(worker: Worker) -> str:
     def prop(case: _EmbedCase) -> None:
-        embedder = KeyedEmbedder(case.seed, drops=case.drops)
         doing = f"embed_in_order(embedder, docs, {case.size}, {case.concurrency})"
-        plan = kit.as_plan(kit.call(embed_in_order, embedder, list(case.docs), case.size, case.concurrency, doing=doing),
-                           doing=doing)
-        if embedder.calls:
+        answer = worker.ask("embed", _embed_payload(case))
+        if not isinstance(answer, dict) or answer.get("outcome") not in ("driven", "reference"):
+            raise kit.CheckFailed(_TAMPERED)
+        if answer["outcome"] == "reference":
+            raise kit.CheckFailed(_refused("embed_in_order", "embed_in_order_reference",
+                                           "match the replies to the documents yourself"))
+        built, result, calls, peak = answer.get("built"), answer.get("result"), answer.get("calls"), answer.get("peak")
+        if not (isinstance(built, list) and isinstance(calls, list) and all(isinstance(c, list) for c in calls)
+                and type(peak) is int):
+            raise kit.CheckFailed(_TAMPERED)
+        if built:
             raise kit.CheckFailed(
                 f"describing runs nothing, but building {doing} already called the embedder "
-                f"{len(embedder.calls)} time(s): return a plan (batch_calls(...)) and let the shell drive it"
+                f"{len(built)} time(s): return a plan (batch_calls(...)) and let the shell drive it"
             )
-        result = kit.simulate(plan, doing=f"driving {doing} on {case!r}")
         if case.drops is not None:
-            if isinstance(result, Err) and result.error.code == "MISSING_RESULT":
+            if isinstance(result, Err) and isinstance(result.error, ErrInfo) and result.error.code == "MISSING_RESULT":
                 return
             raise kit.CheckFailed(
                 f"a reply without a document's vector must be Err(ErrInfo('MISSING_RESULT', ...)) — never a shorter or "
@@ -390,25 +562,25 @@ def check_embed_in_order(ns: Mapping[str, Any]) -> str:
             raise kit.CheckFailed(
                 f"one vector per document, in a list: on {case!r} your plan gave {kit.show(got, 100)}"
             )
-        wrong = [i for i, (g, w) in enumerate(zip(got, expected)) if tuple(g) != w]
+        wrong = [i for i, (g, w) in enumerate(zip(got, expected)) if _vector(g) != w]
         if wrong:
             owner = {w: case.docs[i][0] for i, w in enumerate(expected)}
             i = wrong[0]
-            whose = owner.get(tuple(got[i]), "no document")
+            whose = owner.get(_vector(got[i]), "no document")
             raise kit.CheckFailed(
                 f"results reordered: the capability answers each batch in any order, so match each vector to its "
                 f"document by id. On {case!r}, {case.docs[i][0]} ({case.docs[i][1]!r}) got {whose}'s vector"
             )
-        sizes = [len(c) for c in embedder.calls]
-        if max(sizes) > case.size or len(sizes) != math.ceil(len(case.docs) / case.size):
+        sizes = [len(c) for c in calls]
+        if not sizes or max(sizes) > case.size or len(sizes) != math.ceil(len(case.docs) / case.size):
             raise kit.CheckFailed(
                 f"batches of {case.size}: {len(case.docs)} docs make {_calls(math.ceil(len(case.docs) / case.size))} of at "
                 f"most {case.size}; on {case!r} your plan made {_calls(len(sizes))} of sizes {sizes}"
             )
-        if embedder.peak > case.concurrency:
+        if peak > case.concurrency:
             raise kit.CheckFailed(
                 f"at most {_calls(case.concurrency)} in flight (concurrency={case.concurrency}): on {case!r} your plan had "
-                f"{embedder.peak} running at once"
+                f"{peak} running at once"
             )
 
     kit.for_all(_embed_cases(), prop)
@@ -462,9 +634,37 @@ def _traces(draw: st.DrawFn) -> _Trace:
     return _Trace(rate, seed, budget, tuple(arrivals) or (0.0,))
 
 
-def check_choose_policy(ns: Mapping[str, Any]) -> str:
-    choose_policy = kit.function(ns, "choose_policy")
+def _probe_choose(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Task 3: ``choose_policy`` on the judge's arrivals and budget.
 
+    Reports the policy it returned as ``[max_size, max_wait]`` (``"returned"``), what it
+    returned instead of a ``BatchPolicy`` (``"not a policy"``), the exception it raised, or that
+    it called this module's reference answer.
+    """
+    choose_policy = kit.function(ns, "choose_policy")
+    arrivals = [float(t) for t in payload["arrivals"]]
+    budget = float(payload["budget"])
+    raised: BaseException | None = None
+    with _guarding(choose_policy_reference) as called:
+        try:
+            got = choose_policy(arrivals, budget)
+        except NotImplementedError:
+            raise kit.not_done("choose_policy") from None
+        except BaseException as error:  # noqa: BLE001 - a defect in student code is reported as data
+            if not called and not isinstance(error, Exception):
+                raise
+            got, raised = None, error
+    if called:
+        return {"outcome": "reference"}
+    if raised is not None:
+        return {"outcome": "raised", "value_error": isinstance(raised, ValueError),
+                "error": kit.describe_exception(raised)}
+    if not isinstance(got, BatchPolicy):
+        return {"outcome": "not a policy", "shown": kit.show(got)}
+    return {"outcome": "returned", "policy": [got.max_size, got.max_wait], "shown": kit.show(got)}
+
+
+def judge_choose_policy(worker: Worker) -> str:
     def prop(trace: _Trace) -> None:
         arrivals = list(trace.arrivals)
         doing = f"choose_policy(arrivals, {trace.budget:g}) on {trace!r}"
@@ -472,22 +672,32 @@ def check_choose_policy(ns: Mapping[str, Any]) -> str:
             best: BatchPolicy | None = choose_policy_reference(arrivals, trace.budget)
         except ValueError:
             best = None
+        answer = worker.ask("choose", {"arrivals": arrivals, "budget": trace.budget})
+        if not isinstance(answer, dict) or answer.get("outcome") not in ("returned", "raised", "not a policy", "reference"):
+            raise kit.CheckFailed(_TAMPERED)
+        outcome = answer["outcome"]
+        if outcome == "reference":
+            raise kit.CheckFailed(_refused("choose_policy", "choose_policy_reference",
+                                           "score the candidates with serve_latencies yourself"))
         if best is None:
-            try:
-                got = choose_policy(arrivals, trace.budget)
-            except ValueError:
-                return
-            except NotImplementedError:
-                raise kit.not_done("choose_policy") from None
-            except Exception as error:  # noqa: BLE001 - any defect in student code is a verdict
-                raise kit.CheckFailed(f"{doing} raised {kit.describe_exception(error)}; expected ValueError") from None
+            if outcome == "raised":
+                if answer.get("value_error") is True:
+                    return
+                raise kit.CheckFailed(f"{doing} raised {answer.get('error')}; expected ValueError")
             raise kit.CheckFailed(
                 f"when no candidate meets the budget, say so: raise ValueError. {doing}: not even the fastest candidate "
-                f"has p95 within {trace.budget:g} s (a call alone takes {_s(call_seconds(1))} s), yet you returned {kit.show(got)}"
+                f"has p95 within {trace.budget:g} s (a call alone takes {_s(call_seconds(1))} s), yet you returned "
+                f"{answer.get('shown')}"
             )
-        got = kit.call(choose_policy, arrivals, trace.budget, doing=doing)
-        if not isinstance(got, BatchPolicy):
-            raise kit.CheckFailed(f"{doing} returned {kit.show(got)}: return a BatchPolicy(max_size, max_wait)")
+        if outcome == "raised":
+            raise kit.CheckFailed(f"{doing} raised {answer.get('error')}")
+        if outcome == "not a policy":
+            raise kit.CheckFailed(f"{doing} returned {answer.get('shown')}: return a BatchPolicy(max_size, max_wait)")
+        try:
+            size, wait = answer["policy"]
+            got = BatchPolicy(_int(size), _number(wait))
+        except (KeyError, TypeError, ValueError):
+            raise kit.CheckFailed(_TAMPERED) from None
         p95, calls = _measure(got, arrivals)
         best_p95, best_calls = _measure(best, arrivals)
         if p95 > trace.budget:
@@ -509,12 +719,16 @@ def check_choose_policy(ns: Mapping[str, Any]) -> str:
     )
 
 
+PROBES = {"token_batches": _probe_token_batches, "embed": _probe_embed, "choose": _probe_choose}
+"""What the worker answers: ``token_batches`` (Task 1), ``embed`` (Task 2) and ``choose`` (Task 3)."""
+
+
 EXERCISE = Exercise(
     slug="09_async_chunking",
     title="09 · Async Chunking",
     tasks=(
-        Task("t1", "Batch by count, tokens or time", 4, ("token_batches",), check_token_batches),
-        Task("t2", "Put results back in order", 3, ("embed_in_order",), check_embed_in_order),
-        Task("t3", "Choose a policy for a latency budget", 3, ("choose_policy",), check_choose_policy),
+        Task("t1", "Batch by count, tokens or time", 4, ("token_batches",), judge=judge_token_batches),
+        Task("t2", "Put results back in order", 3, ("embed_in_order",), judge=judge_embed_in_order),
+        Task("t3", "Choose a policy for a latency budget", 3, ("choose_policy",), judge=judge_choose_policy),
     ),
 )

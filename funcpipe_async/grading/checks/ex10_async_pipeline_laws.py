@@ -20,28 +20,43 @@ broken ones (the law must catch every one).  A hard-coded verdict cannot pass bo
   returns values in completion order and one that drives a plan twice, on every example
   where they really did different work.
 
+Every task is decided by a judge outside the worker.  For Tasks 1 and 2 the probe ``law``
+runs the student's law in the worker on one implementation, built there from its key and
+given under the task's neutral name (``gather`` or ``timeout``), and reports its
+``LawReport`` as data (holds, examples, counterexample); the judge asks for the correct
+implementation twice and each broken one once, in an order drawn outside the worker, so a
+law can pass only by telling the implementations apart by their behaviour.  For Task 3 the
+judge drives the gathers and ``async_sequence`` itself and sends the observations; the probe
+``same_work`` reports the student's verdict on each pair.  ``same_work_reference`` is a public
+name of this module: while the probe runs, it raises instead of answering, and a
+``same_work`` that calls it is refused.
+
 Every run is on virtual time (``kit.simulate``, or the student's own ``check_law``), so the
-same submission always gets the same feedback.
+same submission gets the same feedback for the same seed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FunctionType
 from typing import Any
 
 from hypothesis import strategies as st
 
 from funcpipe_async import EffectLog, LawReport, Observation, PlanScript, ScriptOp, plan_scripts
 from funcpipe_async.gather import async_gather, async_sequence
-from funcpipe_async.grading import kit
-from funcpipe_async.grading.spec import Exercise, Task
+from funcpipe_async.grading import kit, protocol
+from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.plan import AsyncPlan, async_bind, async_lift, async_map, async_settle
 from funcpipe_async.policies import async_timeout
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
-__all__ = ["EXERCISE", "same_work_reference", "script_duration"]
+__all__ = ["EXERCISE", "PROBES", "same_work_reference", "script_duration"]
 
 MIN_EXAMPLES = 20
 """A law that ran fewer examples than this on a correct implementation proves too little."""
@@ -64,9 +79,42 @@ def _later(seconds: float, plan: AsyncPlan[Any]) -> AsyncPlan[Any]:
     return async_bind(async_lift(lambda: _pause(seconds)), lambda _: plan)
 
 
+_TAMPERED = "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
+
+
+class _ReferenceCalled(BaseException):
+    """Raised by the reference answer called while a probe runs the student's function."""
+
+
+_CALLED: list[str] = []
+"""Non-empty once the guarded reference was called (kept even if the student's code swallows the exception)."""
+
+
+def _tripwire(*args: Any, **kwargs: Any) -> Any:
+    _CALLED.append("called")
+    raise _ReferenceCalled
+
+
+@contextmanager
+def _guarding(reference: Callable[..., Any]) -> Iterator[list[str]]:
+    """While a probe runs the student's function, this module's ``reference`` answer (a public
+    name, importable from the worker) raises instead of answering, under whatever name the
+    student's code holds it; the list it yields says whether it was called."""
+    if not isinstance(reference, FunctionType):  # pragma: no cover - the reference is a plain function
+        raise TypeError(f"{reference!r} is not a plain function")
+    code = reference.__code__
+    _CALLED.clear()
+    reference.__code__ = _tripwire.__code__
+    try:
+        yield _CALLED
+    finally:
+        reference.__code__ = code
+
+
 def _named(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """``fn`` under a name the student's counterexamples can show (and a fresh identity, so a
-    law cannot recognise the reference by ``is``)."""
+    """``fn`` under the task's neutral name (``gather`` or ``timeout``): every implementation a
+    law is given looks the same from outside (a fresh identity and the same name), so a law
+    cannot recognise the correct one by ``is`` or by name."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
@@ -75,37 +123,88 @@ def _named(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     return wrapper
 
 
-def _check_report(report: object, doing: str) -> LawReport:
+@dataclass(frozen=True)
+class _Law:
+    """One task's law: the student's function, what the correct implementation is called in
+    feedback, its key and the law's condition, and the broken ones, each ``(key, description,
+    hint)``."""
+
+    name: str
+    arg: str
+    correct: str
+    condition: str
+    broken: tuple[tuple[str, str, str], ...]
+
+
+def _probe_law(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Tasks 1 and 2: run the student's law on one implementation (named
+    by its key in ``payload``) and report its ``LawReport`` as data — holds, examples,
+    counterexample — or what it returned instead, or the exception it raised."""
+    name, key = str(payload["law"]), str(payload["impl"])
+    impls = _GATHERS if name == "gather_singleton_law" else _TIMEOUTS
+    if name not in ("gather_singleton_law", "timeout_law") or key not in impls:
+        raise kit.CheckFailed(f"no such law or implementation: {name!r}, {key!r}")
+    law = kit.function(ns, name)
+    kit.refuse_async(law, name, drive="returns check_law(...)")
+    impl = _named(impls[key], "gather" if name == "gather_singleton_law" else "timeout")
+    try:
+        report = law(impl)
+    except NotImplementedError:
+        raise kit.not_done(name) from None
+    except Exception as error:  # noqa: BLE001 - a defect in student code is reported as data
+        return {"outcome": "raised", "error": kit.describe_exception(error)}
     if not isinstance(report, LawReport):
-        raise kit.CheckFailed(
-            f"{doing} returned {kit.show(report)}; return the LawReport that check_law(...) returns"
-        )
-    return report
+        return {"outcome": "not a report", "shown": kit.show(report)}
+    counterexample = report.counterexample
+    return {"outcome": "report", "holds": report.holds is True, "examples": report.examples,
+            "counterexample": None if counterexample is None else str(counterexample)[:2_000]}
 
 
-def _run_law(law: Callable[..., Any], impl: Callable[..., Any], name: str, what: str) -> LawReport:
-    doing = f"{name}({what})"
-    return _check_report(kit.call(law, impl, doing=doing), doing)
+def _reports(worker: Worker, law: _Law) -> dict[str, list[dict[str, Any]]]:
+    """The student's law run on each implementation — the correct one twice — asked in an order
+    only the judge knows, so a law that counts its calls cannot tell which one it is given."""
+    keys = [law.correct, law.correct, *(key for key, _, _ in law.broken)]
+    random.SystemRandom().shuffle(keys)
+    reports: dict[str, list[dict[str, Any]]] = {}
+    for key in keys:
+        answer = worker.ask("law", {"law": law.name, "impl": key})
+        if not isinstance(answer, dict) or answer.get("outcome") not in ("report", "raised", "not a report"):
+            raise kit.CheckFailed(_TAMPERED)
+        if answer["outcome"] == "report" and not (
+            isinstance(answer.get("holds"), bool) and type(answer.get("examples")) is int
+            and (answer.get("counterexample") is None or isinstance(answer.get("counterexample"), str))
+        ):
+            raise kit.CheckFailed(_TAMPERED)
+        reports.setdefault(key, []).append(answer)
+    return reports
 
 
-def _must_hold(law: Callable[..., Any], impl: Callable[..., Any], name: str, what: str, condition: str) -> None:
-    report = _run_law(law, impl, name, what)
-    if not report.holds:
-        raise kit.CheckFailed(
-            f"your law fails for the package's own {what}, which is correct — so the law is wrong. "
-            f"{condition} Counterexample: {report.counterexample}"
-        )
-    if report.examples < MIN_EXAMPLES:
-        raise kit.CheckFailed(
-            f"your law ran only {report.examples} example(s) on {what}: too few to catch anything. "
-            f"Give check_law max_examples=50"
-        )
-
-
-def _must_catch(law: Callable[..., Any], impl: Callable[..., Any], name: str, what: str, missed: str) -> None:
-    report = _run_law(law, impl, name, what)
-    if report.holds:
-        raise kit.CheckFailed(f"{what} passed your law ({report.examples} examples). {missed}")
+def _judge_law(worker: Worker, law: _Law) -> None:
+    """The reports judged in the lesson's order: the law must hold for the correct implementation
+    (with enough examples), then catch each broken one."""
+    reports = _reports(worker, law)
+    for key, what, missed in [(law.correct, law.arg, ""), *law.broken]:
+        for answer in reports[key]:
+            doing = f"{law.name}({what})"
+            if answer["outcome"] == "raised":
+                raise kit.CheckFailed(f"{doing} raised {answer.get('error')}")
+            if answer["outcome"] == "not a report":
+                raise kit.CheckFailed(
+                    f"{doing} returned {answer.get('shown')}; return the LawReport that check_law(...) returns"
+                )
+            if key != law.correct:
+                if answer["holds"]:
+                    raise kit.CheckFailed(f"{what} passed your law ({answer['examples']} examples). {missed}")
+            elif not answer["holds"]:
+                raise kit.CheckFailed(
+                    f"your law fails for the package's own {what}, which is correct — so the law is wrong. "
+                    f"{law.condition} Counterexample: {answer['counterexample']}"
+                )
+            elif answer["examples"] < MIN_EXAMPLES:
+                raise kit.CheckFailed(
+                    f"your law ran only {answer['examples']} example(s) on {what}: too few to catch anything. "
+                    f"Give check_law max_examples=50"
+                )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,38 +229,37 @@ def _gather_late(plans: list[AsyncPlan[Any]], concurrency: int) -> AsyncPlan[lis
     return _later(0.5, async_gather(plans, concurrency=concurrency))
 
 
-def check_gather_singleton_law(ns: Mapping[str, Any]) -> str:
-    law = kit.function(ns, "gather_singleton_law")
-    kit.refuse_async(law, "gather_singleton_law", drive="returns check_law(...)")
-    name = "gather_singleton_law"
-    _must_hold(
-        law, _named(lambda plans, concurrency: async_gather(plans, concurrency=concurrency), "async_gather"),
-        name, "async_gather",
-        "For one plan, gather([m], concurrency=k) and async_map(m, lambda x: [x]) give the same result, the "
-        "same effects at the same instants and take the same time: build both sides from the same script, "
-        "each with its own log (m.build(log)).",
-    )
-    _must_catch(
-        law, _named(_gather_bare, "gather_bare"), name, "a gather that returns the bare value for one plan "
-        "(Ok(x) instead of Ok([x]))",
-        "Compare results: the right side is async_map(m, lambda x: [x]), a list of one value.",
-    )
-    _must_catch(
-        law, _named(_gather_dropping_failures, "gather_dropping_failures"), name,
-        "a gather that drops failed plans (Ok([]) instead of the plan's Err)",
-        "Your plans never fail, so it never had a failure to drop: draw plan_scripts() with failures.",
-    )
-    _must_catch(
-        law, _named(_gather_twice, "gather_twice"), name, "a gather that drives each plan twice, both copies at once",
-        "Its results and its time are right; only the effects show it (every effect twice). Compare whole "
-        "observations — check_law's default same= — over plans that record effects (plan_scripts(), built "
-        "with the log each side is given).",
-    )
-    _must_catch(
-        law, _named(_gather_late, "gather_late"), name, "a gather that starts half a second late",
-        "Only time shows it: compare elapsed time and the instants of effects — check_law's default same= — "
-        "over scripts that record effects.",
-    )
+_GATHERS: dict[str, Callable[..., Any]] = {
+    "correct": lambda plans, concurrency: async_gather(plans, concurrency=concurrency),
+    "bare": _gather_bare,
+    "dropping": _gather_dropping_failures,
+    "twice": _gather_twice,
+    "late": _gather_late,
+}
+
+_GATHER_LAW = _Law(
+    "gather_singleton_law", "async_gather", "correct",
+    "For one plan, gather([m], concurrency=k) and async_map(m, lambda x: [x]) give the same result, the "
+    "same effects at the same instants and take the same time: build both sides from the same script, "
+    "each with its own log (m.build(log)).",
+    (
+        ("bare", "a gather that returns the bare value for one plan (Ok(x) instead of Ok([x]))",
+         "Compare results: the right side is async_map(m, lambda x: [x]), a list of one value."),
+        ("dropping", "a gather that drops failed plans (Ok([]) instead of the plan's Err)",
+         "Your plans never fail, so it never had a failure to drop: draw plan_scripts() with failures."),
+        ("twice", "a gather that drives each plan twice, both copies at once",
+         "Its results and its time are right; only the effects show it (every effect twice). Compare whole "
+         "observations — check_law's default same= — over plans that record effects (plan_scripts(), built "
+         "with the log each side is given)."),
+        ("late", "a gather that starts half a second late",
+         "Only time shows it: compare elapsed time and the instants of effects — check_law's default same= — "
+         "over scripts that record effects."),
+    ),
+)
+
+
+def judge_gather_singleton_law(worker: Worker) -> str:
+    _judge_law(worker, _GATHER_LAW)
     return (
         "your law holds for async_gather and catches a gather that returns the bare value, one that drops "
         "failures, one that drives plans twice and one that starts late — result, effects and time"
@@ -202,33 +300,33 @@ def _timeout_racing_two(plan: AsyncPlan[Any], seconds: float) -> AsyncPlan[Any]:
     return async_timeout(async_map(async_gather([plan, plan], concurrency=2), lambda results: results[0]), seconds)
 
 
-def check_timeout_law(ns: Mapping[str, Any]) -> str:
-    law = kit.function(ns, "timeout_law")
-    kit.refuse_async(law, "timeout_law", drive="returns check_law(...)")
-    name = "timeout_law"
-    _must_hold(
-        law, _named(lambda plan, seconds: async_timeout(plan, seconds), "async_timeout"), name, "async_timeout",
-        "The law speaks only of plans that finish *before* t: a script that sleeps as long as t, or longer, "
-        "times out, correctly. Put the condition in the strategy — draw t from the script, longer than "
-        "everything it sleeps (script_duration(m) plus a margin above 0).",
-    )
-    _must_catch(
-        law, _named(_timeout_all_errors, "timeout_all_errors"), name,
-        "a timeout that turns every Err into Err(TIMEOUT)",
-        "Your plans never fail, so it never had an Err to rewrite: draw plan_scripts() with failures.",
-    )
-    _must_catch(
-        law, _named(_timeout_waiting_out, "timeout_waiting_out"), name,
-        "a timeout that waits out the whole t before returning a fast result",
-        "Its results and effects are right; only elapsed time shows it. Compare whole observations — "
-        "check_law's default same=.",
-    )
-    _must_catch(
-        law, _named(_timeout_racing_two, "timeout_racing_two"), name,
-        "a timeout that races two copies of the plan",
-        "Its results and time are right; only the effects show it (every effect twice). Compare whole "
-        "observations over scripts that record effects.",
-    )
+_TIMEOUTS: dict[str, Callable[..., Any]] = {
+    "correct": lambda plan, seconds: async_timeout(plan, seconds),
+    "all errors": _timeout_all_errors,
+    "waiting out": _timeout_waiting_out,
+    "racing two": _timeout_racing_two,
+}
+
+_TIMEOUT_LAW = _Law(
+    "timeout_law", "async_timeout", "correct",
+    "The law speaks only of plans that finish *before* t: a script that sleeps as long as t, or longer, "
+    "times out, correctly. Put the condition in the strategy — draw t from the script, longer than "
+    "everything it sleeps (script_duration(m) plus a margin above 0).",
+    (
+        ("all errors", "a timeout that turns every Err into Err(TIMEOUT)",
+         "Your plans never fail, so it never had an Err to rewrite: draw plan_scripts() with failures."),
+        ("waiting out", "a timeout that waits out the whole t before returning a fast result",
+         "Its results and effects are right; only elapsed time shows it. Compare whole observations — "
+         "check_law's default same=."),
+        ("racing two", "a timeout that races two copies of the plan",
+         "Its results and time are right; only the effects show it (every effect twice). Compare whole "
+         "observations over scripts that record effects."),
+    ),
+)
+
+
+def judge_timeout_law(worker: Worker) -> str:
+    _judge_law(worker, _TIMEOUT_LAW)
     return (
         "your law holds for async_timeout — t is drawn beyond everything the script sleeps — and catches a "
         "timeout that rewrites errors, one that waits out t and one that races two copies"
@@ -290,24 +388,82 @@ def _sides(gather: Gather, scripts: list[PlanScript], k: int) -> tuple[Observati
     return left, right
 
 
-def _ask(same_work: Callable[..., Any], left: Observation, right: Observation) -> bool:
-    verdict = kit.call(same_work, left, right, doing="same_work(left, right)")
-    if not isinstance(verdict, bool):
-        raise kit.CheckFailed(f"same_work(left, right) returned {kit.show(verdict)}; a comparison returns True or False")
-    return verdict
+def _as_data(observation: Observation) -> dict[str, Any]:
+    return {"result": protocol.encode(observation.result), "effects": list(observation.effects),
+            "elapsed": observation.elapsed}
 
 
-def _false_alarm(same_work: Callable[..., Any], right: Observation) -> str:
-    """Why ``same_work`` called a correct gather different, found by probing it with variants of
-    ``right`` (sequence's observation) that do the same work: moved in time, or reordered."""
+def _from_data(data: Mapping[str, Any]) -> Observation:
+    return Observation(protocol.decode(data["result"]), tuple(str(e) for e in data["effects"]), float(data["elapsed"]))
+
+
+def _probe_same_work(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
+    """The worker's side of Task 3: ``same_work(left, right)`` on each pair of observations the
+    judge sends; for each, the bool it returned, what it returned instead, or the exception —
+    or, for all, that it called this module's reference answer."""
+    same_work = kit.function(ns, "same_work")
+    pairs = [(_from_data(left), _from_data(right)) for left, right in payload["pairs"]]
+    answers: list[dict[str, Any]] = []
+    with _guarding(same_work_reference) as called:
+        for left, right in pairs:
+            try:
+                verdict = same_work(left, right)
+            except NotImplementedError:
+                raise kit.not_done("same_work") from None
+            except BaseException as error:  # noqa: BLE001 - a defect in student code is reported as data
+                if not called and not isinstance(error, Exception):
+                    raise
+                answers.append({"outcome": "raised", "error": kit.describe_exception(error)})
+                continue
+            if isinstance(verdict, bool):
+                answers.append({"outcome": "bool", "value": verdict})
+            else:
+                answers.append({"outcome": "not a bool", "shown": kit.show(verdict)})
+    if called:
+        return [{"outcome": "reference"}]
+    return answers
+
+
+def _verdicts(worker: Worker, pairs: list[tuple[Observation, Observation]]) -> list[bool]:
+    """The student's ``same_work`` on every pair, asked at once; a verdict on the first answer that
+    is not a bool."""
+    answer = worker.ask("same_work", {"pairs": [[_as_data(a), _as_data(b)] for a, b in pairs]})
+    if isinstance(answer, list) and answer and isinstance(answer[0], dict) and answer[0].get("outcome") == "reference":
+        raise kit.CheckFailed(
+            "same_work calls same_work_reference, the grader's own answer (the exercise's checks module defines it "
+            "to check yours against): an answer computed by the grader earns no points — write the comparison yourself"
+        )
+    if not isinstance(answer, list) or len(answer) != len(pairs) or not all(isinstance(a, dict) for a in answer):
+        raise kit.CheckFailed(_TAMPERED)
+    verdicts: list[bool] = []
+    for a in answer:
+        if a.get("outcome") == "raised":
+            raise kit.CheckFailed(f"same_work(left, right) raised {a.get('error')}")
+        if a.get("outcome") == "not a bool":
+            raise kit.CheckFailed(
+                f"same_work(left, right) returned {a.get('shown')}; a comparison returns True or False"
+            )
+        if a.get("outcome") != "bool" or not isinstance(a.get("value"), bool):
+            raise kit.CheckFailed(_TAMPERED)
+        verdicts.append(a["value"])
+    return verdicts
+
+
+def _same_moments(right: Observation) -> tuple[Observation, Observation]:
+    """Two observations that do the same work as ``right`` (sequence's): moved in time, and reordered."""
     later = Observation(right.result, tuple(e.rsplit("@", 1)[0] + "@99" for e in right.effects), right.elapsed + 99)
-    if not _ask(same_work, later, right):
+    return later, Observation(right.result, tuple(reversed(right.effects)), right.elapsed)
+
+
+def _false_alarm(later_same: bool, reordered_same: bool) -> str:
+    """Why ``same_work`` called a correct gather different, from its verdicts on variants of
+    sequence's observation that do the same work: moved in time, or reordered."""
+    if not later_same:
         return (
             "Concurrency changes when effects happen and how long the run takes, not what happens: compare "
             "the result and the effects without their @instant (effect.rsplit('@', 1)[0]), never elapsed time"
         )
-    reordered = Observation(right.result, tuple(reversed(right.effects)), right.elapsed)
-    if not _ask(same_work, reordered, right):
+    if not reordered_same:
         return (
             "With concurrency above 1, the effects of different plans interleave: the same effects, in another "
             "order. Compare them as a multiset — sorted(...) or collections.Counter — of labels without their "
@@ -316,28 +472,32 @@ def _false_alarm(same_work: Callable[..., Any], right: Observation) -> str:
     return "Compare only what concurrency cannot change: the result, and which effects happened"
 
 
-def check_same_work(ns: Mapping[str, Any]) -> str:
-    same_work = kit.function(ns, "same_work")
+_BROKEN = (
+    (_gather_in_completion_order, "a gather that returns values in the order the plans finish", "compare results too"),
+    (_gather_first_twice, "a gather that drives a plan twice",
+     "compare the effects too, as a multiset of labels without their @instant"),
+)
 
+
+def judge_same_work(worker: Worker) -> str:
     def prop(case: tuple[list[PlanScript], int]) -> None:
         scripts, k = case
         where = f"on ps = {kit.show(scripts, 200)} with concurrency={k}"
         left, right = _sides(async_gather, scripts, k)
-        if not _ask(same_work, left, right):
+        later, reordered = _same_moments(right)
+        pairs = [(left, right), (later, right), (reordered, right)]
+        broken = [(_sides(gather, scripts, k), what, hint) for gather, what, hint in _BROKEN]
+        different = [(sides, what, hint) for sides, what, hint in broken if not same_work_reference(*sides)]
+        verdicts = _verdicts(worker, pairs + [sides for sides, _, _ in different])
+        if not verdicts[0]:
             raise kit.CheckFailed(
                 f"false alarm: a correct async_gather does the same work as async_sequence(ps), but same_work said "
-                f"they differ {where}: {left} against {right}. {_false_alarm(same_work, right)}"
+                f"they differ {where}: {left} against {right}. {_false_alarm(verdicts[1], verdicts[2])}"
             )
-        for gather, what, hint in (
-            (_gather_in_completion_order, "a gather that returns values in the order the plans finish",
-             "compare results too"),
-            (_gather_first_twice, "a gather that drives a plan twice",
-             "compare the effects too, as a multiset of labels without their @instant"),
-        ):
-            broken, reference = _sides(gather, scripts, k)
-            if not same_work_reference(broken, reference) and _ask(same_work, broken, reference):
+        for ((bad, reference), what, hint), same in zip(different, verdicts[3:]):
+            if same:
                 raise kit.CheckFailed(
-                    f"missed: {what} did different work {where} — {broken} against sequence's {reference} — "
+                    f"missed: {what} did different work {where} — {bad} against sequence's {reference} — "
                     f"but same_work called them the same: {hint}"
                 )
 
@@ -348,12 +508,16 @@ def check_same_work(ns: Mapping[str, Any]) -> str:
     )
 
 
+PROBES = {"law": _probe_law, "same_work": _probe_same_work}
+"""What the worker answers: ``law`` (Tasks 1 and 2) and ``same_work`` (Task 3)."""
+
+
 EXERCISE = Exercise(
     slug="10_async_pipeline_laws",
     title="10 · Async Pipeline Laws",
     tasks=(
-        Task("t1", "Write both sides of a gather law", 4, ("gather_singleton_law",), check_gather_singleton_law),
-        Task("t2", "Put a timeout law's condition in its strategy", 3, ("timeout_law",), check_timeout_law),
-        Task("t3", "Compare what the law promises", 3, ("same_work",), check_same_work),
+        Task("t1", "Write both sides of a gather law", 4, ("gather_singleton_law",), judge=judge_gather_singleton_law),
+        Task("t2", "Put a timeout law's condition in its strategy", 3, ("timeout_law",), judge=judge_timeout_law),
+        Task("t3", "Compare what the law promises", 3, ("same_work",), judge=judge_same_work),
     ),
 )

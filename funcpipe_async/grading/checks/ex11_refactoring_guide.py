@@ -20,15 +20,29 @@ cell, so their tests and these checks see the same world.
   broken ones (a lost failure, an unbounded fan-out, a fail-fast batch, a retried ``404``, a
   job that runs while it is being built) — each with an ``AssertionError``.
 
-Everything runs on virtual time, so the same submission always gets the same feedback.
+Every task is decided by a judge outside the worker, on nights and scripts drawn from the
+grading run's seed.  The probes (``PROBES``) run the student's code in the worker on virtual
+time and report data: ``sync`` the job's result, end instant, saved records, requests and
+peak in flight; ``fetch`` the instants of the calls, the result and the end (and, asked
+once, whether ``RETRY`` is a ``RetryPolicy``); ``helper`` whether the student's helper
+passed, asserted or raised on each version, given under one neutral name in an order drawn
+outside the worker.  The judge computes its references itself: the bounded
+:func:`sync_reference` and the loop :func:`fetch_record_messy` (public names, which the
+set-up cell can import: while a probe runs the student's function they raise instead of
+answering, and an answer that calls them is refused), and which versions are correct.
+
+Everything runs on virtual time, so the same submission gets the same feedback for the same seed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Mapping, Sequence
+import random
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import FunctionType
 from typing import Any
 
 from hypothesis import strategies as st
@@ -36,17 +50,14 @@ from hypothesis import strategies as st
 from funcpipe_async.fakes import HANG, FakeStorage, ScriptedService
 from funcpipe_async.gather import async_gather
 from funcpipe_async.grading import kit
-from funcpipe_async.grading.spec import Exercise, Task
+from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.ledger import Ledger, account_for
 from funcpipe_async.plan import AsyncPlan, async_bind, async_lift, async_map, async_pure, async_settle
 from funcpipe_async.policies import ExponentialBackoff, RetryPolicy, async_retry
 from funcpipe_async.ports import HttpClientCap, StorageCap
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
-__all__ = [
-    "EXERCISE", "Night", "RecordsApi", "ScriptHttp", "RETRY_REFERENCE", "fetch_record_messy", "sync_reference",
-    "assert_sync_reference",
-]
+__all__ = ["EXERCISE", "PROBES", "Night", "RecordsApi", "ScriptHttp", "fetch_record_messy", "sync_reference"]
 
 NOT_FOUND = ErrInfo("HTTP_404", "no such record")
 UNAVAILABLE = ErrInfo("HTTP_503", "service unavailable", retryable=True)
@@ -153,6 +164,73 @@ def _nights(draw: st.DrawFn, *, min_size: int = 0, max_size: int = 9) -> Night:
 
 
 
+def _night_data(night: Night) -> dict[str, Any]:
+    """``night`` as JSON data, for a probe's payload."""
+    return {"ids": list(night.ids), "latency": dict(night.latency),
+            "refused": {i: [e.code, e.message, e.retryable] for i, e in night.refused.items()},
+            "broken": sorted(night.broken)}
+
+
+def _night_from(data: Mapping[str, Any]) -> Night:
+    """The night :func:`_night_data` described (the worker's side)."""
+    refused = {str(i): ErrInfo(str(code), str(message), bool(retryable))
+               for i, (code, message, retryable) in data["refused"].items()}
+    return Night(tuple(str(i) for i in data["ids"]), {str(i): float(t) for i, t in data["latency"].items()},
+                 refused, frozenset(str(i) for i in data["broken"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared by the judges and the probes
+
+_TAMPERED = "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
+
+
+class _ReferenceCalled(BaseException):
+    """Raised by a reference answer called while a probe runs the student's function."""
+
+
+_CALLED: list[str] = []
+"""Non-empty once a guarded reference was called (kept even if the student's code swallows the exception)."""
+
+
+def _tripwire(*args: Any, **kwargs: Any) -> Any:
+    _CALLED.append("called")
+    raise _ReferenceCalled
+
+
+@contextmanager
+def _guarding(reference: Callable[..., Any]) -> Iterator[list[str]]:
+    """While a probe runs the student's function, this module's ``reference`` answer (a public
+    name, which the set-up cell's import makes reachable) raises instead of answering, under
+    whatever name the student's code holds it; the list it yields says whether it was called."""
+    if not isinstance(reference, FunctionType):  # pragma: no cover - the references are plain functions
+        raise TypeError(f"{reference!r} is not a plain function")
+    code = reference.__code__
+    _CALLED.clear()
+    reference.__code__ = _tripwire.__code__
+    try:
+        yield _CALLED
+    finally:
+        reference.__code__ = code
+
+
+def _refused(name: str, reference: str, task: str) -> str:
+    return (
+        f"{name} calls {reference}, the grader's own answer (the exercise's checks module defines it to check "
+        f"yours against): an answer computed by the grader earns no points — {task}"
+    )
+
+
+def _neutral(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``fn`` under a neutral name and a fresh identity: the versions a helper is given look the same."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    wrapper.__name__ = wrapper.__qualname__ = name
+    return wrapper
+
+
 # ---------------------------------------------------------------------------------------------
 # Task 1: refactor the messy sync into a description
 
@@ -209,13 +287,44 @@ def _run_sync(build: Callable[..., Any], case: _NightCase, name: str) -> _SyncRu
     return _SyncRun(result, ended, dict(store.records), http.requests, tuple(http.calls), http.peak)
 
 
-def check_sync_records(ns: Mapping[str, Any]) -> str:
+def _probe_sync(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Task 1: build ``sync_records`` on the judge's night (a
+    :class:`RecordsApi` and a ``FakeStorage``), check that building ran nothing, drive it on
+    virtual time; report its result, when it ended, what the warehouse holds, and the API's
+    request count, requests and peak in flight — or that it called :func:`sync_reference`."""
     sync_records = kit.function(ns, "sync_records")
+    case = _NightCase(_night_from(payload["night"]), int(payload["concurrency"]))
+    with _guarding(sync_reference) as called:
+        try:
+            run = _run_sync(sync_records, case, "sync_records")
+        except (_ReferenceCalled, kit.CheckFailed):
+            if not called:
+                raise
+    if called:
+        return {"outcome": "reference"}
+    return {"outcome": "driven", "result": run.result, "ended": run.ended, "saved": run.saved,
+            "requests": run.requests, "calls": list(run.calls), "peak": run.peak}
 
+
+def _answered_sync(answer: Any) -> _SyncRun:
+    if not isinstance(answer, dict) or answer.get("outcome") not in ("driven", "reference"):
+        raise kit.CheckFailed(_TAMPERED)
+    if answer["outcome"] == "reference":
+        raise kit.CheckFailed(_refused("sync_records", "sync_reference", "write the refactored job yourself"))
+    result, ended, saved, requests = answer.get("result"), answer.get("ended"), answer.get("saved"), answer.get("requests")
+    calls, peak = answer.get("calls"), answer.get("peak")
+    if not (isinstance(result, (Ok, Err)) and type(ended) in (int, float) and isinstance(saved, dict)
+            and type(requests) is int and isinstance(calls, list) and all(isinstance(u, str) for u in calls)
+            and type(peak) is int):
+        raise kit.CheckFailed(_TAMPERED)
+    return _SyncRun(result, float(ended), saved, requests, tuple(calls), peak)  # type: ignore[arg-type]
+
+
+def judge_sync_records(worker: Worker) -> str:
     def prop(case: _NightCase) -> None:
         night, c = case.night, case.concurrency
         want = _run_sync(sync_reference, case, "the reference")
-        got = _run_sync(sync_records, case, "sync_records")
+        got = _answered_sync(worker.ask("sync", {"night": _night_data(night), "concurrency": c}))
         where = f"on {night!r} with concurrency={c}"
         if isinstance(got.result, Err):
             raise kit.CheckFailed(
@@ -237,10 +346,10 @@ def check_sync_records(ns: Mapping[str, Any]) -> str:
         if got.saved != want.saved:
             raise kit.CheckFailed(
                 f"save every record the API returned, under its id: {where}, the warehouse should hold "
-                f"{sorted(want.saved)}, it holds {sorted(got.saved)}"
+                f"{sorted(want.saved)}, it holds {sorted(map(str, got.saved))}"
             )
         value = got.result.value if isinstance(got.result, Ok) else None
-        if not isinstance(value, list) or sorted(value) != sorted(expected_failed):
+        if not isinstance(value, list) or not all(isinstance(i, str) for i in value) or sorted(value) != sorted(expected_failed):
             lost = [i for i in night.broken if not isinstance(value, list) or i not in value]
             hint = (
                 f" — a save that fails is a failure too: the warehouse refused {sorted(lost)} and the plan "
@@ -292,15 +401,6 @@ async def fetch_record_messy(http: HttpClientCap, record_id: str) -> Result[Mapp
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2)
     return result
-
-
-RETRY_REFERENCE = RetryPolicy(
-    max_attempts=5,
-    backoff=ExponentialBackoff(initial=0.5, factor=2, cap=2),
-    retry_on=frozenset(RETRY_CODES),
-    attempt_timeout=2,
-)
-"""The reference answer of Task 2: the loop, as a value."""
 
 
 class ScriptHttp:
@@ -380,6 +480,41 @@ def _run_fetch(make: Callable[[ScriptHttp, str], Any], script: _Script, name: st
     return _FetchRun(tuple(http.calls), result, ended)
 
 
+def _probe_fetch(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
+    """The worker's side of Task 2: build ``fetch_record(http, 'r7')`` against the judge's
+    script (entries of ``_ENTRIES`` by index), drive it on virtual time, and report the
+    instants of its calls, its result and when it ended — or that it called the loop itself,
+    :func:`fetch_record_messy`.  With ``{"retry": true}``: what ``RETRY`` is."""
+    if payload.get("retry") is True:
+        policy = ns.get("RETRY")
+        return {"outcome": "retry", "is_policy": isinstance(policy, RetryPolicy), "type": type(policy).__name__}
+    fetch_record = kit.function(ns, "fetch_record")
+    script = _Script(tuple(_ENTRIES[int(k)] for k in payload["entries"]), float(payload["latency"]))
+    with _guarding(fetch_record_messy) as called:
+        try:
+            run = _run_fetch(fetch_record, script, "fetch_record")
+        except (_ReferenceCalled, kit.CheckFailed):
+            if not called:
+                raise
+    if called:
+        return {"outcome": "reference"}
+    return {"outcome": "driven", "calls": list(run.calls), "result": run.result, "ended": run.ended}
+
+
+def _answered_fetch(answer: Any) -> _FetchRun:
+    if not isinstance(answer, dict) or answer.get("outcome") not in ("driven", "reference"):
+        raise kit.CheckFailed(_TAMPERED)
+    if answer["outcome"] == "reference":
+        raise kit.CheckFailed(_refused(
+            "fetch_record", "fetch_record_messy", "the task is to replace the loop with RETRY and async_retry"
+        ))
+    calls, result, ended = answer.get("calls"), answer.get("result"), answer.get("ended")
+    if not (isinstance(calls, list) and all(type(t) in (int, float) for t in calls) and isinstance(result, (Ok, Err))
+            and type(ended) in (int, float)):
+        raise kit.CheckFailed(_TAMPERED)
+    return _FetchRun(tuple(float(t) for t in calls), result, float(ended))  # type: ignore[arg-type]
+
+
 def _why_fetch(script: _Script, want: _FetchRun, got: _FetchRun) -> str:
     n = min(len(want.calls), len(got.calls))
     first = next((k for k in range(n) if want.calls[k] != got.calls[k]), n)
@@ -420,12 +555,11 @@ def _the_loop(http: ScriptHttp, record_id: str) -> AsyncPlan[Mapping[str, Any]]:
     return async_lift(lambda: fetch_record_messy(http, record_id))
 
 
-def check_fetch_record(ns: Mapping[str, Any]) -> str:
-    fetch_record = kit.function(ns, "fetch_record")
-
+def judge_fetch_record(worker: Worker) -> str:
     def prop(script: _Script) -> None:
         want = _run_fetch(_the_loop, script, "the loop")
-        got = _run_fetch(fetch_record, script, "fetch_record")
+        payload = {"entries": [_entry_index(e) for e in script.entries], "latency": script.latency}
+        got = _answered_fetch(worker.ask("fetch", payload))
         if got.calls == want.calls and got.outcome() == want.outcome() and got.ended == want.ended:
             return
         raise kit.CheckFailed(
@@ -435,17 +569,23 @@ def check_fetch_record(ns: Mapping[str, Any]) -> str:
         )
 
     kit.for_all(_scripts(), prop)
-    policy = ns.get("RETRY")
-    if not isinstance(policy, RetryPolicy):
+    answer = worker.ask("fetch", {"retry": True})
+    if not isinstance(answer, dict) or answer.get("outcome") != "retry" or not isinstance(answer.get("is_policy"), bool):
+        raise kit.CheckFailed(_TAMPERED)
+    if not answer["is_policy"]:
         raise kit.CheckFailed(
             "fetch_record behaves like the loop, but RETRY is not a RetryPolicy (it is "
-            f"{type(policy).__name__}): the task is to write the loop's rules as a value — RETRY = RetryPolicy(...) "
+            f"{str(answer.get('type'))[:60]}): the task is to write the loop's rules as a value — RETRY = RetryPolicy(...) "
             "— and apply it with async_retry"
         )
     return (
         "RETRY is the loop as a value: five tries, 0.5, 1, 2, 2 s apart, each cut at 2 s, retrying exactly "
         "HTTP_503, HTTP_429 and TIMEOUT — the same calls at the same virtual instants, and the same result"
     )
+
+
+def _entry_index(entry: Any) -> int:
+    return next(k for k, e in enumerate(_ENTRIES) if e is entry or (e is not HANG and e == entry))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,17 +600,6 @@ def _observe(
     at_build = http.requests + len(store.calls)
     result = kit.simulate(plan, doing="a version of the job")
     return at_build, result, dict(store.records), http.requests, http.peak
-
-
-def assert_sync_reference(sync_all: Callable[..., AsyncPlan[Any]], night: Night, concurrency: int) -> None:
-    """The reference answer of Task 3: fail with ``AssertionError`` unless ``sync_all`` does
-    what the outside world expects on ``night``."""
-    at_build, result, saved, requests, peak = _observe(sync_all, night, concurrency)
-    assert at_build == 0, "building the plan ran work"
-    assert result == Ok(night.expected_failed()), f"reported {result}"
-    assert saved == night.expected_saved(), f"saved {sorted(saved)}"
-    assert requests == len(night.ids), f"{requests} requests"
-    assert peak <= concurrency, f"{peak} in flight"
 
 
 # The versions a helper is tried on: correct ones it must pass, broken ones it must fail.
@@ -589,42 +718,71 @@ def _helper_cases(draw: st.DrawFn) -> _NightCase:
     return _NightCase(Night(ids, latency, refused, frozenset({bad})), c)
 
 
-def _try_helper(helper: Callable[..., Any], version: Callable[..., Any], case: _NightCase) -> AssertionError | None:
-    doing = f"assert_sync_behaviour(version, {case.night!r}, {case.concurrency})"
-    try:
-        helper(version, case.night, case.concurrency)
-    except kit.CheckFailed:
-        raise
-    except AssertionError as failure:
-        return failure
-    except NotImplementedError:
-        raise kit.not_done("assert_sync_behaviour") from None
-    except Exception as error:  # noqa: BLE001 - any defect in student code is a verdict
-        raise kit.CheckFailed(
-            f"{doing} raised {kit.describe_exception(error)}: a test helper fails only with AssertionError "
-            "(an assert), and passes by returning"
-        ) from None
-    return None
+def _versions() -> dict[str, Callable[..., AsyncPlan[Any]]]:
+    """Every version a helper is tried on, by the key the judge names it with."""
+    return {**{f"correct {k}": v for k, (_, v) in enumerate(_CORRECT)}, **{f"broken {k}": v for k, v in _BROKEN}}
 
 
-def check_assert_sync_behaviour(ns: Mapping[str, Any]) -> str:
+def _probe_helper(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
+    """The worker's side of Task 3: run ``assert_sync_behaviour(version, night, concurrency)``
+    on each version the judge names, in the judge's order, each under the neutral name
+    ``sync_all``; for each, whether it passed, failed with ``AssertionError`` (and its message)
+    or raised something else."""
     helper = kit.function(ns, "assert_sync_behaviour")
     kit.refuse_async(helper, "assert_sync_behaviour", drive="builds the plan, drives it with Simulation().run(plan) and asserts")
+    night, c = _night_from(payload["night"]), int(payload["concurrency"])
+    versions = _versions()
+    answers: list[dict[str, Any]] = []
+    for key in payload["versions"]:
+        version = _neutral(versions[str(key)], "sync_all")
+        try:
+            helper(version, night, c)
+        except kit.CheckFailed:
+            raise
+        except AssertionError as failure:
+            answers.append({"outcome": "assertion", "message": kit.show(str(failure), 100)})
+            continue
+        except NotImplementedError:
+            raise kit.not_done("assert_sync_behaviour") from None
+        except Exception as error:  # noqa: BLE001 - a defect in student code is reported as data
+            answers.append({"outcome": "raised", "error": kit.describe_exception(error)})
+            continue
+        answers.append({"outcome": "passed"})
+    return answers
+
+
+def judge_assert_sync_behaviour(worker: Worker) -> str:
+    keys = list(_versions())
 
     def prop(case: _NightCase) -> None:
         where = f"on {case.night!r} with concurrency={case.concurrency}"
-        for label, version in _CORRECT:
-            failure = _try_helper(helper, version, case)
-            if failure is not None:
+        order = list(keys)
+        random.SystemRandom().shuffle(order)  # an order only the judge knows: a helper cannot count its way through
+        answer = worker.ask("helper", {"night": _night_data(case.night), "concurrency": case.concurrency, "versions": order})
+        if not isinstance(answer, list) or len(answer) != len(order) or not all(
+            isinstance(a, dict) and a.get("outcome") in ("passed", "assertion", "raised") for a in answer
+        ):
+            raise kit.CheckFailed(_TAMPERED)
+        outcomes = dict(zip(order, answer))
+        doing = f"assert_sync_behaviour(version, {case.night!r}, {case.concurrency})"
+        for key in keys:
+            if outcomes[key]["outcome"] == "raised":
+                raise kit.CheckFailed(
+                    f"{doing} raised {outcomes[key].get('error')}: a test helper fails only with AssertionError "
+                    "(an assert), and passes by returning"
+                )
+            if key.startswith("correct") and outcomes[key]["outcome"] == "assertion":
+                label = _CORRECT[int(key.removeprefix("correct "))][0]
                 raise kit.CheckFailed(
                     f"your helper rejected a correct version — {label} — {where}, with "
-                    f"AssertionError({kit.show(str(failure), 100)}). The bound is a maximum: assert what the "
-                    "outside world sees (saved, reported, requests, in flight <= concurrency), not how the work is arranged"
+                    f"AssertionError({kit.show(str(outcomes[key].get('message')), 100)}). The bound is a maximum: "
+                    "assert what the outside world sees (saved, reported, requests, in flight <= concurrency), not how "
+                    "the work is arranged"
                 )
-        for kind, version in _BROKEN:
-            if _try_helper(helper, version, case) is None:
+            if key.startswith("broken") and outcomes[key]["outcome"] == "passed":
                 raise kit.CheckFailed(
-                    f"your helper passed a broken version {where}: {_what_is_broken(kind, case.night, case.concurrency)}"
+                    f"your helper passed a broken version {where}: "
+                    f"{_what_is_broken(key.removeprefix('broken '), case.night, case.concurrency)}"
                 )
 
     kit.for_all(_helper_cases(), prop, examples=25)
@@ -634,12 +792,16 @@ def check_assert_sync_behaviour(ns: Mapping[str, Any]) -> str:
     )
 
 
+PROBES = {"sync": _probe_sync, "fetch": _probe_fetch, "helper": _probe_helper}
+"""What the worker answers: ``sync`` (Task 1), ``fetch`` (Task 2) and ``helper`` (Task 3)."""
+
+
 EXERCISE = Exercise(
     slug="11_refactoring_guide",
     title="11 · Refactoring Guide",
     tasks=(
-        Task("t1", "Refactor a messy sync into a description", 4, ("sync_records",), check_sync_records),
-        Task("t2", "Replace an ad-hoc retry loop with a policy", 3, ("fetch_record",), check_fetch_record),
-        Task("t3", "Write the behavioural test", 3, ("assert_sync_behaviour",), check_assert_sync_behaviour),
+        Task("t1", "Refactor a messy sync into a description", 4, ("sync_records",), judge=judge_sync_records),
+        Task("t2", "Replace an ad-hoc retry loop with a policy", 3, ("fetch_record",), judge=judge_fetch_record),
+        Task("t3", "Write the behavioural test", 3, ("assert_sync_behaviour",), judge=judge_assert_sync_behaviour),
     ),
 )

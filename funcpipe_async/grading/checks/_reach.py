@@ -1,0 +1,70 @@
+"""Does a student's function reach the grader's own answer?  (Not an exercise: no ``ex`` prefix.)
+
+A checks module holds the reference its judge compares with, and the worker imports that
+module, so a submission could import the reference and call it under the task's name.
+Where a task's answer is such a reference, the module's ``PROBES["reaches"]`` reports
+which of them the student's function reaches — is one, names one in its code (attribute
+access included), or uses a global bound to one, directly or through a helper defined
+next to it — and the judge refuses the task with :func:`refuse`.  Honest detection, not a
+wall: the probe runs in the worker, so only a submission that also forges the probes'
+answers gets past it, and those have to compute the right answers.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from funcpipe_async.grading import kit
+from funcpipe_async.grading.spec import Worker
+
+__all__ = ["reaches", "prober", "refuse_borrowed"]
+
+
+def reaches(fn: object, references: Mapping[str, object]) -> list[str]:
+    """The names of ``references`` that ``fn`` reaches (see the module's docstring)."""
+    found = {name for name, ref in references.items() if fn is ref}
+    scope = getattr(fn, "__globals__", None)
+    scope = scope if isinstance(scope, dict) else {}
+    codes: list[object] = [getattr(fn, "__code__", None)]
+    walked: set[int] = set()
+    while codes and len(walked) < 2000:
+        code = codes.pop()
+        if not isinstance(code, types.CodeType) or id(code) in walked:
+            continue
+        walked.add(id(code))
+        for name in code.co_names:
+            if name in references:
+                found.add(name)
+            value = scope.get(name)
+            found.update(ref_name for ref_name, ref in references.items() if value is ref)
+            if isinstance(value, types.FunctionType) and value.__globals__ is scope:
+                codes.append(value.__code__)  # a helper of the submission's: walk it too
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return sorted(found)
+
+
+def prober(references: Mapping[str, Mapping[str, object]]) -> Callable[[Mapping[str, Any], Any], list[str]]:
+    """``PROBES["reaches"]``: for the task function named in the payload, the references of
+    ``references[name]`` it reaches."""
+
+    def probe(ns: Mapping[str, Any], payload: Any) -> list[str]:
+        name = str(payload)
+        if name not in references:
+            raise kit.CheckFailed(f"no such task function {name!r}")
+        return reaches(kit.function(ns, name), references[name])
+
+    return probe
+
+
+def refuse_borrowed(worker: Worker, name: str) -> None:
+    """Fail the task when the worker says the student's ``name`` reaches the grader's reference."""
+    answer = worker.ask("reaches", name)
+    if not isinstance(answer, list) or not all(isinstance(a, str) for a in answer):
+        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+    if answer:
+        raise kit.CheckFailed(
+            f"{name} uses the grader's own reference answer ({', '.join(kit.show(a, 40) for a in answer)}), which "
+            "the checks compare with: the task is to write it yourself, from the rules in the exercise"
+        )
