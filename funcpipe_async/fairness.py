@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias, TypeVar
 
 from funcpipe_async.fairness_measures import Completion
-from funcpipe_async.fairness_measures import percentile as percentile  # the grader's checks import it from here
 from funcpipe_async.trace import Trace
 
 __all__ = [

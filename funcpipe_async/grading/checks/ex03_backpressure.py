@@ -37,10 +37,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from funcpipe_async.backpressure import BoundedQueue, QueueClosed, QueuePolicy, Stage, pipeline
 from funcpipe_async.grading import kit
 from funcpipe_async.grading.spec import Exercise, Task, Worker
+from funcpipe_async.pipelines import Stage, pipeline
 from funcpipe_async.plan import AsyncPlan, async_lift
+from funcpipe_async.queues import BoundedQueue, QueueClosed, QueuePolicy
 from funcpipe_async.result import ErrInfo, Ok, Result
 
 __all__ = ["EXERCISE", "PROBES", "offer_reference", "telemetry_reference", "littles_reference"]

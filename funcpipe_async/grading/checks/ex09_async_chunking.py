@@ -45,7 +45,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from funcpipe_async.chunking import BatchCost, BatchPolicy, Flush, batch_calls, batch_schedule, serve_batches
-from funcpipe_async.fairness import Tenant, percentile, poisson_arrivals
+from funcpipe_async.fairness import Tenant, poisson_arrivals
+from funcpipe_async.fairness_measures import percentile
 from funcpipe_async.fakes import hash_embedding
 from funcpipe_async.grading import kit
 from funcpipe_async.grading.spec import Exercise, Task, Worker

@@ -42,16 +42,18 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from funcpipe_async.backpressure import QueuePolicy, Stage, pipeline
 from funcpipe_async.chunking import BatchCost
-from funcpipe_async.fairness import DeficitRoundRobin, Scheduler, fair_source, percentile
+from funcpipe_async.fairness import DeficitRoundRobin, Scheduler, fair_source
+from funcpipe_async.fairness_measures import percentile
 from funcpipe_async.fakes import HANG, hash_embedding
 from funcpipe_async.gather import async_gather
 from funcpipe_async.grading import kit
 from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.ledger import Ledger, Outcome
+from funcpipe_async.pipelines import Stage, pipeline
 from funcpipe_async.plan import AsyncPlan, async_bind, async_lift, async_map, async_pure, async_settle
 from funcpipe_async.policies import ConstantBackoff, RetryPolicy, async_retry, async_timeout
+from funcpipe_async.queues import QueuePolicy
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
 
 __all__ = [
