@@ -43,6 +43,10 @@ MUTANTS: dict[str, dict[str, str]] = {
         return tuple(buffer), (item,)
     return (*buffer, item), ()
 '''),
+        "drops the newest and never refuses": _offer('''    if len(buffer) >= capacity:
+        return tuple(buffer), (item,)
+    return (*buffer, item), ()
+'''),
         "evicts the newest waiting": _offer('''    if capacity < 1:
         raise ValueError("capacity")
     if len(buffer) >= capacity:
@@ -102,6 +106,8 @@ MUTANTS: dict[str, dict[str, str]] = {
 FEEDBACK: dict[tuple[str, str], str] = {
     ("t1", "admits then forgets to evict"): "must evict before it admits",
     ("t1", "drops the newest"): "refusing it is drop-newest",
+    # two mistakes: the lesson's concept is reported first, then the side check
+    ("t1", "drops the newest and never refuses"): "refusing it is drop-newest (2) offer_drop_oldest((1, 2), 3, ",
     ("t1", "evicts the newest waiting"): "the oldest item (the front of the buffer) goes first",
     ("t1", "evicts one too early"): "evict only when the queue is full",
     ("t1", "loses the evicted item"): "an item vanished or appeared",

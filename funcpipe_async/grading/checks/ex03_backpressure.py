@@ -147,7 +147,7 @@ def _not_a_pair(doing: str, got: Any) -> kit.CheckFailed:
     return kit.CheckFailed(f"{doing} returned {kit.show(got)}; return a pair (new_buffer, evicted) of tuples")
 
 
-def judge_offer_drop_oldest(worker: Worker) -> str:
+def _refuses_a_bad_capacity(worker: Worker) -> str:
     answers = worker.ask("offer_bad", {"capacities": list(_BAD_CAPACITIES)})
     if not isinstance(answers, list) or len(answers) != len(_BAD_CAPACITIES) or not all(isinstance(a, dict) for a in answers):
         raise _wrong_shape()
@@ -163,7 +163,10 @@ def judge_offer_drop_oldest(worker: Worker) -> str:
         raise kit.CheckFailed(
             f"offer_drop_oldest((1, 2), 3, {bad}) returned instead of refusing: a queue of capacity {bad} "
             "can hold nothing — raise ValueError, as QueuePolicy does")
+    return "a capacity below 1 is refused with ValueError"
 
+
+def _drops_the_oldest(worker: Worker) -> str:
     def prop(case: tuple[tuple[int, ...], int, int]) -> None:
         buffer, item, capacity = case
         doing = f"offer_drop_oldest({buffer!r}, {item!r}, {capacity})"
@@ -223,6 +226,11 @@ def judge_offer_drop_oldest(worker: Worker) -> str:
     kit.for_all(scripts, fold, examples=30)
     return ("offer_drop_oldest keeps at most `capacity` items, always admits the newest, evicts the oldest "
             "first, and matches BoundedQueue(…, 'drop_oldest') on virtual time")
+
+
+judge_offer_drop_oldest = kit.in_order(_drops_the_oldest, _refuses_a_bad_capacity)
+"""The lesson's concept (evict the oldest, admit the newest) first; the capacity check after it,
+and both when both fail."""
 
 
 def _conserves(new: tuple[Any, ...], evicted: tuple[Any, ...], buffer: tuple[int, ...], item: int) -> bool:
