@@ -33,7 +33,7 @@ def _ok(ns: object) -> str:
 
 
 def _task(task_id: str = "t1", **changes: object) -> Task:
-    fields: dict[str, object] = {"id": task_id, "title": "A task", "points": 2, "defines": ("f",), "check": _ok}
+    fields: dict[str, object] = {"id": task_id, "title": "A task", "points": 2, "defines": ("f",), "judge": _ok}
     fields.update(changes)
     return Task(**fields)  # type: ignore[arg-type]
 
@@ -47,7 +47,7 @@ def _task(task_id: str = "t1", **changes: object) -> Task:
         ({"points": True}, "points must be a positive int"),
         ({"defines": ()}, "defines must name at least one identifier"),
         ({"defines": ("not a name",)}, "defines must name at least one identifier"),
-        ({"check": "nope"}, "a task needs a judge"),
+        ({"judge": "nope"}, "a task needs a judge"),
     ],
 )
 def test_a_task_validates_its_fields(changes: dict[str, object], message: str) -> None:
@@ -150,7 +150,7 @@ def test_a_missing_task_cell_scores_zero_without_a_child() -> None:
 
 
 def test_only_a_well_formed_verdict_from_the_judge_counts() -> None:
-    assert _read_verdict(json.dumps({"status": "passed", "message": "ok", "judged": "judge"}).encode()) == ("passed", "ok")
+    assert _read_verdict(json.dumps({"status": "passed", "message": "ok"}).encode()) == ("passed", "ok")
     assert _read_verdict(json.dumps({"status": "excellent", "message": "ok"}).encode()) is None
     assert _read_verdict(b"{") is None
     assert _read_verdict(b"") is None

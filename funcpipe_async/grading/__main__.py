@@ -12,7 +12,7 @@ The exercise is the one named by ``--exercise``, else by a folder named after an
 exercise, else by the file's name; a notebook's own metadata is reported, not trusted.
 Every run draws fresh examples; its seed is printed, and ``--seed N`` replays a run.  The
 output says which confinement was in force; ``--strict`` (instructor grading) refuses to
-grade without it, and also names the tasks still judged inside the worker.
+grade without it.
 
 Exit codes: 0 when grading finished (whatever the scores), 2 when there is nothing to
 grade (a missing file, a non-notebook, an unknown exercise, an empty folder) or
@@ -75,12 +75,8 @@ def _summary(reports: list[Report], gradebook: Path) -> str:
 
 
 def _footer(reports: list[Report], seed: int) -> str:
-    """The run's seed, the confinement in force, and the tasks whose verdict still comes from the worker."""
+    """The run's seed and the confinement in force."""
     lines = [f"seed: {seed} (replay with --seed {seed})", confine.detect().describe()]
-    in_worker = sorted({f"{r.exercise[:2]} {t}" for r in reports for t in r.judged_in_worker})
-    if in_worker:
-        lines.append("NOTE: these tasks are still judged inside the worker, where a hostile submission can forge "
-                     f"the verdict: {', '.join(in_worker)}")
     return "\n".join(lines)
 
 

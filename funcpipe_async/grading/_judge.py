@@ -108,14 +108,14 @@ class _Channel:
         if kind == "failed":
             raise kit.CheckFailed(str(message.get("message", ""))[:2_000])
         if kind == "verdict":
-            raise _from_worker(message, trusted=False)
+            raise _from_worker(message)
         raise _Halt("failed", f"the worker answered {probe!r} with an unknown kind of message")
 
 
-def _from_worker(message: dict[str, Any], *, trusted: bool) -> _Halt:
-    """A verdict the worker reported: a pass only counts from a legacy check (``trusted``)."""
+def _from_worker(message: dict[str, Any]) -> _Halt:
+    """A verdict the worker reported (a time limit, an exit): never a pass."""
     status, text = message.get("status"), str(message.get("message", ""))[:2_000]
-    if status not in STATUSES or (status == "passed" and not trusted):
+    if status not in STATUSES or status == "passed":
         return _Halt("failed", "the worker reported a verdict it may not give")
     return _Halt(str(status), text)
 
@@ -203,10 +203,9 @@ def _worker_user(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def judge_task(job: dict[str, Any]) -> dict[str, Any]:
-    """Decide one task: the verdict (``status``, ``message``) and who judged it."""
+    """Decide one task: the verdict (``status``, ``message``)."""
     exercise = load_exercise(str(job["exercise"]))
     task: Task = exercise.task(str(job["task"]))
-    judged = "worker" if task.judged_in_worker else "judge"
     confined = bool(job["confined"])
     if not confined:
         confine.become_subreaper()
@@ -242,7 +241,7 @@ def judge_task(job: dict[str, Any]) -> dict[str, Any]:
             os.close(judge_write)
             _kill_all(process)
             os.close(judge_read)
-    return {**verdict, "judged": judged}
+    return verdict
 
 
 def _decide(task: Task, job: dict[str, Any], channel: _Channel) -> dict[str, Any]:
@@ -256,7 +255,7 @@ def _decide(task: Task, job: dict[str, Any], channel: _Channel) -> dict[str, Any
             raise channel.ended() from None
         ready = channel.receive()
         if ready["kind"] == "verdict":
-            raise _from_worker(ready, trusted=False)
+            raise _from_worker(ready)
         if ready["kind"] != "ready":
             raise _Halt("failed", "the worker did not say it was ready")
         missing = [str(n)[:100] for n in ready.get("missing", []) if isinstance(n, str)] if isinstance(ready.get("missing"), list) else []
@@ -267,14 +266,7 @@ def _decide(task: Task, job: dict[str, Any], channel: _Channel) -> dict[str, Any
             names = " and ".join(missing)
             why = f" ({'; '.join(own_errors)})" if own_errors else ""
             return {"status": "failed", "message": f"{names} is not defined after running Task {task.number}'s cell{why}"}
-        if task.judge is not None:
-            feedback = task.judge(channel)
-        else:
-            protocol.send(channel.to_worker, {"probe": "legacy"})
-            reply = channel.receive()
-            if reply["kind"] == "failed":
-                raise kit.CheckFailed(str(reply.get("message", ""))[:2_000])
-            raise _from_worker(reply, trusted=True)
+        feedback = task.judge(channel)
         verdict = {"status": "passed", "message": str(feedback)}
     except _Halt as halt:
         verdict = {"status": halt.status, "message": halt.message}
@@ -292,8 +284,7 @@ def main() -> None:
     try:
         verdict = judge_task(job)
     except BaseException as error:  # noqa: BLE001 - the grader's own failure is still a verdict
-        verdict = {"status": "error", "message": f"the grader could not check this task: {kit.describe_exception(error)}",
-                   "judged": "judge"}
+        verdict = {"status": "error", "message": f"the grader could not check this task: {kit.describe_exception(error)}"}
     sys.stdout.write(json.dumps(verdict))
     sys.stdout.flush()
     os._exit(0)

@@ -10,9 +10,8 @@ folders to hide — as the first message on ``IN_FD``, confines itself, runs the
 the judge closes the channel.  A *probe* (``PROBES`` in the exercise's checks module) calls
 the student's function on the payload, drives any plan on virtual time, and answers with
 plain data: results, recorded effects, instants, or the error raised.  The judge compares
-that with its own reference; nothing this process says can award a point by itself, except
-for tasks not yet converted to probes (``legacy``), whose check still runs here and whose
-verdict the judge labels as judged inside the worker.
+that with its own reference; nothing this process says can award a point by itself (the
+judge refuses a "passed" verdict from it).
 
 Inside, every cell runs in a ``try`` (a later task never loses points because an earlier
 cell raised), under a CPU-time limit (``ITIMER_PROF``; earlier tasks' cells get only a
@@ -203,8 +202,6 @@ class _Worker:
         self.output.used = 0
         try:
             with _cpu_limit(self.remaining()):
-                if name == "legacy":
-                    return {"kind": "verdict", **self.legacy()}
                 probe = self.probes.get(name)
                 if probe is None:
                     return {"kind": "verdict", "status": "error", "message": f"the worker has no probe {name!r}"}
@@ -233,13 +230,6 @@ class _Worker:
             }
         except BaseException as error:  # noqa: BLE001 - reported as the task's verdict
             return {"kind": "verdict", "status": "error", "message": f"checking Task {self.task.number} raised {kit.describe_exception(error)}"}
-
-    def legacy(self) -> dict[str, Any]:
-        """A task not yet split into probes and a judge: its whole check runs here."""
-        if self.task.check is None:
-            return {"status": "error", "message": f"Task {self.task.number} has no check to run in the worker"}
-        feedback = self.task.check(self.namespace)
-        return {"status": "passed", "message": str(feedback)}
 
     def serve(self, in_fd: int) -> None:
         while True:

@@ -85,7 +85,6 @@ class Report:
     notes: tuple[str, ...] = field(default=())
     seed: int | None = None
     confinement: str = ""
-    judged_in_worker: tuple[str, ...] = field(default=())
 
     @property
     def total(self) -> int:
@@ -107,7 +106,6 @@ class Report:
             "notes": list(self.notes),
             "seed": self.seed,
             "confinement": self.confinement,
-            "judged_in_worker": list(self.judged_in_worker),
         }
 
     def text(self) -> str:

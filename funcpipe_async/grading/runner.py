@@ -265,8 +265,7 @@ def grade_submissions(
         for i, item in enumerate(items):
             results = tuple(futures[(i, t.id)].result() for t in item.exercise.tasks)
             reports.append(Report(item.submission.name, item.exercise.slug, item.exercise.title, results,
-                                  notes=item.submission.notes, seed=setting.seed, confinement=confinement.mode,
-                                  judged_in_worker=tuple(t.id for t in item.exercise.tasks if t.judged_in_worker)))
+                                  notes=item.submission.notes, seed=setting.seed, confinement=confinement.mode))
     return reports
 
 

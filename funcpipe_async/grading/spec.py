@@ -1,31 +1,24 @@
 """An exercise as data: its tasks, their points, the names they define and their checks.
 
 One module per exercise under :mod:`funcpipe_async.grading.checks` declares an
-:class:`Exercise` named ``EXERCISE``; the grader finds it by the notebook's slug.  A check
-decides a task in one of two ways:
-
-* a **judge** ``judge(worker) -> str`` runs in the grader's judge process, which never runs
-  student code: it generates inputs, asks the worker that ran the submission's cells to
-  answer probes on them (:class:`Worker`), compares the plain data that comes back with
-  its own reference, returns the feedback for a pass and raises
-  :class:`~funcpipe_async.grading.kit.CheckFailed` with feedback in the lesson's words for
-  a fail.  This is the trust boundary: forging a pass means computing the right answers.
-* a legacy **check** ``check(namespace) -> str`` runs *inside* the worker, next to the
-  student's code, which can therefore forge its verdict; the grader says so wherever such
-  a task is graded (see :attr:`Task.judged_in_worker`).
+:class:`Exercise` named ``EXERCISE``; the grader finds it by the notebook's slug.  Each task is
+decided by a **judge** ``judge(worker) -> str``, which runs in the grader's judge process and
+never runs student code: it generates inputs, asks the worker that ran the submission's
+cells to answer probes on them (:class:`Worker`; the module's ``PROBES``), compares the
+plain data that comes back with its own reference, returns the feedback for a pass and
+raises :class:`~funcpipe_async.grading.kit.CheckFailed` with feedback in the lesson's words
+for a fail.  This is the trust boundary: forging a pass means computing the right answers,
+and the worker can never report a pass itself.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Check", "Judge", "Worker", "Task", "Exercise", "task_number"]
-
-Check = Callable[[Mapping[str, Any]], str]
-"""``check(namespace) -> feedback``: raise ``CheckFailed`` to fail, return text to pass (runs in the worker)."""
+__all__ = ["Judge", "Worker", "Task", "Exercise", "task_number"]
 
 
 class Worker(Protocol):
@@ -60,7 +53,7 @@ class Task:
 
     ``id`` is the stable id in the cell's tag (``task:t1``) and in the gradebook's column;
     ``defines`` are the names the task's cell must define (the grader reports a missing
-    one by name); ``judge`` (or, not yet converted, ``check``) decides the task, all or
+    one by name); ``judge`` decides the task, all or
     nothing, worth ``points``; ``hides`` are the package's own answers, unavailable while
     the task is graded.
     """
@@ -69,8 +62,7 @@ class Task:
     title: str
     points: int
     defines: tuple[str, ...]
-    check: Check | None = None
-    judge: Judge | None = None
+    judge: Judge
     hides: tuple[str, ...] = ()
     """The package's own answers to this task (``"funcpipe_async.fairness.jain_index"``): the worker
     replaces them with a function that refuses, before the submission's code runs, so calling the
@@ -87,13 +79,8 @@ class Task:
         if not all(isinstance(n, str) and n.startswith("funcpipe_async.") and n.count(".") >= 2 for n in self.hides):
             raise ValueError(f"task {self.id}: hides names package functions as 'funcpipe_async.module.name', "
                              f"got {self.hides!r}")
-        if self.judge is None and not callable(self.check):
-            raise ValueError(f"task {self.id}: a task needs a judge (or a legacy check) function")
-
-    @property
-    def judged_in_worker(self) -> bool:
-        """True for a task still decided by a legacy check inside the worker (forgeable)."""
-        return self.judge is None
+        if not callable(self.judge):
+            raise ValueError(f"task {self.id}: a task needs a judge function")
 
     @property
     def number(self) -> int:
