@@ -61,6 +61,7 @@ test: $(DEV) $(CHROMIUM)
 
 test-fast: $(DEV)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest tests -m "not slow" -n 2 -q
 
 browser-check: $(DEV) $(CHROMIUM)

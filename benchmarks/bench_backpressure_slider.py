@@ -38,14 +38,18 @@ def moves() -> list[tuple[float, float, int, str]]:
     out = []
     for k in range(MOVES):
         f = k / (MOVES - 1)
-        out.append((0.5 + round(f * 23) / 2, 12 - round(f * 23) / 2, 1 + round(f * 49), STRATEGIES[k % len(STRATEGIES)]))
+        out.append(
+            (0.5 + round(f * 23) / 2, 12 - round(f * 23) / 2, 1 + round(f * 49), STRATEGIES[k % len(STRATEGIES)])
+        )
     return out
 
 
 def main() -> int:
     print(f"bench_backpressure_slider: {MOVES} slider moves (re-simulate 60 virtual s + draw + PNG)")
-    print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
-          f"load average {load_average()}")
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"load average {load_average()}"
+    )
     redraw_backpressure_png(6, 5, 10, "suspend")  # warm-up
     rows = []
     for producer, consumer, capacity, strategy in moves():
@@ -64,8 +68,10 @@ def main() -> int:
     times = [r[-1] for r in rows]
     cpus = [r[-2] for r in rows]
     median, worst = statistics.median(times), max(times)
-    print(f"wall: median {median:.1f} ms, max {worst:.1f} ms; "
-          f"cpu: median {statistics.median(cpus):.1f} ms, max {max(cpus):.1f} ms")
+    print(
+        f"wall: median {median:.1f} ms, max {worst:.1f} ms; "
+        f"cpu: median {statistics.median(cpus):.1f} ms, max {max(cpus):.1f} ms"
+    )
     print(f"load average after: {load_average()}")
     ok = worst < TARGET_MS
     print(f"{'PASS' if ok else 'FAIL'}: every move under {TARGET_MS:g} ms (max {worst:.1f} ms)")

@@ -269,12 +269,15 @@ def first_recursion_error(build: Builder) -> int | None:
     return hi
 
 
-
 def main() -> int:
-    print(f"bench_bind_depth: depths {', '.join(f'{d:,}' for d in DEPTHS)}; "
-          f">= {MIN_BINDS:,} binds per measurement, median of {REPEATS}")
-    print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"recursion limit {sys.getrecursionlimit()}")
+    print(
+        f"bench_bind_depth: depths {', '.join(f'{d:,}' for d in DEPTHS)}; "
+        f">= {MIN_BINDS:,} binds per measurement, median of {REPEATS}"
+    )
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"recursion limit {sys.getrecursionlimit()}"
+    )
     print(f"load average before: {load_average()} (other processes skew timings; compare ratios)")
     shapes: dict[str, Builder] = {"left-nested": left_chain, "right-nested": right_chain}
     naive_shapes: dict[str, Builder] = {"left-nested": naive_left_chain, "right-nested": naive_right_chain}
@@ -294,36 +297,42 @@ def main() -> int:
 
     print()
     print("funcpipe_async.async_bind — µs per bind (drive only)")
-    print(f"{'shape':<14}" + "".join(f"{f'd={d:,}':>12}" for d in DEPTHS)
-          + f"{'8,000/500':>11}{'100,000/500':>13}")
-    rows: dict[str, dict[int, DriveCase]] = {
-        s: {d: drive[s, d] for d in DEPTHS} for s in shapes
-    }
+    print(f"{'shape':<14}" + "".join(f"{f'd={d:,}':>12}" for d in DEPTHS) + f"{'8,000/500':>11}{'100,000/500':>13}")
+    rows: dict[str, dict[int, DriveCase]] = {s: {d: drive[s, d] for d in DEPTHS} for s in shapes}
     rows["left, no gc"] = drive_nogc
     for label, row in rows.items():
         cells = "".join(f"{row[d].median * 1e6:>12.3f}" for d in DEPTHS)
         note = "   diagnostic: collector off while driving" if label == "left, no gc" else ""
-        print(f"{label:<14}{cells}{row[8_000].median / row[500].median:>11.2f}"
-              f"{row[100_000].median / row[500].median:>13.2f}{note}")
-    print(f"{'left, build':<14}" + "".join(f"{build_left[d] * 1e6:>12.3f}" for d in DEPTHS)
-          + "   construction, µs per bind (right-nested builds lazily, inside its drive)")
-    worst = max((c for c in [*drive.values(), *drive_nogc.values(), *naive.values()]),
-                key=lambda c: c.spread)
+        print(
+            f"{label:<14}{cells}{row[8_000].median / row[500].median:>11.2f}"
+            f"{row[100_000].median / row[500].median:>13.2f}{note}"
+        )
+    print(
+        f"{'left, build':<14}"
+        + "".join(f"{build_left[d] * 1e6:>12.3f}" for d in DEPTHS)
+        + "   construction, µs per bind (right-nested builds lazily, inside its drive)"
+    )
+    worst = max((c for c in [*drive.values(), *drive_nogc.values(), *naive.values()]), key=lambda c: c.spread)
     print(f"noise: largest max/min over the {REPEATS} repeats of one cell = {worst.spread:.2f}")
     print()
     print("naive nested-closure bind (the seed's), for contrast")
     for s in shapes:
         limit = naive_limit[s]
-        where = (f"RecursionError at depth {limit:,}" if limit is not None
-                 else f"no RecursionError found in depths {NAIVE_SEARCH[0]:,}..{NAIVE_SEARCH[1]:,}")
+        where = (
+            f"RecursionError at depth {limit:,}"
+            if limit is not None
+            else f"no RecursionError found in depths {NAIVE_SEARCH[0]:,}..{NAIVE_SEARCH[1]:,}"
+        )
         print(f"  {s:<14}{naive[s].median * 1e6:.3f} µs per bind at depth {NAIVE_DEPTH}; {where}")
     print()
     for s in shapes:
         ratio = drive[s, 8_000].median / drive[s, 500].median
         best_ratio = drive[s, 8_000].best / drive[s, 500].best
         verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
-        print(f"{verdict}: {s} per-bind time at depth 8,000 within {TARGET_RATIO}x of depth 500 "
-              f"(measured {ratio:.2f}x on medians; {best_ratio:.2f}x on the best of {REPEATS})")
+        print(
+            f"{verdict}: {s} per-bind time at depth 8,000 within {TARGET_RATIO}x of depth 500 "
+            f"(measured {ratio:.2f}x on medians; {best_ratio:.2f}x on the best of {REPEATS})"
+        )
     return 0
 
 

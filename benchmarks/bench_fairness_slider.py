@@ -38,7 +38,7 @@ def changes() -> list[FairnessControls]:
     for k in range(20):
         tenants = 1 + k % 5
         rates = tuple(float((3 + 7 * k + 5 * i) % 41) / 2 for i in range(5))  # 0 … 20 req/s
-        weights = tuple(0.5 + ((k + 2 * i) % 10) / 2 for i in range(5))         # 0.5 … 5
+        weights = tuple(0.5 + ((k + 2 * i) % 10) / 2 for i in range(5))  # 0.5 … 5
         out.append(FairnessControls(tenants=tenants, scheduler=SCHEDULERS[k % 3], rates=rates, weights=weights))
     return out
 
@@ -58,18 +58,24 @@ def main() -> int:
         if not png.startswith(b"\x89PNG") or not all(name in table for name in names):
             wrong.append(n)
         rates = ", ".join(f"{r:g}" for r in controls.rates[: controls.tenants])
-        rows.append(f"{n:>6}  {controls.tenants:>7}  {controls.scheduler:<19}  {rates:<28}  {ms:>8.1f}  {cpu[-1]:>8.1f}")
+        rows.append(
+            f"{n:>6}  {controls.tenants:>7}  {controls.scheduler:<19}  {rates:<28}  {ms:>8.1f}  {cpu[-1]:>8.1f}"
+        )
     print(f"{'change':>6}  {'tenants':>7}  {'scheduler':<19}  {'rates (req/s)':<28}  {'wall ms':>8}  {'CPU ms':>8}")
     print(f"{'-' * 6}  {'-' * 7}  {'-' * 19}  {'-' * 28}  {'-' * 8}  {'-' * 8}")
     print("\n".join(rows))
     median, worst = statistics.median(timings), max(timings)
-    print(f"wall: median {median:.1f} ms, max {worst:.1f} ms; CPU: median {statistics.median(cpu):.1f} ms, "
-          f"max {max(cpu):.1f} ms; {len(timings)} changes; load average {load_average()}")
+    print(
+        f"wall: median {median:.1f} ms, max {worst:.1f} ms; CPU: median {statistics.median(cpu):.1f} ms, "
+        f"max {max(cpu):.1f} ms; {len(timings)} changes; load average {load_average()}"
+    )
     if wrong:
         print(f"WRONG: changes {wrong} did not produce a PNG and a table naming every tenant")
         return 1
     ok = median <= TARGET_MS and worst <= TARGET_MS
-    print(f"{'PASS' if ok else 'FAIL'}: median {median:.1f} ms and max {worst:.1f} ms (target <= {TARGET_MS:g} ms each)")
+    print(
+        f"{'PASS' if ok else 'FAIL'}: median {median:.1f} ms and max {worst:.1f} ms (target <= {TARGET_MS:g} ms each)"
+    )
     return 0  # a missed target is reported above; only a wrong redraw fails the script
 
 

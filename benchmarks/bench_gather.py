@@ -163,12 +163,12 @@ def peak_tasks(side: Side, stride: int) -> tuple[int, int]:
     return max(samples), len(samples)
 
 
-
 def main() -> int:
-    print(f"bench_gather: {N_PLANS:,} plans, each suspends once; concurrency={CONCURRENCY}; "
-          f"{REPEATS} interleaved repeats, fresh event loop per run")
-    print(f"Python {platform.python_version()} on {platform.machine()}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"bench_gather: {N_PLANS:,} plans, each suspends once; concurrency={CONCURRENCY}; "
+        f"{REPEATS} interleaved repeats, fresh event loop per run"
+    )
+    print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
     print(f"load average before: {load_average()} (other processes skew timings; compare ratios)")
     plans = make_plans(N_PLANS)
     expected: Result[list[int], ErrInfo] = Ok(list(range(N_PLANS)))
@@ -188,8 +188,11 @@ def main() -> int:
             outcomes[name] = result
         if any(outcome != expected for outcome in outcomes.values()):
             mismatch = True
-            print(f"repeat {rep}: RESULTS DIFFER: async_gather={str(outcomes['async_gather'])[:60]} "
-                  f"idiom={str(outcomes['idiom'])[:60]} pool={str(outcomes['pool'])[:60]}", file=sys.stderr)
+            print(
+                f"repeat {rep}: RESULTS DIFFER: async_gather={str(outcomes['async_gather'])[:60]} "
+                f"idiom={str(outcomes['idiom'])[:60]} pool={str(outcomes['pool'])[:60]}",
+                file=sys.stderr,
+            )
 
     peaks = {
         "async_gather": peak_tasks(run_async_gather, 1),
@@ -203,24 +206,34 @@ def main() -> int:
     for name in SIDES:
         ts = times[name]
         peak, n_samples = peaks.get(name, (CONCURRENCY, 0))
-        print(f"{name:<14}{med[name]:>10.4f}{min(ts):>9.4f}{max(ts):>9.4f}"
-              f"{med[name] / N_PLANS * 1e6:>9.2f}{peak:>12,}{n_samples:>9,}")
+        print(
+            f"{name:<14}{med[name]:>10.4f}{min(ts):>9.4f}{max(ts):>9.4f}"
+            f"{med[name] / N_PLANS * 1e6:>9.2f}{peak:>12,}{n_samples:>9,}"
+        )
     print(f"ratio async_gather/idiom (medians): {ratio:.3f}")
     pool_ratio = med["async_gather"] / med["pool"]
-    print(f"ratio async_gather/pool (medians): {pool_ratio:.3f} "
-          f"(plan overhead {(med['async_gather'] - med['pool']) / N_PLANS * 1e6:.2f} µs/plan)")
+    print(
+        f"ratio async_gather/pool (medians): {pool_ratio:.3f} "
+        f"(plan overhead {(med['async_gather'] - med['pool']) / N_PLANS * 1e6:.2f} µs/plan)"
+    )
     print("all runs: " + ("results DIFFER" if mismatch else f"both sides returned Ok([0..{N_PLANS - 1}])"))
     print()
     time_ok = ratio <= TARGET_RATIO
     tasks_ok = peaks["async_gather"][0] <= CONCURRENCY
     best_ratio = min(times["async_gather"]) / min(times["idiom"])
-    print(f"{'PASS' if time_ok else 'FAIL'}: async_gather at most {TARGET_RATIO}x the idiom's time "
-          f"(measured {ratio:.3f}x on medians; {best_ratio:.3f}x on the best of {REPEATS})")
-    print(f"{'PASS' if tasks_ok else 'FAIL'}: async_gather peak tasks <= {CONCURRENCY} "
-          f"(measured {peaks['async_gather'][0]}; idiom {peaks['idiom'][0]:,})")
-    print(f"{'PASS' if pool_ratio <= TARGET_POOL_RATIO else 'FAIL'}: async_gather at most "
-          f"{TARGET_POOL_RATIO}x the hand-written pool's time (measured {pool_ratio:.3f}x on medians; "
-          f"{min(times['async_gather']) / min(times['pool']):.3f}x on the best of {REPEATS})")
+    print(
+        f"{'PASS' if time_ok else 'FAIL'}: async_gather at most {TARGET_RATIO}x the idiom's time "
+        f"(measured {ratio:.3f}x on medians; {best_ratio:.3f}x on the best of {REPEATS})"
+    )
+    print(
+        f"{'PASS' if tasks_ok else 'FAIL'}: async_gather peak tasks <= {CONCURRENCY} "
+        f"(measured {peaks['async_gather'][0]}; idiom {peaks['idiom'][0]:,})"
+    )
+    print(
+        f"{'PASS' if pool_ratio <= TARGET_POOL_RATIO else 'FAIL'}: async_gather at most "
+        f"{TARGET_POOL_RATIO}x the hand-written pool's time (measured {pool_ratio:.3f}x on medians; "
+        f"{min(times['async_gather']) / min(times['pool']):.3f}x on the best of {REPEATS})"
+    )
     return 1 if mismatch else 0
 
 

@@ -50,8 +50,10 @@ def main() -> int:
             times.append(time.perf_counter() - started)
             wrong |= report.total != report.max_total
         verdict = "PASS" if min(times) < 10 else "FAIL"
-        print(f"  {path.name:<45} {report.total}/{report.max_total}  best {min(times):.2f} s, "
-              f"worst {max(times):.2f} s  {verdict} (target < 10 s)")
+        print(
+            f"  {path.name:<45} {report.total}/{report.max_total}  best {min(times):.2f} s, "
+            f"worst {max(times):.2f} s  {verdict} (target < 10 s)"
+        )
     with tempfile.TemporaryDirectory() as folder:
         for i in range(COPIES):
             solution = solutions[i % len(solutions)]
@@ -64,9 +66,11 @@ def main() -> int:
         cpu = children_cpu() - cpu_before
     wrong |= any(r.total != r.max_total for r in reports) or len(reports) != COPIES
     busy = cpu / wall
-    print(f"  folder of {COPIES}: {wall:.1f} s wall, {cpu:.1f} s CPU in the grading processes, "
-          f"{busy:.2f} cores busy on average  {'PASS' if busy > 0.75 * cores else 'FAIL'} "
-          f"(target > {0.75 * cores:g})")
+    print(
+        f"  folder of {COPIES}: {wall:.1f} s wall, {cpu:.1f} s CPU in the grading processes, "
+        f"{busy:.2f} cores busy on average  {'PASS' if busy > 0.75 * cores else 'FAIL'} "
+        f"(target > {0.75 * cores:g})"
+    )
     print(f"  load average {load_average()}")
     if wrong:
         print("WRONG: a solution did not score full marks")

@@ -201,8 +201,10 @@ def fold_benchmark(n: int) -> tuple[bool, bool]:
     """``stream_of(range(n)).map(double).fold(0, add)`` against the same two async generators
     written by hand; the stream is built inside the timed window (building it is part of its
     cost).  Returns (target met, totals agree)."""
-    print(f"fold: {n:,} items, source → map → fold; {FOLD_REPEATS} interleaved repeats, median, "
-          f"load average {load_average()}")
+    print(
+        f"fold: {n:,} items, source → map → fold; {FOLD_REPEATS} interleaved repeats, median, "
+        f"load average {load_average()}"
+    )
     for name in FOLD_SIDES:
         timed_fold(name, 2_000)
     times: dict[str, list[float]] = {name: [] for name in FOLD_SIDES}
@@ -216,11 +218,14 @@ def fold_benchmark(n: int) -> tuple[bool, bool]:
             right = right and total == expected
     med = {name: statistics.median(ts) for name, ts in times.items()}
     for name in FOLD_SIDES:
-        print(f"  {name:<24}{med[name]:>8.3f} s median, {min(times[name]):.3f} best "
-              f"({med[name] / n * 1e9:,.0f} ns/item)")
+        print(
+            f"  {name:<24}{med[name]:>8.3f} s median, {min(times[name]):.3f} best ({med[name] / n * 1e9:,.0f} ns/item)"
+        )
     ratio = med["Stream.fold"] / med["plain async generators"]
-    print(f"  ratio Stream.fold / plain (medians): {ratio:.3f}; best of each: "
-          f"{min(times['Stream.fold']) / min(times['plain async generators']):.3f}")
+    print(
+        f"  ratio Stream.fold / plain (medians): {ratio:.3f}; best of each: "
+        f"{min(times['Stream.fold']) / min(times['plain async generators']):.3f}"
+    )
     return ratio <= TARGET_FOLD, right
 
 
@@ -230,10 +235,14 @@ def main() -> int:
         print(f"{'PASS' if ok else 'FAIL'}: Stream.fold at most {TARGET_FOLD}x plain async generators")
         return 0 if right else 1
     n, big = (20_000, 200_000) if "--quick" in sys.argv else (N, BIG)
-    print(f"bench_pipeline: {n:,} items through {STAGES} stages × {WORKERS} workers, queues of {CAPACITY}, "
-          f"suspend; best of {REPEATS}, real event loop")
-    print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
-          f"load average {load_average()}")
+    print(
+        f"bench_pipeline: {n:,} items through {STAGES} stages × {WORKERS} workers, queues of {CAPACITY}, "
+        f"suspend; best of {REPEATS}, real event loop"
+    )
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"load average {load_average()}"
+    )
     for name in SIDES:  # warm-up
         timed(name, 2_000)
     times: dict[str, list[float]] = {name: [] for name in SIDES}
@@ -252,18 +261,24 @@ def main() -> int:
     print(f"{'side':<22}{'best s':>9}{'max s':>9}{'items/s':>12}")
     for name in SIDES:
         print(f"{name:<22}{best[name]:>9.3f}{max(times[name]):>9.3f}{n / best[name]:>12,.0f}")
-    print(f"throughput ratio pipeline / hand-written: {ratio:.3f} "
-          f"(with async_lift steps: {best['hand-written'] / best['pipeline, async_lift']:.3f}, not targeted)")
+    print(
+        f"throughput ratio pipeline / hand-written: {ratio:.3f} "
+        f"(with async_lift steps: {best['hand-written'] / best['pipeline, async_lift']:.3f}, not targeted)"
+    )
     small, large = peak_memory(n), peak_memory(big)
     growth = large / small - 1
-    print(f"pipeline peak memory (tracemalloc): {small / 1024:,.1f} KiB at {n:,} items, "
-          f"{large / 1024:,.1f} KiB at {big:,} items ({growth:+.1%})")
+    print(
+        f"pipeline peak memory (tracemalloc): {small / 1024:,.1f} KiB at {n:,} items, "
+        f"{large / 1024:,.1f} KiB at {big:,} items ({growth:+.1%})"
+    )
     print()
     ok_ratio = ratio >= TARGET_RATIO
     ok_memory = abs(growth) <= TARGET_MEMORY
     print(f"{'PASS' if ok_ratio else 'FAIL'}: throughput ratio >= {TARGET_RATIO} (measured {ratio:.3f})")
-    print(f"{'PASS' if ok_memory else 'FAIL'}: memory at {big:,} within {TARGET_MEMORY:.0%} of {n:,} "
-          f"(measured {growth:+.1%})")
+    print(
+        f"{'PASS' if ok_memory else 'FAIL'}: memory at {big:,} within {TARGET_MEMORY:.0%} of {n:,} "
+        f"(measured {growth:+.1%})"
+    )
     print()
     ok_fold, right_fold = fold_benchmark(FOLD_N // 10 if "--quick" in sys.argv else FOLD_N)
     print(f"{'PASS' if ok_fold else 'FAIL'}: Stream.fold at most {TARGET_FOLD}x plain async generators")

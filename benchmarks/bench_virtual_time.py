@@ -94,8 +94,10 @@ def main() -> int:
     print(f"timer events / wall s   {TASKS * SLEEPS / wall:,.0f}")
     trio_wall = min(trio_walls)
     versus = trio_wall / wall
-    print(f"trio MockClock          best {trio_wall:.3f} s, worst {max(trio_walls):.3f} s (of {REPEATS}); "
-          f"Simulation is {versus:.2f}x faster (best of each)")
+    print(
+        f"trio MockClock          best {trio_wall:.3f} s, worst {max(trio_walls):.3f} s (of {REPEATS}); "
+        f"Simulation is {versus:.2f}x faster (best of each)"
+    )
     print(f"load average            {load_average()}")
     if spans or not math.isclose(simulated, expected, rel_tol=0, abs_tol=1e-6):
         print(f"WRONG: simulated span {simulated!r} differs between runs or from the expected {expected!r}")
@@ -105,8 +107,10 @@ def main() -> int:
         return 1
     ratio = simulated / wall
     print(f"{'PASS' if ratio >= 10_000 else 'FAIL'}: {ratio:,.0f} simulated s per wall s (target >= 10,000)")
-    print(f"{'PASS' if versus >= TARGET_VS_TRIO else 'FAIL'}: Simulation {versus:.2f}x faster than trio's "
-          f"MockClock on the same sleeps (target >= {TARGET_VS_TRIO:g}x)")
+    print(
+        f"{'PASS' if versus >= TARGET_VS_TRIO else 'FAIL'}: Simulation {versus:.2f}x faster than trio's "
+        f"MockClock on the same sleeps (target >= {TARGET_VS_TRIO:g}x)"
+    )
     return 0
 
 

@@ -109,9 +109,7 @@ def scan_source(source: str, path: str = "<source>", allowed: frozenset[str] = f
             if node.attr in _DRIVING_NAMES:
                 flag(node, node.attr, f"drives work: .{node.attr}")
             elif (
-                node.attr in _DRIVING_ASYNCIO_ATTRS
-                and isinstance(node.value, ast.Name)
-                and node.value.id == "asyncio"
+                node.attr in _DRIVING_ASYNCIO_ATTRS and isinstance(node.value, ast.Name) and node.value.id == "asyncio"
             ):
                 flag(node, node.attr, f"drives work: asyncio.{node.attr}")
         elif isinstance(node, ast.Name) and node.id in _DRIVING_NAMES:
@@ -159,10 +157,13 @@ def check_package(root: Path | None = None) -> list[Violation]:
             if task_module is None:
                 task_module = relative
             else:
-                violations.append(Violation(
-                    relative, 0,
-                    f"declares {TASK_MARKER}, but {task_module} is already the package's one task-creating module",
-                ))
+                violations.append(
+                    Violation(
+                        relative,
+                        0,
+                        f"declares {TASK_MARKER}, but {task_module} is already the package's one task-creating module",
+                    )
+                )
     return violations
 
 
@@ -172,7 +173,5 @@ if __name__ == "__main__":  # pragma: no cover - exercised by tests/test_boundar
     problems = check_package()
     for problem in problems:
         sys.stdout.write(f"{problem}\n")
-    sys.stdout.write(
-        f"boundary check: {len(problems)} violation(s) in description modules\n"
-    )
+    sys.stdout.write(f"boundary check: {len(problems)} violation(s) in description modules\n")
     sys.exit(1 if problems else 0)

@@ -100,7 +100,9 @@ class Flush(Generic[A]):
         return f"Flush({list(self.items)!r}, at={self.at:g}, {self.reason})"
 
 
-def batch_offer(policy: BatchPolicy, state: BatchState[A], item: A, now: float) -> tuple[Flush[A] | None, BatchState[A]]:
+def batch_offer(
+    policy: BatchPolicy, state: BatchState[A], item: A, now: float
+) -> tuple[Flush[A] | None, BatchState[A]]:
     """Add ``item`` at ``now``; flush by size when the batch is full.
 
     Call :func:`batch_tick` first if the clock may have passed the deadline: an item that
@@ -194,7 +196,7 @@ def batch_calls(
     if not callable(call):
         raise TypeError(f"batch_calls needs a function from a batch to a plan, got {type(call).__name__}")
     values = list(items)
-    batches = [tuple(values[i:i + size]) for i in range(0, len(values), size)]
+    batches = [tuple(values[i : i + size]) for i in range(0, len(values), size)]
     plans = [async_bind(call(batch), partial(_checked, batch)) for batch in batches]
     return async_map(async_gather(plans, concurrency=concurrency), _concat)
 

@@ -209,7 +209,9 @@ async def _idempotent(store: StorageCap) -> None:
         saved = await store.save("k", {"v": version})
         assert saved == Ok(None), f"saving key 'k' again should be Ok(None) (an upsert), got {saved!r}"
     loaded = await store.load("k")
-    assert loaded == Ok({"v": 2}), f"after saving 'k' three times, load('k') should be the latest, Ok({{'v': 2}}); got {loaded!r}"
+    assert loaded == Ok({"v": 2}), (
+        f"after saving 'k' three times, load('k') should be the latest, Ok({{'v': 2}}); got {loaded!r}"
+    )
 
 
 async def _other_keys(store: StorageCap) -> None:
@@ -238,11 +240,11 @@ async def _invalid_key(store: StorageCap) -> None:
 async def _copies(store: StorageCap) -> None:
     record: dict[str, Any] = {"items": [1]}
     await store.save("c", record)
-    record["items"].append(2)                        # the caller changes its own object …
+    record["items"].append(2)  # the caller changes its own object …
     first = await store.load("c")
     assert first == Ok({"items": [1]}), f"the store must keep what was saved, not the caller's object: got {first!r}"
     if isinstance(first, Ok) and isinstance(first.value.get("items"), list):
-        first.value["items"].append(3)               # … or the object load gave it
+        first.value["items"].append(3)  # … or the object load gave it
     again = await store.load("c")
     assert again == Ok({"items": [1]}), f"changing what load returned must not change the store: got {again!r}"
 

@@ -107,7 +107,9 @@ class Tenant:
         if self.rate < 0:
             raise ValueError(f"Tenant.rate must be >= 0 requests per second, got {self.rate!r}")
         if self.size <= 0 or self.weight <= 0:
-            raise ValueError(f"Tenant {self.name!r}: size and weight must be > 0, got size={self.size!r}, weight={self.weight!r}")
+            raise ValueError(
+                f"Tenant {self.name!r}: size and weight must be > 0, got size={self.size!r}, weight={self.weight!r}"
+            )
 
     @property
     def demand(self) -> float:
@@ -247,9 +249,7 @@ def _lines(scheduler: Scheduler) -> _Lines:
         return _RoundRobinLines()
     if isinstance(scheduler, DeficitRoundRobin):
         return _DrrLines(scheduler)
-    raise TypeError(
-        f"scheduler must be Fifo(), RoundRobin() or DeficitRoundRobin(...), got {type(scheduler).__name__}"
-    )
+    raise TypeError(f"scheduler must be Fifo(), RoundRobin() or DeficitRoundRobin(...), got {type(scheduler).__name__}")
 
 
 # --- workloads ---------------------------------------------------------------------------------
@@ -260,7 +260,9 @@ def poisson_arrivals(tenants: Sequence[Tenant], horizon: float, rng: random.Rand
     ``rate`` (exponential gaps drawn from ``rng``, tenant by tenant), each of the tenant's
     ``size``, merged in time order.  The same ``rng`` seed gives the same workload."""
     if not isinstance(rng, random.Random):
-        raise TypeError(f"poisson_arrivals draws from an injected random.Random (e.g. sim.rng), got {type(rng).__name__}")
+        raise TypeError(
+            f"poisson_arrivals draws from an injected random.Random (e.g. sim.rng), got {type(rng).__name__}"
+        )
     if not horizon > 0:
         raise ValueError(f"horizon must be > 0 simulated seconds, got {horizon!r}")
     names = [t.name for t in tenants]
@@ -291,8 +293,9 @@ def _validated(requests: Iterable[Request], capacity: float) -> list[Request]:
 # --- the interpreter ---------------------------------------------------------------------------
 
 
-def _schedule(pending: list[Request], scheduler: Scheduler, capacity: float,
-              until: float = math.inf) -> Iterator[Request | float | Completion]:
+def _schedule(
+    pending: list[Request], scheduler: Scheduler, capacity: float, until: float = math.inf
+) -> Iterator[Request | float | Completion]:
     """The one scheduler loop: one server, ``scheduler`` picking, on a clock the caller moves.
 
     It yields what happens, in order, and the caller keeps the clock: a ``Request`` as it
@@ -323,8 +326,9 @@ def _schedule(pending: list[Request], scheduler: Scheduler, capacity: float,
         now = finish
 
 
-def simulate_schedule(requests: Iterable[Request], scheduler: Scheduler, *, capacity: float = 1.0,
-                      until: float = math.inf) -> list[Completion]:
+def simulate_schedule(
+    requests: Iterable[Request], scheduler: Scheduler, *, capacity: float = 1.0, until: float = math.inf
+) -> list[Completion]:
     """Serve ``requests`` on one server of ``capacity`` work units per second, in the order
     ``scheduler`` picks; the completions in the order they finished.
 
@@ -337,8 +341,9 @@ def simulate_schedule(requests: Iterable[Request], scheduler: Scheduler, *, capa
     return [step for step in steps if isinstance(step, Completion)]
 
 
-async def serve_on_loop(requests: Iterable[Request], scheduler: Scheduler, *, capacity: float = 1.0,
-                        trace: Trace | None = None) -> list[Completion]:
+async def serve_on_loop(
+    requests: Iterable[Request], scheduler: Scheduler, *, capacity: float = 1.0, trace: Trace | None = None
+) -> list[Completion]:
     """The server of :func:`simulate_schedule` as a coroutine on the running loop's clock.
 
     It sleeps (``asyncio.sleep``) until each arrival and through each service time, so
@@ -390,9 +395,14 @@ class _Carried(Request):
     item: Any = None
 
 
-def fair_source(items: Iterable[A], scheduler: Scheduler, *, tenant: Callable[[A], str],
-                arrival: Callable[[A], float],
-                size: Callable[[A], float] | None = None) -> Callable[[], AsyncIterator[A]]:
+def fair_source(
+    items: Iterable[A],
+    scheduler: Scheduler,
+    *,
+    tenant: Callable[[A], str],
+    arrival: Callable[[A], float],
+    size: Callable[[A], float] | None = None,
+) -> Callable[[], AsyncIterator[A]]:
     """A replayable pipeline source that releases timed ``items`` in ``scheduler``'s order.
 
     Item ``x`` arrives ``arrival(x)`` seconds (of the running loop's clock) after the first

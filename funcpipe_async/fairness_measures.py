@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from funcpipe_async.trace import format_table
 
 __all__ = [
-    "Completion", "percentile", "jain_index", "max_min_shares", "work_shares", "TenantStats", "tenant_stats",
+    "Completion",
+    "percentile",
+    "jain_index",
+    "max_min_shares",
+    "work_shares",
+    "TenantStats",
+    "tenant_stats",
     "stats_table",
 ]
 
@@ -76,8 +82,9 @@ def jain_index(allocations: Sequence[float]) -> float:
     return math.fsum(ys) ** 2 / (len(ys) * math.fsum(y * y for y in ys))
 
 
-def max_min_shares(demands: Mapping[str, float], capacity: float,
-                   weights: Mapping[str, float] | None = None) -> dict[str, float]:
+def max_min_shares(
+    demands: Mapping[str, float], capacity: float, weights: Mapping[str, float] | None = None
+) -> dict[str, float]:
     """The weighted max-min fair allocation of ``capacity`` (water filling): no tenant gets
     more than it demands, and capacity left over by modest tenants is split among the others
     in proportion to their weights."""
@@ -125,8 +132,9 @@ class TenantStats:
     max: float
 
 
-def tenant_stats(completions: Iterable[Completion], horizon: float,
-                 tenants: Sequence[str] | None = None) -> list[TenantStats]:
+def tenant_stats(
+    completions: Iterable[Completion], horizon: float, tenants: Sequence[str] | None = None
+) -> list[TenantStats]:
     """Per-tenant throughput and latency percentiles of the requests finished by ``horizon``.
 
     ``tenants`` fixes the rows (and their order); a tenant with nothing finished gets zeros
@@ -146,17 +154,26 @@ def tenant_stats(completions: Iterable[Completion], horizon: float,
             rows.append(TenantStats(name, 0, 0.0, math.inf, math.inf, math.inf, math.inf))
             continue
         latencies = [c.latency for c in mine]
-        rows.append(TenantStats(
-            name, len(mine), math.fsum(c.size for c in mine) / horizon,
-            percentile(latencies, 50), percentile(latencies, 95), percentile(latencies, 99), max(latencies),
-        ))
+        rows.append(
+            TenantStats(
+                name,
+                len(mine),
+                math.fsum(c.size for c in mine) / horizon,
+                percentile(latencies, 50),
+                percentile(latencies, 95),
+                percentile(latencies, 99),
+                max(latencies),
+            )
+        )
     return rows
 
 
 def stats_table(stats: Sequence[TenantStats], *, unit: str = "s") -> str:
     """``stats`` as a deterministic text table (3 significant decimals)."""
+
     def t(x: float) -> str:
         return "starved" if math.isinf(x) else f"{x:.3f}"
+
     return format_table(
         ["tenant", "served", "throughput (work/s)", f"p50 ({unit})", f"p95 ({unit})", f"p99 ({unit})"],
         [[s.tenant, s.served, f"{s.throughput:.3f}", t(s.p50), t(s.p95), t(s.p99)] for s in stats],

@@ -27,7 +27,14 @@ from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.trace import Trace
 
 __all__ = [
-    "FakeHttp", "ScriptedHttp", "FakeStorage", "FakeEmbedder", "BatchEmbedder", "ScriptedService", "HANG", "FakePayments",
+    "FakeHttp",
+    "ScriptedHttp",
+    "FakeStorage",
+    "FakeEmbedder",
+    "BatchEmbedder",
+    "ScriptedService",
+    "HANG",
+    "FakePayments",
     "hash_embedding",
 ]
 
@@ -166,8 +173,10 @@ class ScriptedHttp:
             if isinstance(result, Err):
                 status = result.error.code.removeprefix("HTTP_")
                 if not status.isdigit():
-                    raise ValueError(f"ScriptedHttp.transport: {result.error.code!r} is not an HTTP status; "
-                                     "script errors as ErrInfo('HTTP_nnn', ...)")
+                    raise ValueError(
+                        f"ScriptedHttp.transport: {result.error.code!r} is not an HTTP status; "
+                        "script errors as ErrInfo('HTTP_nnn', ...)"
+                    )
                 return httpx.Response(int(status))
             # json.dumps, not httpx's json=: a scripted record may hold NaN, as a sloppy real service sends it
             return httpx.Response(200, content=json.dumps(result.value), headers={"content-type": "application/json"})

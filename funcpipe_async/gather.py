@@ -93,9 +93,7 @@ def async_gather(plans: Iterable[AsyncPlan[A]], *, concurrency: int) -> AsyncPla
     items = tuple(plans)
     for index, plan in enumerate(items):
         if not callable(plan):
-            raise PlanTypeError(
-                f"async_gather: item {index} is {type(plan).__name__}, not an AsyncPlan"
-            )
+            raise PlanTypeError(f"async_gather: item {index} is {type(plan).__name__}, not an AsyncPlan")
     return _Gather(items, concurrency)
 
 
@@ -174,8 +172,10 @@ async def _run_pool(plans: Sequence[AsyncPlan[A]], concurrency: int) -> Result[l
                         # A finished coroutine (cr_frame is None) awaited again fails in this frame
                         # alone: report it as _fresh does (checking cr_frame up front costs a
                         # frame object per plan).
-                        if exc.__traceback__ is not None and exc.__traceback__.tb_next is None and (
-                            type(awaitable) is _Coroutine and awaitable.cr_frame is None
+                        if (
+                            exc.__traceback__ is not None
+                            and exc.__traceback__.tb_next is None
+                            and (type(awaitable) is _Coroutine and awaitable.cr_frame is None)
                         ):
                             raise _reused(make) from None
                         raise

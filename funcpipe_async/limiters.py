@@ -53,7 +53,9 @@ class AsyncRateLimiter(Generic[S]):
 
     def __init__(self, bucket: Bucket[S]) -> None:
         if not callable(getattr(bucket, "step", None)) or not callable(getattr(bucket, "initial", None)):
-            raise TypeError(f"AsyncRateLimiter needs a bucket (TokenBucket or LeakyBucket), got {type(bucket).__name__}")
+            raise TypeError(
+                f"AsyncRateLimiter needs a bucket (TokenBucket or LeakyBucket), got {type(bucket).__name__}"
+            )
         self.bucket = bucket
         self._capacity = _capacity(bucket)
         self._state: S | None = None

@@ -71,7 +71,12 @@ class Faults:
         object.__setattr__(self, "unavailable", _frozen_counts("unavailable", self.unavailable))
         object.__setattr__(self, "drop", _frozen_counts("drop", self.drop))
         for key, seconds in self.slow.items():
-            if not isinstance(key, str) or isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            if (
+                not isinstance(key, str)
+                or isinstance(seconds, bool)
+                or not isinstance(seconds, (int, float))
+                or seconds < 0
+            ):
                 raise ValueError(f"Faults.slow maps item ids (str) to seconds (≥ 0), got {key!r}: {seconds!r}")
         object.__setattr__(self, "slow", MappingProxyType(dict(self.slow)))
         object.__setattr__(self, "malformed", frozenset(self.malformed))
@@ -128,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.startswith(_PREFIX):
             self._reply(404, {"error": f"no route for {self.path}"})
             return
-        item_id = self.path[len(_PREFIX):]
+        item_id = self.path[len(_PREFIX) :]
         faults = service.faults
         delay = faults.slow.get(item_id, 0.0)
         if delay and service._stopping.wait(delay):

@@ -21,7 +21,15 @@ from matplotlib.figure import Figure
 
 from funcpipe_async.testing import load_course_profile
 
-__all__ = ["setup", "show_figure", "figure_png", "first_sentence", "api_summary", "environment_report", "COURSE_PACKAGES"]
+__all__ = [
+    "setup",
+    "show_figure",
+    "figure_png",
+    "first_sentence",
+    "api_summary",
+    "environment_report",
+    "COURSE_PACKAGES",
+]
 
 COURSE_PACKAGES = (
     "jupyterlab",
@@ -61,7 +69,7 @@ def show_figure(fig: Figure, alt: str) -> None:
 
 _ROLE = re.compile(r":(?:class|func|meth|attr|mod|data|exc|obj):`~?(?:[\w.]*\.)?([^`.]+)`")
 _QUOTED_ANNOTATION = re.compile(r"(:|->) '([^']*)'")
-_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)\.\s+(?![a-z0-9])")   # not "e.g. The", "1.5 s" or "x. y"
+_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)\.\s+(?![a-z0-9])")  # not "e.g. The", "1.5 s" or "x. y"
 _FUNCTION_DEFAULT = re.compile(r"<function ([\w.]+) at 0x[0-9a-f]+>")
 
 
@@ -69,7 +77,7 @@ def first_sentence(obj: Any) -> str:
     """The first sentence of ``obj``'s docstring on one line, with its reST made plain: double
     backquotes become single ones, and a Sphinx cross-reference becomes the bare name in
     backquotes (no role, no module path)."""
-    doc = " ".join((inspect.getdoc(obj) or "").split("\n\n")[0].split())   # the first paragraph
+    doc = " ".join((inspect.getdoc(obj) or "").split("\n\n")[0].split())  # the first paragraph
     if not doc:
         return "(no docstring)"
     doc = _ROLE.sub(r"`\1`", doc.replace("``", "`"))
@@ -83,8 +91,8 @@ def _signature(obj: Any, annotations: bool) -> str:
             parameters=[p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()],
             return_annotation=inspect.Signature.empty,
         )
-    text = _QUOTED_ANNOTATION.sub(r"\1 \2", str(signature))   # postponed annotations print quoted
-    return _FUNCTION_DEFAULT.sub(r"\1", text)                   # a function default, by name, no address
+    text = _QUOTED_ANNOTATION.sub(r"\1 \2", str(signature))  # postponed annotations print quoted
+    return _FUNCTION_DEFAULT.sub(r"\1", text)  # a function default, by name, no address
 
 
 def api_summary(objects: Iterable[Any], *, annotations: bool = True) -> str:

@@ -78,7 +78,9 @@ class Stage(Generic[A, B]):
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"Stage: name must be a non-empty string, got {self.name!r}")
         if not callable(self.step):
-            raise TypeError(f"Stage {self.name!r}: step must be a function A -> AsyncPlan[B], got {type(self.step).__name__}")
+            raise TypeError(
+                f"Stage {self.name!r}: step must be a function A -> AsyncPlan[B], got {type(self.step).__name__}"
+            )
         w = self.workers
         if isinstance(w, bool) or not isinstance(w, int):
             raise TypeError(f"Stage {self.name!r}: workers must be an int, got {type(w).__name__}")
@@ -114,21 +116,46 @@ class PipelineReport(Generic[B]):
     def table(self) -> str:
         """Per-queue counters as a text table."""
         rows = [
-            [q.name, "∞" if q.capacity is None else q.capacity, q.overflow, q.offered, q.taken,
-             q.dropped, q.max_depth, q.put_waits, f"{q.put_wait_time:g}", q.get_waits]
+            [
+                q.name,
+                "∞" if q.capacity is None else q.capacity,
+                q.overflow,
+                q.offered,
+                q.taken,
+                q.dropped,
+                q.max_depth,
+                q.put_waits,
+                f"{q.put_wait_time:g}",
+                q.get_waits,
+            ]
             for q in self.queues
         ]
         return format_table(
-            ["queue", "capacity", "overflow", "offered", "taken", "dropped", "max depth",
-             "put waits", "put wait s", "get waits"],
+            [
+                "queue",
+                "capacity",
+                "overflow",
+                "offered",
+                "taken",
+                "dropped",
+                "max depth",
+                "put waits",
+                "put wait s",
+                "get waits",
+            ],
             rows,
         )
 
     def __repr__(self) -> str:
-        shown = "None" if self.items is None else (
-            repr(self.items) if len(self.items) <= 8 else f"({', '.join(map(repr, self.items[:8]))}, …)")
-        return (f"PipelineReport(items={shown}, items_in={self.items_in}, items_out={self.items_out}, "
-                f"drops={self.drops}, max_depth={self.max_depth})")
+        shown = (
+            "None"
+            if self.items is None
+            else (repr(self.items) if len(self.items) <= 8 else f"({', '.join(map(repr, self.items[:8]))}, …)")
+        )
+        return (
+            f"PipelineReport(items={shown}, items_in={self.items_in}, items_out={self.items_out}, "
+            f"drops={self.drops}, max_depth={self.max_depth})"
+        )
 
 
 Source = Iterable[A] | Stream[A] | Callable[[], AsyncIterator[A]]
@@ -158,8 +185,9 @@ class _Pipeline(PlanNode[PipelineReport[Any]]):
     collect: bool
     ordered: bool
 
-    def __init__(self, source: Any, stages: tuple[Stage[Any, Any], ...], probe: Trace | None,
-                 collect: bool, ordered: bool) -> None:
+    def __init__(
+        self, source: Any, stages: tuple[Stage[Any, Any], ...], probe: Trace | None, collect: bool, ordered: bool
+    ) -> None:
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "stages", stages)
         object.__setattr__(self, "probe", probe)
@@ -170,8 +198,10 @@ class _Pipeline(PlanNode[PipelineReport[Any]]):
         return _run_pipeline(self)
 
     def _repr(self, depth: int) -> str:
-        inner = ", ".join(f"{s.name}×{s.workers}[{'∞' if s.queue.capacity is None else s.queue.capacity} "
-                          f"{s.queue.overflow}]" for s in self.stages)
+        inner = ", ".join(
+            f"{s.name}×{s.workers}[{'∞' if s.queue.capacity is None else s.queue.capacity} {s.queue.overflow}]"
+            for s in self.stages
+        )
         return f"pipeline({_label(self.source)}, [{inner}])"
 
 
@@ -276,7 +306,8 @@ async def _run_pipeline(spec: _Pipeline) -> Result[PipelineReport[Any], ErrInfo]
                         if type(result) is Err:
                             return result
                         raise TypeError(
-                            f"stage {stage.name!r}: its step's plan produced {result!r}, not Ok(...) or Err(...)")
+                            f"stage {stage.name!r}: its step's plan produced {result!r}, not Ok(...) or Err(...)"
+                        )
                     value = result.value
                     if ordered:
                         value = (seq, value)
@@ -310,7 +341,8 @@ async def _run_pipeline(spec: _Pipeline) -> Result[PipelineReport[Any], ErrInfo]
         out.sort(key=lambda pair: pair[0])
         out[:] = [value for _, value in out]
     report: PipelineReport[Any] = PipelineReport(
-        tuple(out) if collect else None, counts[0], counts[1], tuple(q.stats() for q in queues))
+        tuple(out) if collect else None, counts[0], counts[1], tuple(q.stats() for q in queues)
+    )
     return Ok(report)
 
 
@@ -319,10 +351,12 @@ def _not_a_plan(stage: str, value: object) -> NoReturn:
         value.close()  # never awaited: close it so it does not warn later
         raise PlanTypeError(
             f"stage {stage!r}: its step returned a coroutine; a step is a function A -> AsyncPlan[B]: "
-            "return async_lift(lambda: cap.method(x)), not cap.method(x)")
+            "return async_lift(lambda: cap.method(x)), not cap.method(x)"
+        )
     raise PlanTypeError(
         f"stage {stage!r}: its step returned {type(value).__name__}, not an AsyncPlan "
-        "(for a plain value, wrap it: async_pure(x))")
+        "(for a plain value, wrap it: async_pure(x))"
+    )
 
 
 def _iterate(source: Any) -> AsyncIterator[Any]:

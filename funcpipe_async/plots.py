@@ -85,9 +85,7 @@ def drive_timeline_summary(trace: Trace) -> str:
             for s in spans
             if s.name == name
         ]
-        lines.append(
-            f"{name}: described at t={', '.join(described) or '-'}; ran at t={', '.join(runs) or 'never'}"
-        )
+        lines.append(f"{name}: described at t={', '.join(described) or '-'}; ran at t={', '.join(runs) or 'never'}")
     return "\n".join(lines)
 
 
@@ -116,14 +114,29 @@ def plot_drive_timeline(
             colour = colours[y % len(colours)]
             for e in trace.of_kind(DESCRIBE):
                 if e.name == name:
-                    ax.plot(e.time, y, marker="D", markersize=10, markerfacecolor="white",
-                            markeredgecolor=colour, markeredgewidth=2, linestyle="none")
+                    ax.plot(
+                        e.time,
+                        y,
+                        marker="D",
+                        markersize=10,
+                        markerfacecolor="white",
+                        markeredgecolor=colour,
+                        markeredgewidth=2,
+                        linestyle="none",
+                    )
             for s in trace.spans():
                 if s.name == name:
                     end = s.finished if s.finished is not None else s.started
-                    ax.barh(y, max(end - s.started, 0.35), left=s.started, height=0.45,
-                            color=colour, alpha=0.85, hatch="//" if s.ok is False else None,
-                            edgecolor="black")
+                    ax.barh(
+                        y,
+                        max(end - s.started, 0.35),
+                        left=s.started,
+                        height=0.45,
+                        color=colour,
+                        alpha=0.85,
+                        hatch="//" if s.ok is False else None,
+                        edgecolor="black",
+                    )
         drives = trace.of_kind(DRIVE)
         if drives and trace.events:
             ax.axvspan(trace.events[0].time - 0.5, drives[0].time, color="0.92", zorder=0)
@@ -138,15 +151,25 @@ def plot_drive_timeline(
         # The legend lists only what this trace drew: no "ran (Err)" when nothing failed.
         spans = trace.spans()
         shown = [
-            (bool(trace.of_kind(DESCRIBE)),
-             Line2D([], [], marker="D", markerfacecolor="white", markeredgecolor="black",
-                    linestyle="none", markersize=9, label="described (plan built)")),
-            (any(s.ok is not False for s in spans),
-             Patch(facecolor="grey", edgecolor="black", label="ran (Ok)")),
-            (any(s.ok is False for s in spans),
-             Patch(facecolor="grey", edgecolor="black", hatch="//", label="ran (Err)")),
-            (bool(drives and trace.events),
-             Patch(facecolor="0.92", label="before driving: descriptions only")),
+            (
+                bool(trace.of_kind(DESCRIBE)),
+                Line2D(
+                    [],
+                    [],
+                    marker="D",
+                    markerfacecolor="white",
+                    markeredgecolor="black",
+                    linestyle="none",
+                    markersize=9,
+                    label="described (plan built)",
+                ),
+            ),
+            (any(s.ok is not False for s in spans), Patch(facecolor="grey", edgecolor="black", label="ran (Ok)")),
+            (
+                any(s.ok is False for s in spans),
+                Patch(facecolor="grey", edgecolor="black", hatch="//", label="ran (Err)"),
+            ),
+            (bool(drives and trace.events), Patch(facecolor="0.92", label="before driving: descriptions only")),
             (bool(drives), Line2D([], [], color="black", linestyle="--", label="shell starts driving")),
             (bool(trace.of_kind(DONE)), Line2D([], [], color="black", linestyle=":", label="shell done")),
         ]
@@ -273,14 +296,26 @@ def plot_attempt_timeline(
         for s in spans:
             y = y_of[s.name]
             if s.kind == "wait":
-                ax.annotate("", xy=(s.end, y), xytext=(s.start, y),
-                            arrowprops={"arrowstyle": "->", "color": "0.35", "linestyle": ":", "linewidth": 1.5})
+                ax.annotate(
+                    "",
+                    xy=(s.end, y),
+                    xytext=(s.start, y),
+                    arrowprops={"arrowstyle": "->", "color": "0.35", "linestyle": ":", "linewidth": 1.5},
+                )
                 continue
             category = _category(s.outcome)
             used.add(category)
             index, hatch, _ = _OUTCOME_STYLE[category]
-            ax.barh(y, max(s.end - s.start, min_width), left=s.start, height=0.5,
-                    color=colours[index % len(colours)], hatch=hatch, edgecolor="black", alpha=0.9)
+            ax.barh(
+                y,
+                max(s.end - s.start, min_width),
+                left=s.start,
+                height=0.5,
+                color=colours[index % len(colours)],
+                hatch=hatch,
+                edgecolor="black",
+                alpha=0.9,
+            )
         for name, t, _reason in give_ups:
             ax.plot(t, y_of[name], marker="X", markersize=11, color="black", linestyle="none")
         if deadline is not None:
@@ -365,10 +400,23 @@ def plot_stream_events(
             ax.plot([p[0] for p in path], [p[1] for p in path], color="0.6", linestyle=":", linewidth=1)
             for kind, _label, marker, index in _STREAM_ROWS:
                 if kind in times:
-                    ax.plot(times[kind], row_of[kind], marker=marker, markersize=10, linestyle="none",
-                            color=colours[index % len(colours)], markeredgecolor="black")
-                    ax.annotate(str(item), (times[kind], row_of[kind]), textcoords="offset points",
-                                xytext=(0, 9), ha="center", fontsize=9)
+                    ax.plot(
+                        times[kind],
+                        row_of[kind],
+                        marker=marker,
+                        markersize=10,
+                        linestyle="none",
+                        color=colours[index % len(colours)],
+                        markeredgecolor="black",
+                    )
+                    ax.annotate(
+                        str(item),
+                        (times[kind], row_of[kind]),
+                        textcoords="offset points",
+                        xytext=(0, 9),
+                        ha="center",
+                        fontsize=9,
+                    )
         closes = trace.of_kind("close")
         for e in closes:
             ax.plot(e.time, row_of["emit"], marker="X", markersize=12, color="black", linestyle="none")
@@ -378,8 +426,16 @@ def plot_stream_events(
         ax.set_xlabel(time_label)
         ax.set_title(title)
         handles: list[Any] = [
-            Line2D([], [], marker=marker, color=colours[index % len(colours)], markeredgecolor="black",
-                   linestyle="none", markersize=9, label=label)
+            Line2D(
+                [],
+                [],
+                marker=marker,
+                color=colours[index % len(colours)],
+                markeredgecolor="black",
+                linestyle="none",
+                markersize=9,
+                label=label,
+            )
             for _, label, marker, index in _STREAM_ROWS
         ]
         handles.append(Line2D([], [], color="0.6", linestyle=":", label="one item's life"))
@@ -399,9 +455,7 @@ def _cumulative(times: Sequence[float]) -> tuple[list[float], list[int]]:
     return ordered, list(range(1, len(ordered) + 1))
 
 
-def cumulative_requests_summary(
-    series: Mapping[str, Sequence[float]], *, checkpoints: Sequence[float] = ()
-) -> str:
+def cumulative_requests_summary(series: Mapping[str, Sequence[float]], *, checkpoints: Sequence[float] = ()) -> str:
     """The cumulative-requests figure in words: per series, how many requests arrived in all
     and when the last one did, then how many had arrived by each checkpoint time."""
     width = max((len(label) for label in series), default=0)
@@ -436,15 +490,37 @@ def plot_cumulative_requests(
             marker, style = _CUMULATIVE_STYLES[i % len(_CUMULATIVE_STYLES)]
             xs, ys = _cumulative(times)
             xs, ys = [0.0, *xs, end], [0, *ys, len(xs)]
-            ax.step(xs, ys, where="post", color=colours[i % len(colours)], linestyle=style, linewidth=2,
-                    label=f"{label} ({len(times)})")
+            ax.step(
+                xs,
+                ys,
+                where="post",
+                color=colours[i % len(colours)],
+                linestyle=style,
+                linewidth=2,
+                label=f"{label} ({len(times)})",
+            )
             if times:  # the last request: after it, the line stays flat
-                ax.plot(xs[-2], ys[-2], marker=marker, markersize=9, color=colours[i % len(colours)],
-                        markeredgecolor="black", linestyle="none")
+                ax.plot(
+                    xs[-2],
+                    ys[-2],
+                    marker=marker,
+                    markersize=9,
+                    color=colours[i % len(colours)],
+                    markeredgecolor="black",
+                    linestyle="none",
+                )
         for label, level in (levels or {}).items():
             ax.axhline(level, color="0.35", linestyle=(0, (1, 3)), linewidth=1.2)
-            ax.annotate(label, (end, level), textcoords="offset points", xytext=(-4, -4), ha="right",
-                        va="top", fontsize=9, color="0.25")
+            ax.annotate(
+                label,
+                (end, level),
+                textcoords="offset points",
+                xytext=(-4, -4),
+                ha="right",
+                va="top",
+                fontsize=9,
+                color="0.25",
+            )
         ax.set_xlabel(time_label)
         ax.set_ylabel("requests so far")
         ax.set_ylim(bottom=0)
@@ -458,19 +534,23 @@ def plot_cumulative_requests(
 
 def _check_wait_data(capacities: Sequence[int], waits: Sequence[float], service_rate: float) -> None:
     if len(capacities) != len(waits) or not capacities:
-        raise ValueError(f"wait_vs_capacity: need one measured wait per capacity, got {len(capacities)} "
-                         f"capacities and {len(waits)} waits")
+        raise ValueError(
+            f"wait_vs_capacity: need one measured wait per capacity, got {len(capacities)} "
+            f"capacities and {len(waits)} waits"
+        )
     if not service_rate > 0:
-        raise ValueError(f"wait_vs_capacity: service_rate must be a positive number of items per second, "
-                         f"got {service_rate!r}")
+        raise ValueError(
+            f"wait_vs_capacity: service_rate must be a positive number of items per second, got {service_rate!r}"
+        )
 
 
 def wait_vs_capacity_summary(capacities: Sequence[int], waits: Sequence[float], service_rate: float) -> str:
     """The plotted data of :func:`plot_wait_vs_capacity` as a table: per capacity, the bound
     ``capacity / service_rate``, the measured mean wait, and the wait as a fraction of the bound."""
     _check_wait_data(capacities, waits, service_rate)
-    rows = [[c, f"{c / service_rate:.2f}", f"{w:.2f}", f"{w / (c / service_rate):.2f}"]
-            for c, w in zip(capacities, waits)]
+    rows = [
+        [c, f"{c / service_rate:.2f}", f"{w:.2f}", f"{w / (c / service_rate):.2f}"] for c, w in zip(capacities, waits)
+    ]
     return format_table(["capacity", "C/μ s", "measured W s", "W ÷ (C/μ)"], rows)
 
 
@@ -490,14 +570,28 @@ def plot_wait_vs_capacity(
         ax = fig.add_subplot()
         colours = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
         top = max(capacities)
-        ax.plot([0, top], [0, top / service_rate], color="black", linestyle="--", linewidth=1.4,
-                label=f"C / μ (μ = {service_rate:g} items/s)")
-        ax.plot(list(capacities), list(waits), color=colours[0], marker="o", markersize=8,
-                markeredgecolor="black", linewidth=1.8, label="measured mean wait W")
+        ax.plot(
+            [0, top],
+            [0, top / service_rate],
+            color="black",
+            linestyle="--",
+            linewidth=1.4,
+            label=f"C / μ (μ = {service_rate:g} items/s)",
+        )
+        ax.plot(
+            list(capacities),
+            list(waits),
+            color=colours[0],
+            marker="o",
+            markersize=8,
+            markeredgecolor="black",
+            linewidth=1.8,
+            label="measured mean wait W",
+        )
         for c, w in zip(capacities, waits):
             ax.annotate(f"{w:.2f} s", (c, w), textcoords="offset points", xytext=(6, -14), fontsize=9)
         ax.set_xlim(0, top * 1.08)
-        ax.set_ylim(-0.08 * top / service_rate, top / service_rate * 1.1)   # room for the lowest label
+        ax.set_ylim(-0.08 * top / service_rate, top / service_rate * 1.1)  # room for the lowest label
         ax.set_xlabel("queue capacity C (items)")
         ax.set_ylabel("mean wait in queue (virtual seconds)")
         ax.set_title(title)
@@ -527,11 +621,19 @@ def projector_rc() -> dict[str, Any]:
     """:func:`course_rc` for a demo figure drawn at dpi 100 and shown 1:1: every font at least
     10.5 pt, i.e. 14.6 px (:data:`MIN_TEXT_PX` is 14)."""
     rc = course_rc()
-    rc.update({
-        "font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "legend.fontsize": 11,
-        "xtick.labelsize": 11, "ytick.labelsize": 11, "axes.titleweight": "bold",
-        "figure.dpi": 100, "savefig.dpi": 100,
-    })
+    rc.update(
+        {
+            "font.size": 12,
+            "axes.titlesize": 13,
+            "axes.labelsize": 12,
+            "legend.fontsize": 11,
+            "xtick.labelsize": 11,
+            "ytick.labelsize": 11,
+            "axes.titleweight": "bold",
+            "figure.dpi": 100,
+            "savefig.dpi": 100,
+        }
+    )
     return rc
 
 
@@ -541,8 +643,11 @@ def min_text_px(fig: Figure) -> float:
     Tick labels get their text when the figure is drawn: draw it (or save it) first."""
     from matplotlib.text import Text
 
-    sizes = [t.get_fontsize() for t in fig.findobj(Text)
-             if t.get_visible() and t.get_text().strip() and t.get_figure() is not None]
+    sizes = [
+        t.get_fontsize()
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.get_figure() is not None
+    ]
     if not sizes:
         raise ValueError("min_text_px: the figure has no visible text (draw it first)")
     return float(min(sizes)) * float(fig.dpi) / 72.0
@@ -555,7 +660,7 @@ def _png_text_chunk(png: bytes, key: str, value: str) -> bytes:
 
     body = b"tEXt" + key.encode("latin-1") + b"\0" + value.encode("latin-1")
     chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-    end_of_header = 8 + 4 + 4 + 13 + 4    # signature, IHDR length, type, data, CRC
+    end_of_header = 8 + 4 + 4 + 13 + 4  # signature, IHDR length, type, data, CRC
     return png[:end_of_header] + chunk + png[end_of_header:]
 
 

@@ -142,7 +142,11 @@ class RetryPolicy:
     def __repr__(self) -> str:
         # Written out so ``retry_on`` prints sorted: a frozenset's own order changes with
         # PYTHONHASHSEED, and notebook outputs must not.
-        codes = "None" if self.retry_on is None else "frozenset({" + ", ".join(repr(c) for c in sorted(self.retry_on)) + "})"
+        codes = (
+            "None"
+            if self.retry_on is None
+            else "frozenset({" + ", ".join(repr(c) for c in sorted(self.retry_on)) + "})"
+        )
         if self.retry_on == frozenset():
             codes = "frozenset()"
         return (

@@ -59,9 +59,11 @@ class LittlesLaw:
         return abs(self.mean_in_queue - self.lambda_w) <= rel_tol * scale
 
     def __str__(self) -> str:
-        return (f"{self.queue}: λ = {self.arrival_rate:.3f} items/s, W = {self.mean_wait:.3f} s, "
-                f"λW = {self.lambda_w:.3f}; measured L = {self.mean_in_queue:.3f} "
-                f"(window {self.start:g}–{self.end:g} s, {self.arrivals} arrivals)")
+        return (
+            f"{self.queue}: λ = {self.arrival_rate:.3f} items/s, W = {self.mean_wait:.3f} s, "
+            f"λW = {self.lambda_w:.3f}; measured L = {self.mean_in_queue:.3f} "
+            f"(window {self.start:g}–{self.end:g} s, {self.arrivals} arrivals)"
+        )
 
 
 def littles_law(trace: Trace, queue: str, *, start: float = 0.0, end: float | None = None) -> LittlesLaw:
@@ -84,7 +86,9 @@ def littles_law(trace: Trace, queue: str, *, start: float = 0.0, end: float | No
             depart.append(e.time)
     stop = last if end is None else float(end)
     if stop <= start:
-        raise ValueError(f"littles_law: the window {start:g}–{stop:g} s is empty; did the probe record queue {queue!r}?")
+        raise ValueError(
+            f"littles_law: the window {start:g}–{stop:g} s is empty; did the probe record queue {queue!r}?"
+        )
     window = stop - start
     area = 0.0
     entered = 0

@@ -96,7 +96,9 @@ class QueuePolicy:
         cap = self.capacity
         if cap is not None:
             if isinstance(cap, bool) or not isinstance(cap, int):
-                raise TypeError(f"QueuePolicy: capacity must be an int (or None for unbounded), got {type(cap).__name__}")
+                raise TypeError(
+                    f"QueuePolicy: capacity must be an int (or None for unbounded), got {type(cap).__name__}"
+                )
             if cap < 1:
                 raise ValueError(
                     f"QueuePolicy: capacity must be at least 1, got capacity={cap}; "
@@ -160,9 +162,24 @@ class BoundedQueue(Generic[A]):
     """
 
     __slots__ = (
-        "policy", "name", "_probe", "_items", "_getters", "_putters", "_closed", "_cap",
-        "offered", "accepted", "dropped", "evicted", "taken", "max_depth",
-        "put_waits", "get_waits", "put_wait_time", "get_wait_time",
+        "policy",
+        "name",
+        "_probe",
+        "_items",
+        "_getters",
+        "_putters",
+        "_closed",
+        "_cap",
+        "offered",
+        "accepted",
+        "dropped",
+        "evicted",
+        "taken",
+        "max_depth",
+        "put_waits",
+        "get_waits",
+        "put_wait_time",
+        "get_wait_time",
     )
 
     def __init__(self, policy: QueuePolicy, name: str = "queue", *, probe: Trace | None = None) -> None:
@@ -190,9 +207,10 @@ class BoundedQueue(Generic[A]):
         self.get_wait_time = 0.0
 
     def __repr__(self) -> str:
-        return (f"BoundedQueue({self.name!r}, capacity={self.policy.capacity}, "
-                f"overflow={self.policy.overflow!r}, depth={len(self._items)}"
-                + (", closed" if self._closed else "") + ")")
+        return (
+            f"BoundedQueue({self.name!r}, capacity={self.policy.capacity}, "
+            f"overflow={self.policy.overflow!r}, depth={len(self._items)}" + (", closed" if self._closed else "") + ")"
+        )
 
     @property
     def depth(self) -> int:
@@ -273,10 +291,12 @@ class BoundedQueue(Generic[A]):
                 self.dropped += 1
                 if self._probe is not None:
                     self._probe.record(REJECT, self.name, depth=len(items))
-                return Err(ErrInfo(
-                    QUEUE_FULL,
-                    f"queue {self.name!r} is full (capacity {self._cap}): overflow='fail' refuses the item",
-                ))
+                return Err(
+                    ErrInfo(
+                        QUEUE_FULL,
+                        f"queue {self.name!r} is full (capacity {self._cap}): overflow='fail' refuses the item",
+                    )
+                )
         items.append(item)
         self.accepted += 1
         depth = len(items)
@@ -330,9 +350,19 @@ class BoundedQueue(Generic[A]):
     def stats(self) -> QueueStats:
         """The counters now, as a frozen value."""
         return QueueStats(
-            self.name, self.policy.capacity, self.policy.overflow, self.offered, self.accepted,
-            self.dropped, self.taken, len(self._items), self.max_depth, self.put_waits,
-            self.get_waits, self.put_wait_time, self.get_wait_time,
+            self.name,
+            self.policy.capacity,
+            self.policy.overflow,
+            self.offered,
+            self.accepted,
+            self.dropped,
+            self.taken,
+            len(self._items),
+            self.max_depth,
+            self.put_waits,
+            self.get_waits,
+            self.put_wait_time,
+            self.get_wait_time,
         )
 
 

@@ -27,11 +27,19 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-__all__ = ["Question", "quiz_widget", "answer_key_html", "load_quiz", "lesson_quiz", "lesson_answer_key", "quiz_lessons",
-           "inline_code"]
+__all__ = [
+    "Question",
+    "quiz_widget",
+    "answer_key_html",
+    "load_quiz",
+    "lesson_quiz",
+    "lesson_answer_key",
+    "quiz_lessons",
+    "inline_code",
+]
 
-RIGHT_COLOUR = "#0072B2"   # Okabe–Ito blue
-WRONG_COLOUR = "#D55E00"   # Okabe–Ito vermillion
+RIGHT_COLOUR = "#0072B2"  # Okabe–Ito blue
+WRONG_COLOUR = "#D55E00"  # Okabe–Ito vermillion
 _LETTERS = "ABCDEFGH"
 _CODE = re.compile(r"`([^`]+)`")
 
@@ -63,8 +71,9 @@ class Question:
             )
         if self.reasons:
             if len(self.reasons) != len(self.options):
-                raise ValueError(f"need one reason per option ({len(self.options)}), got {len(self.reasons)}: "
-                                 f"{self.prompt!r}")
+                raise ValueError(
+                    f"need one reason per option ({len(self.options)}), got {len(self.reasons)}: {self.prompt!r}"
+                )
             missing = [_LETTERS[i] for i, r in enumerate(self.reasons) if i != self.answer and not r.strip()]
             if missing:
                 raise ValueError(f"wrong option(s) {', '.join(missing)} have no reason: {self.prompt!r}")
@@ -89,9 +98,11 @@ class Question:
         right = choice == self.answer
         colour, border, verdict = (RIGHT_COLOUR, "solid", "right") if right else (WRONG_COLOUR, "dashed", "wrong")
         head, _, rest = text.partition(". ")
-        return (f"<div class='funcpipe-quiz-{verdict}' style='border-left:6px {border} {colour};"
-                f"padding:2px 8px;margin:2px 0;white-space:normal'>"
-                f"<b style='color:{colour}'>{html.escape(head)}.</b> {inline_code(rest)}</div>")
+        return (
+            f"<div class='funcpipe-quiz-{verdict}' style='border-left:6px {border} {colour};"
+            f"padding:2px 8px;margin:2px 0;white-space:normal'>"
+            f"<b style='color:{colour}'>{html.escape(head)}.</b> {inline_code(rest)}</div>"
+        )
 
 
 def quiz_lessons() -> list[str]:
@@ -113,8 +124,9 @@ def load_quiz(lesson: str) -> tuple[Question, ...]:
         answer = int(q["answer"])
         whys = tuple(str(o.get("why", "")) for o in q["options"])
         reasons = tuple("" if i == answer else w for i, w in enumerate(whys))
-        questions.append(Question(str(q["prompt"]), options, answer, whys[answer] if 0 <= answer < len(whys) else "",
-                                  reasons))
+        questions.append(
+            Question(str(q["prompt"]), options, answer, whys[answer] if 0 <= answer < len(whys) else "", reasons)
+        )
     return tuple(questions)
 
 
@@ -127,9 +139,14 @@ def quiz_widget(questions: Sequence[Question]) -> Any:
     boxes: list[Any] = []
     for number, question in enumerate(questions, start=1):
         result = widgets.HTML()
-        buttons = [widgets.Button(description=_LETTERS[i], tooltip=f"answer {_LETTERS[i]}",
-                                  layout=widgets.Layout(width="4.5em", flex="0 0 auto"))
-                   for i in range(len(question.options))]
+        buttons = [
+            widgets.Button(
+                description=_LETTERS[i],
+                tooltip=f"answer {_LETTERS[i]}",
+                layout=widgets.Layout(width="4.5em", flex="0 0 auto"),
+            )
+            for i in range(len(question.options))
+        ]
 
         def on_click(button: Any, q: Question = question, bs: list[Any] = buttons, out: Any = result) -> None:
             choice = bs.index(button)
@@ -143,8 +160,9 @@ def quiz_widget(questions: Sequence[Question]) -> Any:
         rows = []
         for button, option in zip(buttons, question.options):
             button.on_click(on_click)
-            rows.append(widgets.HBox([button, widgets.HTML(inline_code(option))],
-                                     layout=widgets.Layout(align_items="center")))
+            rows.append(
+                widgets.HBox([button, widgets.HTML(inline_code(option))], layout=widgets.Layout(align_items="center"))
+            )
         title = widgets.HTML(f"<b>{number}. {inline_code(question.prompt)}</b>")
         boxes.append(widgets.VBox([title, *rows, result], layout=widgets.Layout(margin="0 0 10px 0")))
     box = widgets.VBox(boxes)
@@ -157,12 +175,16 @@ def answer_key_html(questions: Sequence[Question]) -> str:
     question the right option and why, then why each other option is wrong."""
     items = []
     for q in questions:
-        wrong = "".join(f"<li>{_LETTERS[i]}. {inline_code(o)} — {inline_code(q.reasons[i])}</li>"
-                        for i, o in enumerate(q.options) if i != q.answer and q.reasons)
-        items.append(f"<li><b>{inline_code(q.prompt)}</b><br>→ {_LETTERS[q.answer]}. {inline_code(q.options[q.answer])}"
-                     f"<br><i>{inline_code(q.why)}</i>" + (f"<ul>{wrong}</ul>" if wrong else "") + "</li>")
-    return ("<details><summary>Answer key (open after you have tried)</summary><ol>"
-            + "".join(items) + "</ol></details>")
+        wrong = "".join(
+            f"<li>{_LETTERS[i]}. {inline_code(o)} — {inline_code(q.reasons[i])}</li>"
+            for i, o in enumerate(q.options)
+            if i != q.answer and q.reasons
+        )
+        items.append(
+            f"<li><b>{inline_code(q.prompt)}</b><br>→ {_LETTERS[q.answer]}. {inline_code(q.options[q.answer])}"
+            f"<br><i>{inline_code(q.why)}</i>" + (f"<ul>{wrong}</ul>" if wrong else "") + "</li>"
+        )
+    return "<details><summary>Answer key (open after you have tried)</summary><ol>" + "".join(items) + "</ol></details>"
 
 
 def lesson_quiz(lesson: str) -> Any:

@@ -149,7 +149,9 @@ class TokenBucket:
         return f"TokenBucket(rate={_fmt(self.rate)}, burst={_fmt(self.burst)})"
 
 
-def token_bucket_step(config: TokenBucket, state: TokenState, now: float, cost: float = 1.0) -> tuple[Decision, TokenState]:
+def token_bucket_step(
+    config: TokenBucket, state: TokenState, now: float, cost: float = 1.0
+) -> tuple[Decision, TokenState]:
     """One request of ``cost`` tokens at ``now``: refill for the time since ``state.updated``
     (never above ``burst``), then admit and take the tokens, or say how long until enough
     have dripped in.  Pure: the same arguments always give the same answer.
@@ -211,7 +213,9 @@ class LeakyBucket:
         return f"LeakyBucket(rate={_fmt(self.rate)}, capacity={_fmt(self.capacity)})"
 
 
-def leaky_bucket_step(config: LeakyBucket, state: LeakyState, now: float, cost: float = 1.0) -> tuple[Decision, LeakyState]:
+def leaky_bucket_step(
+    config: LeakyBucket, state: LeakyState, now: float, cost: float = 1.0
+) -> tuple[Decision, LeakyState]:
     """One request of ``cost`` at ``now``: admitted if pouring ``cost`` in keeps the water at or
     below ``capacity`` (the bucket is then empty ``cost / rate`` seconds later than before);
     otherwise wait until enough has leaked out.  Pure; the state never changes on a refusal.

@@ -354,8 +354,13 @@ class Stream(Generic[A]):
         handled, or the first ``Err`` (which stops the run and closes the sources)."""
         _check_callable("Stream.for_each", f)
         counted = self.map_plan(f)
-        return _Terminal(counted, f"for_each({_describe(f)})", lambda: 0, lambda n, _: n + 1,
-                         text=f"{self._text}.for_each({_describe(f)})")
+        return _Terminal(
+            counted,
+            f"for_each({_describe(f)})",
+            lambda: 0,
+            lambda n, _: n + 1,
+            text=f"{self._text}.for_each({_describe(f)})",
+        )
 
 
 def _append(acc: list[A], x: A) -> list[A]:
@@ -373,8 +378,15 @@ class _Terminal(PlanNode[B]):
     step: Callable[[B, Any], B]
     text: str
 
-    def __init__(self, stream: Stream[Any], label: str, initial: Callable[[], B],
-                 step: Callable[[B, Any], B], *, text: str | None = None) -> None:
+    def __init__(
+        self,
+        stream: Stream[Any],
+        label: str,
+        initial: Callable[[], B],
+        step: Callable[[B, Any], B],
+        *,
+        text: str | None = None,
+    ) -> None:
         object.__setattr__(self, "stream", stream)
         object.__setattr__(self, "label", label)
         object.__setattr__(self, "initial", initial)

@@ -35,9 +35,24 @@ from funcpipe_async.result import Err, ErrInfo, Ok, Result
 from funcpipe_async.streams import Stream, stream_from
 
 __all__ = [
-    "COURSE_PROFILE", "load_course_profile", "quiet_course_settings", "int_plans", "int_arrows", "Arrow", "Named",
-    "EffectLog", "ScriptOp", "PlanScript", "ArrowScript", "plan_scripts", "arrow_scripts",
-    "StreamScript", "stream_scripts", "bucket_rates", "bucket_bursts", "bucket_arrivals",
+    "COURSE_PROFILE",
+    "load_course_profile",
+    "quiet_course_settings",
+    "int_plans",
+    "int_arrows",
+    "Arrow",
+    "Named",
+    "EffectLog",
+    "ScriptOp",
+    "PlanScript",
+    "ArrowScript",
+    "plan_scripts",
+    "arrow_scripts",
+    "StreamScript",
+    "stream_scripts",
+    "bucket_rates",
+    "bucket_bursts",
+    "bucket_arrivals",
 ]
 
 X = TypeVar("X")
@@ -249,7 +264,10 @@ def _ops(labels: str, max_size: int, failures: bool) -> st.SearchStrategy[tuple[
         st.integers(min_value=-3, max_value=3).map(lambda k: ScriptOp("add", k)),
     ]
     if failures:
-        ops += [st.just(ScriptOp("fail", "BOOM")), st.integers(min_value=-5, max_value=5).map(lambda k: ScriptOp("fail_over", k))]
+        ops += [
+            st.just(ScriptOp("fail", "BOOM")),
+            st.integers(min_value=-5, max_value=5).map(lambda k: ScriptOp("fail_over", k)),
+        ]
     return st.lists(st.one_of(ops), max_size=max_size).map(tuple)
 
 

@@ -170,16 +170,23 @@ class Trace:
                 run = event.data.get("run", 0)
                 open_runs[(event.name, run)] = len(spans)
                 spans.append(
-                    Span(event.name, int(run) if isinstance(run, int) else 0,
-                         last_described.get(event.name), event.time, None, None)
+                    Span(
+                        event.name,
+                        int(run) if isinstance(run, int) else 0,
+                        last_described.get(event.name),
+                        event.time,
+                        None,
+                        None,
+                    )
                 )
             elif event.kind == FINISH:
                 index = open_runs.pop((event.name, event.data.get("run", 0)), None)
                 if index is not None:
                     old = spans[index]
                     ok = event.data.get("ok")
-                    spans[index] = Span(old.name, old.run, old.described, old.started,
-                                        event.time, bool(ok) if ok is not None else None)
+                    spans[index] = Span(
+                        old.name, old.run, old.described, old.started, event.time, bool(ok) if ok is not None else None
+                    )
         return spans
 
     def names(self) -> list[str]:
@@ -221,4 +228,3 @@ def format_table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in body)
     return "\n".join(lines)
-

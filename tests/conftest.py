@@ -36,7 +36,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("mpl_image_compare") and not compare_pixels:
             # Without --mpl, pytest-mpl only calls the test and compares nothing: skip rather than pass.
-            item.add_marker(pytest.mark.skip(reason="a figure baseline is compared only with --mpl (make test passes it)"))
+            item.add_marker(
+                pytest.mark.skip(reason="a figure baseline is compared only with --mpl (make test passes it)")
+            )
 
 
 # --- leak checks for the tests that open real sockets, threads and tasks ------------------------

@@ -68,12 +68,14 @@ def flaky_and_slow() -> Trace:
     flaky = async_retry(
         scripted([Err(UNAVAILABLE), Ok("a")], [1.0]),
         RetryPolicy(max_attempts=3, backoff=ConstantBackoff(1)),
-        trace=sim.trace, name="flaky",
+        trace=sim.trace,
+        name="flaky",
     )
     slow = async_retry(
         scripted([Ok("b")], [50.0]),
         RetryPolicy(max_attempts=5, backoff=ConstantBackoff(1), attempt_timeout=2, deadline=6.5),
-        trace=sim.trace, name="slow",
+        trace=sim.trace,
+        name="slow",
     )
     sim.run(async_gather([flaky, slow], concurrency=2))
     return sim.trace
@@ -108,6 +110,7 @@ def retry_storm(callers: int = 20) -> dict[str, list[float]]:
     down (each request 0.1 s), 4 attempts each with exponential backoff 1, 2, 4 s — without
     jitter, with full jitter, and with full jitter plus a shared ``RetryBudget(0.1, reserve=2)``
     (seed 0).  The times at which requests reached the dependency, per run."""
+
     def run(policy: RetryPolicy, budget: RetryBudget | None) -> list[float]:
         sim, down = Simulation(seed=0), ScriptedService([Err(UNAVAILABLE)], latency=0.1)
         plan = async_retry(async_lift(down.call), policy, rng=sim.rng, budget=budget)

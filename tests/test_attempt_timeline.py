@@ -42,8 +42,7 @@ def test_summary_reads_like_the_figure() -> None:
     assert attempt_timeline_summary(flaky_and_slow()) == "\n".join(
         [
             "flaky: #1 0–1 UNAVAILABLE; wait 1; #2 2–3 ok",
-            "slow: #1 0–2 TIMEOUT; wait 1; #2 3–5 TIMEOUT; wait 1; #3 6–6.500 cancelled; "
-            "gave up at t=6.500: deadline",
+            "slow: #1 0–2 TIMEOUT; wait 1; #2 3–5 TIMEOUT; wait 1; #3 6–6.500 cancelled; gave up at t=6.500: deadline",
         ]
     )
 
@@ -54,8 +53,12 @@ def test_summary_of_an_empty_trace() -> None:
 
 def test_a_wait_cut_short_by_cancellation_ends_when_cancelled() -> None:
     sim = Simulation()
-    plan = async_retry(scripted([Err(UNAVAILABLE)], [1.0]), RetryPolicy(max_attempts=3, backoff=ConstantBackoff(10)),
-                       trace=sim.trace, name="c")
+    plan = async_retry(
+        scripted([Err(UNAVAILABLE)], [1.0]),
+        RetryPolicy(max_attempts=3, backoff=ConstantBackoff(10)),
+        trace=sim.trace,
+        name="c",
+    )
 
     async def cut() -> None:
         try:
@@ -83,8 +86,13 @@ def test_figure_has_one_bar_per_attempt_in_its_row() -> None:
     assert hatches == {None, "//", "xx", ".."}  # Ok, Err, timed out, cancelled: not by colour alone
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == [
-        "attempt: Ok", "attempt: Err", "attempt: timed out (cancelled)",
-        "attempt: cancelled (deadline / caller)", "backoff wait", "gave up", "deadline",
+        "attempt: Ok",
+        "attempt: Err",
+        "attempt: timed out (cancelled)",
+        "attempt: cancelled (deadline / caller)",
+        "backoff wait",
+        "gave up",
+        "deadline",
     ]
     assert ax.get_xlabel() == "virtual time (s)"
     assert figure_png(fig).startswith(b"\x89PNG")

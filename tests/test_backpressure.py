@@ -194,15 +194,15 @@ def test_cancelling_a_get_after_it_was_woken_loses_nothing() -> None:
     async def scenario() -> tuple[int, int]:
         q: BoundedQueue[int] = BoundedQueue(QueuePolicy(4), "q")
         reader = asyncio.create_task(q.get())
-        await asyncio.sleep(0)          # the reader waits
-        await q.put(1)                  # wakes it …
+        await asyncio.sleep(0)  # the reader waits
+        await q.put(1)  # wakes it …
         await q.put(2)
-        reader.cancel()                 # … but it is cancelled before it runs
+        reader.cancel()  # … but it is cancelled before it runs
         try:
             await reader
             got = reader.result()
         except asyncio.CancelledError:
-            got = await q.get()         # try again: the first item must still be there
+            got = await q.get()  # try again: the first item must still be there
         return got, q.depth
 
     assert run(scenario()) == (1, 1)
@@ -227,7 +227,7 @@ def test_cancelling_a_waiting_put_inserts_nothing() -> None:
         q: BoundedQueue[int] = BoundedQueue(QueuePolicy(1), "q")
         await q.put(1)
         writer = asyncio.create_task(q.put(2))
-        await asyncio.sleep(0)          # the writer waits for room
+        await asyncio.sleep(0)  # the writer waits for room
         writer.cancel()
         with pytest.raises(asyncio.CancelledError):
             await writer
@@ -248,12 +248,12 @@ def test_cancelling_a_put_after_it_was_woken_inserts_once_on_retry() -> None:
         await q.put(1)
         writer = asyncio.create_task(q.put(2))
         await asyncio.sleep(0)
-        first = await q.get()           # makes room and wakes the writer …
-        writer.cancel()                 # … which is cancelled before it inserts
+        first = await q.get()  # makes room and wakes the writer …
+        writer.cancel()  # … which is cancelled before it inserts
         try:
             await writer
         except asyncio.CancelledError:
-            await q.put(2)              # try again
+            await q.put(2)  # try again
         second = await q.get()
         return first, second, q.depth
 
@@ -307,9 +307,14 @@ def scenarios(draw: st.DrawFn) -> tuple[QueuePolicy, float, float, int, int]:
 def test_depth_never_exceeds_capacity(case: tuple[QueuePolicy, float, float, int, int]) -> None:
     policy, every, service, n, workers = case
     sim = Simulation()
-    result = run(pipeline(paced(range(n), every), [Stage("a", slow(service), workers, policy),
-                                                    Stage("b", slow(service / 2), 1, policy)],
-                          probe=sim.trace), sim)
+    result = run(
+        pipeline(
+            paced(range(n), every),
+            [Stage("a", slow(service), workers, policy), Stage("b", slow(service / 2), 1, policy)],
+            probe=sim.trace,
+        ),
+        sim,
+    )
     report = report_of(result)
     assert policy.capacity is not None
     for name in ("a", "b"):
@@ -317,17 +322,27 @@ def test_depth_never_exceeds_capacity(case: tuple[QueuePolicy, float, float, int
         assert report.max_depth[name] <= policy.capacity
 
 
-@given(items=st.lists(st.integers(), max_size=40), capacity=st.integers(1, 5),
-       every=st.sampled_from([0.0, 0.5, 1.0]), service=st.sampled_from([0.25, 1.0, 3.0]))
+@given(
+    items=st.lists(st.integers(), max_size=40),
+    capacity=st.integers(1, 5),
+    every=st.sampled_from([0.0, 0.5, 1.0]),
+    service=st.sampled_from([0.25, 1.0, 3.0]),
+)
 def test_suspend_loses_nothing_and_keeps_order(items: list[int], capacity: int, every: float, service: float) -> None:
-    stages = [Stage("a", slow(service), queue=QueuePolicy(capacity)), Stage("b", slow(service / 3), queue=QueuePolicy(capacity))]
+    stages = [
+        Stage("a", slow(service), queue=QueuePolicy(capacity)),
+        Stage("b", slow(service / 3), queue=QueuePolicy(capacity)),
+    ]
     report = report_of(run(pipeline(paced(items, every), stages)))
     assert report.items == tuple(items)
     assert report.drops == {"a": 0, "b": 0}
 
 
-@given(items=st.lists(st.integers(0, 9), max_size=40), workers=st.integers(2, 4),
-       delays=st.lists(st.sampled_from([0.25, 1.0, 4.0]), min_size=1, max_size=5))
+@given(
+    items=st.lists(st.integers(0, 9), max_size=40),
+    workers=st.integers(2, 4),
+    delays=st.lists(st.sampled_from([0.25, 1.0, 4.0]), min_size=1, max_size=5),
+)
 def test_suspend_with_n_workers_keeps_the_multiset_and_ordered_restores_source_order(
     items: list[int], workers: int, delays: list[float]
 ) -> None:
@@ -420,8 +435,11 @@ def test_no_task_outlives_the_pipeline() -> None:
 @pytest.mark.parametrize("n", [0, 1, 7])
 @pytest.mark.parametrize("workers", [1, 3])
 def test_end_of_stream_reaches_every_worker(n: int, workers: int) -> None:
-    stages = [Stage("a", slow(1), workers, QueuePolicy(1)), Stage("b", slow(1), workers, QueuePolicy(1)),
-              Stage("c", slow(1), workers, QueuePolicy(1))]
+    stages = [
+        Stage("a", slow(1), workers, QueuePolicy(1)),
+        Stage("b", slow(1), workers, QueuePolicy(1)),
+        Stage("c", slow(1), workers, QueuePolicy(1)),
+    ]
     report = report_of(run(pipeline(range(n), stages)))  # returning at all means every worker ended
     assert report.items_out == n
 
@@ -434,7 +452,9 @@ def test_suspend_pushes_back_on_the_source() -> None:
     sim = Simulation()
     report = report_of(run(pipeline(range(10), [Stage("a", slow(1), queue=QueuePolicy(2))], probe=sim.trace), sim))
     a = report.queues[0]
-    assert a.put_waits == 8 and a.put_wait_time == 7  # item 2 waits 0 s (the worker takes item 0 at t=0), 3…9 wait 1 s each
+    assert (
+        a.put_waits == 8 and a.put_wait_time == 7
+    )  # item 2 waits 0 s (the worker takes item 0 at t=0), 3…9 wait 1 s each
     assert sim.now == 10 and report.max_depth == {"a": 2}
 
 
@@ -524,8 +544,10 @@ def test_a_put_refused_by_a_closed_queue_is_counted() -> None:
     assert offered == taken + dropped + depth == 2
 
 
-@given(ops=st.lists(st.one_of(st.none(), st.integers(0, 9)), max_size=30),
-       policy=st.builds(QueuePolicy, st.integers(1, 4), st.sampled_from(["drop_newest", "drop_oldest", "fail"])))
+@given(
+    ops=st.lists(st.one_of(st.none(), st.integers(0, 9)), max_size=30),
+    policy=st.builds(QueuePolicy, st.integers(1, 4), st.sampled_from(["drop_newest", "drop_oldest", "fail"])),
+)
 def test_the_counters_balance_at_every_moment(ops: list[int | None], policy: QueuePolicy) -> None:
     async def scenario() -> None:
         q: BoundedQueue[int] = BoundedQueue(policy, "q")

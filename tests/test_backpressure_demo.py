@@ -27,16 +27,25 @@ from funcpipe_async.plots import MIN_TEXT_PX, min_text_px
 
 
 def test_the_same_settings_give_the_same_run() -> None:
-    assert simulate_backpressure(8, 5, 10, "drop_oldest", seed=3) == simulate_backpressure(8, 5, 10, "drop_oldest", seed=3)
-    assert simulate_backpressure(8, 5, 10, "drop_oldest", seed=3) != simulate_backpressure(8, 5, 10, "drop_oldest", seed=4)
+    assert simulate_backpressure(8, 5, 10, "drop_oldest", seed=3) == simulate_backpressure(
+        8, 5, 10, "drop_oldest", seed=3
+    )
+    assert simulate_backpressure(8, 5, 10, "drop_oldest", seed=3) != simulate_backpressure(
+        8, 5, 10, "drop_oldest", seed=4
+    )
 
 
 rates = st.sampled_from([0.5, 1.0, 3.0, 6.0, 12.0])
 
 
 @settings(max_examples=30)
-@given(producer=rates, consumer=rates, capacity=st.integers(1, 50), strategy=st.sampled_from(STRATEGIES),
-       seed=st.integers(0, 5))
+@given(
+    producer=rates,
+    consumer=rates,
+    capacity=st.integers(1, 50),
+    strategy=st.sampled_from(STRATEGIES),
+    seed=st.integers(0, 5),
+)
 def test_every_run_conserves_items_respects_capacity_and_littles_law(
     producer: float, consumer: float, capacity: int, strategy: str, seed: int
 ) -> None:
@@ -151,7 +160,7 @@ def test_the_slider_figures_text_is_at_least_14_px(strategy: str) -> None:
     info = PILImage.open(io.BytesIO(png)).info
     assert float(info["funcpipe:min-text-px"]) >= MIN_TEXT_PX
     fig = render_backpressure(simulate_backpressure(12, 5, 10, strategy))
-    fig.draw_without_rendering()   # tick labels get their text when drawn
+    fig.draw_without_rendering()  # tick labels get their text when drawn
     assert min_text_px(fig) >= MIN_TEXT_PX
 
 
@@ -160,6 +169,6 @@ def test_min_text_px_measures_the_smallest_text_at_the_figures_dpi() -> None:
     ax = fig.add_subplot()
     ax.set_title("t", fontsize=20)
     ax.tick_params(labelsize=7)
-    assert min_text_px(fig) == pytest.approx(20 * 144 / 72)   # tick labels are empty until drawn
+    assert min_text_px(fig) == pytest.approx(20 * 144 / 72)  # tick labels are empty until drawn
     fig.draw_without_rendering()
     assert min_text_px(fig) == pytest.approx(7 * 144 / 72)

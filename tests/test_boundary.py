@@ -128,7 +128,9 @@ def test_scan_source_lets_a_module_marked_task_creating_create_tasks_and_nothing
     assert [v.line for v in scan_source("__creates_tasks__ = True\n" + body, "mod.py")] == [4]
     # only a top-level True counts: False, another value, or a local name is no mark
     for mark in ("__creates_tasks__ = False\n", "__creates_tasks__ = 1\n", "def f():\n    __creates_tasks__ = True\n"):
-        assert [v.what for v in scan_source(mark + "loop.create_task(w())\n", "mod.py")] == ["drives work: .create_task"], mark
+        assert [v.what for v in scan_source(mark + "loop.create_task(w())\n", "mod.py")] == [
+            "drives work: .create_task"
+        ], mark
 
 
 def test_a_new_module_that_creates_tasks_is_flagged_in_the_real_package(tmp_path: Path) -> None:
@@ -136,7 +138,9 @@ def test_a_new_module_that_creates_tasks_is_flagged_in_the_real_package(tmp_path
     shutil.copytree(ROOT / "funcpipe_async", package, ignore=shutil.ignore_patterns("__pycache__"))
     assert check_package(package) == []
     (package / "spawner.py").write_text("import asyncio\n\n\nasync def go(w):\n    return asyncio.create_task(w())\n")
-    (package / "pool2.py").write_text("__creates_tasks__ = True\n\n\nasync def go(loop, w):\n    return loop.create_task(w())\n")
+    (package / "pool2.py").write_text(
+        "__creates_tasks__ = True\n\n\nasync def go(loop, w):\n    return loop.create_task(w())\n"
+    )
     found = check_package(package)
     assert [(v.path, v.line, v.what) for v in found] == [
         ("pool2.py", 0, "declares __creates_tasks__, but gather.py is already the package's one task-creating module"),
@@ -145,8 +149,11 @@ def test_a_new_module_that_creates_tasks_is_flagged_in_the_real_package(tmp_path
 
 
 def test_the_package_has_exactly_one_task_creating_module() -> None:
-    marked = [p.name for p in sorted((ROOT / "funcpipe_async").glob("*.py"))
-              if "\n__creates_tasks__ = True" in p.read_text(encoding="utf-8")]
+    marked = [
+        p.name
+        for p in sorted((ROOT / "funcpipe_async").glob("*.py"))
+        if "\n__creates_tasks__ = True" in p.read_text(encoding="utf-8")
+    ]
     assert marked == ["gather.py"]
 
 
@@ -158,7 +165,10 @@ def test_check_package_rejects_a_missing_directory(tmp_path: Path) -> None:
 def test_boundary_command_exits_zero_on_the_package() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "funcpipe_async.boundary"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout == "boundary check: 0 violation(s) in description modules\n"
@@ -169,7 +179,10 @@ def test_boundary_command_prints_no_warning() -> None:
     # is the kind of noise the course forbids.
     done = subprocess.run(
         [sys.executable, "-W", "error", "-m", "funcpipe_async.boundary"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.stderr == ""
     assert done.returncode == 0

@@ -25,7 +25,7 @@ def _tool() -> ModuleType:
     spec = importlib.util.spec_from_file_location("browser_check", ROOT / "tools" / "browser_check.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module       # dataclasses look their module up while the class is built
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
 
@@ -73,7 +73,7 @@ def test_cells_must_run_once_each_in_order() -> None:
     for cell, count in zip(cells, (1, 2, 3)):
         cell["count"] = count
     browser_check.check_ran_in_order(cells)
-    for counts in [(1, 2, None), (1, 3, 4), (2, 1, 3), (5, 6, 7)]:   # one never ran · skipped · order · stale
+    for counts in [(1, 2, None), (1, 3, 4), (2, 1, 3), (5, 6, 7)]:  # one never ran · skipped · order · stale
         for cell, count in zip(cells, counts):
             cell["count"] = count
         with pytest.raises(browser_check.CheckError, match="did not run once each, in order"):
@@ -100,7 +100,11 @@ def test_the_self_tests_are_valid_notebooks_each_broken_in_one_way() -> None:
     for test in (tall, small_text):
         assert "observe" in test.source and "demo_png" in test.source and "console.error" not in test.source
     assert "figsize=(6, 9)" in tall.source and "VBox([slider, image])" in tall.source
-    assert "labelsize=6" in small_text.source and "labelsize=12" not in small_text.source and "HBox([slider, image])" in small_text.source
+    assert (
+        "labelsize=6" in small_text.source
+        and "labelsize=12" not in small_text.source
+        and "HBox([slider, image])" in small_text.source
+    )
 
 
 SCREEN = {"x": 40.0, "y": 90.0, "width": 1200.0, "height": 600.0}
@@ -111,20 +115,23 @@ def _box(x: float, y: float, width: float, height: float) -> dict[str, float]:
 
 
 def test_a_demo_that_fits_the_projector_passes_and_says_so() -> None:
-    said = browser_check.judge_projector(_box(500, 100, 720, 400), [_box(180, 100, 300, 28)], SCREEN,
-                                         natural_width=720, min_text_png_px=15.28)
-    assert said == ("at 1280×720 in Presentation Mode the figure (720×400 px, shown 1:1) and 1 controls are on "
-                    "screen, smallest chart text 15.3 px")
+    said = browser_check.judge_projector(
+        _box(500, 100, 720, 400), [_box(180, 100, 300, 28)], SCREEN, natural_width=720, min_text_png_px=15.28
+    )
+    assert said == (
+        "at 1280×720 in Presentation Mode the figure (720×400 px, shown 1:1) and 1 controls are on "
+        "screen, smallest chart text 15.3 px"
+    )
 
 
 @pytest.mark.parametrize(
     ("figure", "controls", "natural", "text", "words"),
     [
-        (_box(180, 160, 720, 560), [_box(180, 100, 300, 28)], 720, 15.0, "outside: the figure"),   # below the fold
+        (_box(180, 160, 720, 560), [_box(180, 100, 300, 28)], 720, 15.0, "outside: the figure"),  # below the fold
         (_box(500, 100, 720, 400), [_box(180, 700, 300, 28)], 720, 15.0, "outside: control 1"),
         (None, [_box(180, 100, 300, 28)], 720, 15.0, "outside: the figure"),
         (_box(500, 100, 720, 400), [], 720, 15.0, "no sliders found"),
-        (_box(500, 100, 720, 400), [_box(180, 100, 300, 28)], 900, 15.0, "scaled"),        # soft
+        (_box(500, 100, 720, 400), [_box(180, 100, 300, 28)], 900, 15.0, "scaled"),  # soft
         (_box(500, 100, 720, 400), [_box(180, 100, 300, 28)], 720, None, "does not say how large"),
         (_box(500, 100, 720, 400), [_box(180, 100, 300, 28)], 720, 12.5, "smaller than 14 px"),
     ],
@@ -165,9 +172,9 @@ def test_the_server_is_local_token_protected_and_gone_afterwards() -> None:
             server = psutil.Process(lab.pid)
             addresses = {c.laddr.ip for c in server.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
             assert addresses == {"127.0.0.1"}
-            with pytest.raises(urllib.error.HTTPError) as refused:      # no token, no notebook
+            with pytest.raises(urllib.error.HTTPError) as refused:  # no token, no notebook
                 urllib.request.urlopen(f"http://127.0.0.1:{lab.port}/api/contents/x.ipynb", timeout=10)
-            refused.value.close()                  # the error carries the open response
+            refused.value.close()  # the error carries the open response
             assert refused.value.code == 403
             with urllib.request.urlopen(lab.url("/api/contents/x.ipynb"), timeout=10) as reply:
                 assert json.load(reply)["name"] == "x.ipynb"
@@ -175,7 +182,7 @@ def test_the_server_is_local_token_protected_and_gone_afterwards() -> None:
             with urllib.request.urlopen(request, timeout=30) as reply:
                 assert json.load(reply)["name"]
             processes = [server, *server.children(recursive=True)]
-            assert len(processes) >= 2            # the server and the kernel it started
+            assert len(processes) >= 2  # the server and the kernel it started
             work = lab.root.parent
             raise RuntimeError("the body failed")
     gone, alive = psutil.wait_procs(processes, timeout=10)

@@ -60,7 +60,9 @@ def test_order_flattened_batches_are_the_items_in_arrival_order(policy: BatchPol
 
 
 @given(policies, gaps)
-def test_a_batch_flushes_by_time_only_when_its_first_item_has_waited_max_wait(policy: BatchPolicy, deltas: list[float]) -> None:
+def test_a_batch_flushes_by_time_only_when_its_first_item_has_waited_max_wait(
+    policy: BatchPolicy, deltas: list[float]
+) -> None:
     arrivals = arrivals_from(deltas)
     for flush in batch_schedule(policy, arrivals):
         if flush.reason == "time":
@@ -96,9 +98,13 @@ def test_end_flushes_what_is_open_when_the_input_ends_before_the_deadline() -> N
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"max_size": 0, "max_wait": 1}, "max_size"), ({"max_size": True, "max_wait": 1}, "max_size"),
-     ({"max_size": 2, "max_wait": -1}, "max_wait"), ({"max_size": 2, "max_wait": float("inf")}, "max_wait"),
-     ({"max_size": 2, "max_wait": float("nan")}, "max_wait")],
+    [
+        ({"max_size": 0, "max_wait": 1}, "max_size"),
+        ({"max_size": True, "max_wait": 1}, "max_size"),
+        ({"max_size": 2, "max_wait": -1}, "max_wait"),
+        ({"max_size": 2, "max_wait": float("inf")}, "max_wait"),
+        ({"max_size": 2, "max_wait": float("nan")}, "max_wait"),
+    ],
 )
 def test_policy_is_validated(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -145,7 +151,9 @@ def test_batch_calls_keep_input_order_and_bound_concurrency(items: list[int], si
 
 
 def test_batch_calls_reject_a_result_of_the_wrong_length_and_bad_arguments() -> None:
-    short = batch_calls([1, 2, 3], lambda batch: async_lift(lambda: asyncio.sleep(0, result=Ok(batch[:-1]))), size=2, concurrency=1)
+    short = batch_calls(
+        [1, 2, 3], lambda batch: async_lift(lambda: asyncio.sleep(0, result=Ok(batch[:-1]))), size=2, concurrency=1
+    )
     result = Simulation().run(short)
     assert isinstance(result, Err) and result.error.code == "BATCH_SIZE_MISMATCH"
     assert "a batch of 2 items came back with 1 results" in result.error.message
@@ -157,7 +165,11 @@ def test_batch_calls_reject_a_result_of_the_wrong_length_and_bad_arguments() -> 
 
 def test_batch_calls_fail_with_the_first_err() -> None:
     boom = ErrInfo("MODEL_DOWN", retryable=True)
-    result = Simulation().run(batch_calls([1, 2, 3, 4], lambda b: async_lift(lambda: asyncio.sleep(1, result=Err(boom))), size=2, concurrency=2))
+    result = Simulation().run(
+        batch_calls(
+            [1, 2, 3, 4], lambda b: async_lift(lambda: asyncio.sleep(1, result=Err(boom))), size=2, concurrency=2
+        )
+    )
     assert result == Err(boom)
 
 
@@ -231,13 +243,15 @@ def test_serve_batches_queues_calls_on_the_replicas_free_first() -> None:
     flushes = [Flush((0, 1), 0.0, "size"), Flush((2,), 0.5, "time"), Flush((3,), 5.0, "time")]
     arrivals = [0.0, 0.0, 0.0, 4.0]
     one = serve_batches(flushes, arrivals, cost)
-    assert one == Served((2.0, 2.0, 3.5, 2.5), 3, 5.0)   # the second batch waits for the replica until t=2
+    assert one == Served((2.0, 2.0, 3.5, 2.5), 3, 5.0)  # the second batch waits for the replica until t=2
     two = serve_batches(flushes, arrivals, cost, replicas=2)
     assert two.latencies == (2.0, 2.0, 2.0, 2.5) and two.busy == 5.0
 
 
 @given(policies, gaps, st.integers(1, 3))
-def test_served_latency_is_at_least_the_wait_in_the_batcher_plus_the_call(policy: BatchPolicy, deltas: list[float], replicas: int) -> None:
+def test_served_latency_is_at_least_the_wait_in_the_batcher_plus_the_call(
+    policy: BatchPolicy, deltas: list[float], replicas: int
+) -> None:
     arrivals = arrivals_from(deltas)
     cost = BatchCost(0.2, 0.01)
     flushes = batch_schedule(policy, arrivals)
@@ -275,7 +289,11 @@ def test_pull_schedule_a_busy_replica_takes_everything_that_queued_up() -> None:
     # item 0 finds the replica idle and goes alone; items 1-4 queue during its call, and the
     # replica takes three of them at t=1 (size), the last at t=2 (free); item 5 arrives to an idle replica
     assert [(f.items, f.at, f.reason) for f in flushes] == [
-        ((0,), 0.0, "free"), ((1, 2, 3), 1.0, "size"), ((4,), 2.0, "free"), ((5,), 5.0, "free")]
+        ((0,), 0.0, "free"),
+        ((1, 2, 3), 1.0, "size"),
+        ((4,), 2.0, "free"),
+        ((5,), 5.0, "free"),
+    ]
 
 
 def test_pull_schedule_an_idle_replica_waits_max_wait_for_company() -> None:
@@ -295,7 +313,7 @@ def test_pull_schedule_keeps_size_and_order_and_starts_each_call_on_a_free_repli
     assert [i for f in flushes for i in f.items] == list(range(len(arrivals)))
     assert all(f.at >= arrivals[i] for f in flushes for i in f.items)
     served = serve_batches(flushes, arrivals, cost, replicas=replicas)
-    for flush in flushes:   # priced by serve_batches, every call starts at its stamp: no replica was busy
+    for flush in flushes:  # priced by serve_batches, every call starts at its stamp: no replica was busy
         for i in flush.items:
             assert abs(served.latencies[i] - (flush.at + cost.seconds(len(flush.items)) - arrivals[i])) < 1e-9
 
@@ -304,9 +322,9 @@ def test_pull_schedule_keeps_size_and_order_and_starts_each_call_on_a_free_repli
 def test_pull_schedule_with_no_wait_never_leaves_an_item_waiting_beside_an_idle_replica(deltas: list[float]) -> None:
     arrivals = arrivals_from(deltas)
     cost = BatchCost(0.2, 0.01)
-    end = 0.0   # when the single replica comes free
+    end = 0.0  # when the single replica comes free
     for flush in pull_schedule(BatchPolicy(max_size=4, max_wait=0), arrivals, cost):
-        assert flush.at == max(end, arrivals[flush.items[0]])   # work-conserving
+        assert flush.at == max(end, arrivals[flush.items[0]])  # work-conserving
         end = flush.at + cost.seconds(len(flush.items))
 
 

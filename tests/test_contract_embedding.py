@@ -60,8 +60,11 @@ def test_a_blocking_model_runs_off_the_loop_so_other_tasks_keep_going() -> None:
 
 @pytest.mark.parametrize(
     ("error", "code", "retryable"),
-    [(ValueError("too long"), "EMBED_INVALID", False), (TimeoutError("model server"), "EMBED_UNAVAILABLE", True),
-     (ConnectionResetError("reset"), "EMBED_UNAVAILABLE", True)],
+    [
+        (ValueError("too long"), "EMBED_INVALID", False),
+        (TimeoutError("model server"), "EMBED_UNAVAILABLE", True),
+        (ConnectionResetError("reset"), "EMBED_UNAVAILABLE", True),
+    ],
 )
 def test_the_library_s_exceptions_become_classified_errs(error: Exception, code: str, retryable: bool) -> None:
     def broken(text: str) -> list[float]:

@@ -85,7 +85,9 @@ def test_a_missing_item_is_a_404_that_is_not_retried(world: str) -> None:
     ("item", "code", "retryable"),
     [(DOWN, "HTTP_503", True), (DROPPED, "HTTP_CONNECTION", True), (BROKEN, "BAD_JSON", False)],
 )
-def test_a_failure_of_the_world_comes_back_as_a_classified_err(world: str, item: str, code: str, retryable: bool) -> None:
+def test_a_failure_of_the_world_comes_back_as_a_classified_err(
+    world: str, item: str, code: str, retryable: bool
+) -> None:
     async def check(http: HttpClientCap) -> None:
         result = await http.get_json(url(item))
         assert isinstance(result, Err), result
@@ -100,7 +102,12 @@ def test_concurrent_requests_each_get_their_own_answer(world: str) -> None:
         keys = [str(i % 5 + 1) for i in range(40)]
         results = await asyncio.gather(*(http.get_json(url(k)) for k in keys))  # the test is the shell here
         outcomes = [r.value["id"] if isinstance(r, Ok) else r.error.code for r in results]
-        expected = [k if k not in (DOWN, DROPPED, BROKEN) else {DOWN: "HTTP_503", DROPPED: "HTTP_CONNECTION", BROKEN: "BAD_JSON"}[k] for k in keys]
+        expected = [
+            k
+            if k not in (DOWN, DROPPED, BROKEN)
+            else {DOWN: "HTTP_503", DROPPED: "HTTP_CONNECTION", BROKEN: "BAD_JSON"}[k]
+            for k in keys
+        ]
         assert outcomes == expected
 
     in_world(world, check)

@@ -82,8 +82,12 @@ def test_a_missing_key_is_not_found(store: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("store", STORES)
 @pytest.mark.parametrize(
     ("key", "record", "code"),
-    [("k", {"f": {1, 2}}, "INVALID_RECORD"), ("k", {"nan": float("nan")}, "INVALID_RECORD"),
-     ("k", [1, 2], "INVALID_RECORD"), ("", {"v": 1}, "INVALID_KEY")],
+    [
+        ("k", {"f": {1, 2}}, "INVALID_RECORD"),
+        ("k", {"nan": float("nan")}, "INVALID_RECORD"),
+        ("k", [1, 2], "INVALID_RECORD"),
+        ("", {"v": 1}, "INVALID_KEY"),
+    ],
 )
 def test_an_invalid_record_or_key_is_refused_and_nothing_is_stored(
     store: str, tmp_path: Path, key: str, record: Any, code: str
@@ -115,7 +119,11 @@ json_values = st.recursive(
 )
 
 
-@given(records=st.dictionaries(st.sampled_from("abc"), st.dictionaries(st.text(max_size=4), json_values, max_size=3), min_size=1))
+@given(
+    records=st.dictionaries(
+        st.sampled_from("abc"), st.dictionaries(st.text(max_size=4), json_values, max_size=3), min_size=1
+    )
+)
 def test_fake_and_sqlite_agree_on_any_json_records(records: dict[str, dict[str, Any]]) -> None:
     async def load_all(store: StorageCap) -> list[object]:
         for key, record in records.items():

@@ -79,11 +79,16 @@ def run(coro: Any) -> Any:
 
 
 def test_the_storage_contract_holds_for_the_fake_and_sqlite_in_memory_and_on_file(tmp_path: Path) -> None:
-    report = run(run_contract(STORAGE_CONTRACT, {
-        "fake": without_lifetime(FakeStorage),
-        "memory": lambda: SqliteStorage(":memory:"),
-        "file": lambda: SqliteStorage(tmp_path / "records.db"),
-    }))
+    report = run(
+        run_contract(
+            STORAGE_CONTRACT,
+            {
+                "fake": without_lifetime(FakeStorage),
+                "memory": lambda: SqliteStorage(":memory:"),
+                "file": lambda: SqliteStorage(tmp_path / "records.db"),
+            },
+        )
+    )
     assert report.passed(), report.explain()
     assert report.implementations == ("fake", "memory", "file") and report.clauses == tuple(CLAUSES)
     assert len(report.verdicts) == 3 * len(CLAUSES)
@@ -98,7 +103,9 @@ def test_the_storage_contract_holds_for_the_fake_and_sqlite_in_memory_and_on_fil
     ],
 )
 def test_a_wrong_fake_fails_exactly_the_clauses_it_breaks(broken: type[FakeStorage], failing: set[str]) -> None:
-    report = run(run_contract(STORAGE_CONTRACT, {"good": without_lifetime(FakeStorage), "broken": without_lifetime(broken)}))
+    report = run(
+        run_contract(STORAGE_CONTRACT, {"good": without_lifetime(FakeStorage), "broken": without_lifetime(broken)})
+    )
     assert report.passed("good")
     assert {v.clause for v in report.failures()} == failing
     assert all(v.implementation == "broken" and v.detail for v in report.failures())
@@ -111,7 +118,11 @@ def test_an_exception_instead_of_err_is_reported_as_raised() -> None:
 
 
 def test_the_table_has_a_row_per_clause_and_a_column_per_implementation() -> None:
-    report = run(run_contract(STORAGE_CONTRACT, {"good": without_lifetime(FakeStorage), "dups": without_lifetime(KeepsDuplicates)}))
+    report = run(
+        run_contract(
+            STORAGE_CONTRACT, {"good": without_lifetime(FakeStorage), "dups": without_lifetime(KeepsDuplicates)}
+        )
+    )
     lines = report.table().splitlines()
     assert lines[0].split() == ["clause", "good", "dups"]
     assert len(lines) == 2 + len(CLAUSES)
@@ -200,7 +211,9 @@ def test_the_loopback_service_counts_every_connection_it_accepts() -> None:
             assert service.connections_opened == opened and service.requests == {"/items/1": 5}
 
 
-def test_the_loopback_service_stays_quiet_when_a_client_resets_its_connection(capfd: pytest.CaptureFixture[str]) -> None:
+def test_the_loopback_service_stays_quiet_when_a_client_resets_its_connection(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     import socket
     import struct
     import time

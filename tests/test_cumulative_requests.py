@@ -12,8 +12,7 @@ from funcpipe_async import cumulative_requests_summary, plot_cumulative_requests
 def test_summary_counts_requests_and_checkpoints() -> None:
     series = {"a": [0.0, 0.5, 2.0], "bb": [1.0]}
     assert cumulative_requests_summary(series, checkpoints=(0.5, 2)) == (
-        " a: 3 requests, the last at t=2; by t=0.5: 2, t=2: 3\n"
-        "bb: 1 request, the last at t=1; by t=0.5: 0, t=2: 1"
+        " a: 3 requests, the last at t=2; by t=0.5: 2, t=2: 3\nbb: 1 request, the last at t=1; by t=0.5: 0, t=2: 1"
     )
     assert cumulative_requests_summary({"none": []}) == "none: 0 requests"
     assert cumulative_requests_summary({}) == "no requests"
@@ -37,7 +36,7 @@ def test_plot_draws_one_step_line_per_series_and_the_levels() -> None:
     assert len(steps) == 3
     for line, (label, times) in zip(steps, storms.items()):
         assert line.get_label() == f"{label} ({len(times)})"
-        assert max(line.get_ydata()) == len(times)          # climbs to the total
+        assert max(line.get_ydata()) == len(times)  # climbs to the total
     assert len({line.get_linestyle() for line in steps}) == 3  # not colour alone
     assert any(list(line.get_ydata()) == [20, 20] for line in ax.get_lines())  # the level
     assert ax.get_xlabel() == "virtual time (virtual seconds)" and ax.get_ylabel() == "requests so far"

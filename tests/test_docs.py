@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-GUIDES = [ROOT / "README.md", ROOT / "INSTRUCTORS.md", ROOT / "CONTRIBUTING.md",
-          ROOT / "exercises" / "README.md", ROOT / "solutions" / "README.md", ROOT / "benchmarks" / "README.md"]
+GUIDES = [
+    ROOT / "README.md",
+    ROOT / "INSTRUCTORS.md",
+    ROOT / "CONTRIBUTING.md",
+    ROOT / "exercises" / "README.md",
+    ROOT / "solutions" / "README.md",
+    ROOT / "benchmarks" / "README.md",
+]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 BENCHMARKS = sorted(p.name for p in (ROOT / "benchmarks").glob("bench_*.py"))
 

@@ -21,8 +21,11 @@ def _tool() -> ModuleType:
 
 
 export_html = _tool()
-PAGES = [ROOT / "notebooks" / "03_backpressure.ipynb", ROOT / "notebooks" / "06_rate_limiting_and_fairness.ipynb",
-         ROOT / "solutions" / "02_async_generators.ipynb"]
+PAGES = [
+    ROOT / "notebooks" / "03_backpressure.ipynb",
+    ROOT / "notebooks" / "06_rate_limiting_and_fairness.ipynb",
+    ROOT / "solutions" / "02_async_generators.ipynb",
+]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +62,7 @@ def test_local_links_point_at_pages_the_export_writes(site: Path) -> None:
 
 
 def test_the_index_opens_the_overview_and_readmes_become_pages(site: Path) -> None:
-    assert 'url=notebooks/00_module_overview.html' in (site / "index.html").read_text(encoding="utf-8")
+    assert "url=notebooks/00_module_overview.html" in (site / "index.html").read_text(encoding="utf-8")
     exercises = (site / "exercises" / "index.html").read_text(encoding="utf-8")
     assert 'href="03_backpressure.html"' in exercises
 

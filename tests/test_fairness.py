@@ -42,14 +42,19 @@ def workloads(draw: st.DrawFn) -> list[Request]:
     return [Request(draw(st.sampled_from(NAMES)), t, draw(SIZES)) for t in times]
 
 
-SCHEDULERS = st.sampled_from([Fifo(), RoundRobin(), DeficitRoundRobin(quantum=1.0),
-                              DeficitRoundRobin(quantum=0.5, weights={"a": 3, "b": 0.5})])
+SCHEDULERS = st.sampled_from(
+    [Fifo(), RoundRobin(), DeficitRoundRobin(quantum=1.0), DeficitRoundRobin(quantum=0.5, weights={"a": 3, "b": 0.5})]
+)
 
 
 @given(requests=workloads(), scheduler=SCHEDULERS)
-def test_work_conserving_every_request_served_once_never_idle_while_one_waits(requests: list[Request], scheduler: Any) -> None:
+def test_work_conserving_every_request_served_once_never_idle_while_one_waits(
+    requests: list[Request], scheduler: Any
+) -> None:
     done = simulate_schedule(requests, scheduler, capacity=2.0)
-    assert sorted((c.tenant, c.arrival, c.size) for c in done) == sorted((r.tenant, r.arrival, r.size) for r in requests)
+    assert sorted((c.tenant, c.arrival, c.size) for c in done) == sorted(
+        (r.tenant, r.arrival, r.size) for r in requests
+    )
     for before, after in zip(done, done[1:]):
         assert after.start >= before.finish
         if after.start > before.finish:  # the server was idle: nobody may have been waiting
@@ -59,8 +64,10 @@ def test_work_conserving_every_request_served_once_never_idle_while_one_waits(re
 
 
 @settings(max_examples=30)
-@given(weights=st.lists(st.sampled_from([1, 2, 3, 4]), min_size=2, max_size=4),
-       sizes=st.lists(st.sampled_from([0.5, 1.0, 2.0, 3.0]), min_size=4, max_size=4))
+@given(
+    weights=st.lists(st.sampled_from([1, 2, 3, 4]), min_size=2, max_size=4),
+    sizes=st.lists(st.sampled_from([0.5, 1.0, 2.0, 3.0]), min_size=4, max_size=4),
+)
 def test_drr_shares_under_backlog_within_5_percent_of_the_weights(weights: list[float], sizes: list[float]) -> None:
     # DRR's bound: after any prefix, tenant i's work is within quantum·wᵢ + max size of its
     # weighted share.  Over 2,000 s of backlog that is under 5 % of the smallest share (1/13).
@@ -86,10 +93,12 @@ def test_no_starvation_a_backlogged_tenant_is_served_every_round(requests: list[
         mine = [i for i, c in enumerate(done) if c.tenant == t]
         for i, j in zip(mine, mine[1:]):
             if done[j].arrival <= done[i].finish:  # it was waiting the whole gap
-                others = [c for c in done[i + 1: j]]
+                others = [c for c in done[i + 1 : j]]
                 per_tenant: dict[str, float] = {}
                 for c in others:
-                    per_tenant[c.tenant] = per_tenant.get(c.tenant, 0.0) + (1 if isinstance(scheduler, RoundRobin) else c.size)
+                    per_tenant[c.tenant] = per_tenant.get(c.tenant, 0.0) + (
+                        1 if isinstance(scheduler, RoundRobin) else c.size
+                    )
                 limit = 1 if isinstance(scheduler, RoundRobin) else 2 * 3.0 + 3.0
                 assert all(v <= limit for v in per_tenant.values()), (t, per_tenant)
 
@@ -111,7 +120,9 @@ def test_round_robin_is_fair_in_requests_not_in_work() -> None:
 
 
 @given(requests=workloads(), scheduler=SCHEDULERS)
-def test_the_virtual_loop_server_gives_the_pure_simulations_completions(requests: list[Request], scheduler: Any) -> None:
+def test_the_virtual_loop_server_gives_the_pure_simulations_completions(
+    requests: list[Request], scheduler: Any
+) -> None:
     sim = Simulation()
     on_loop = sim.run(serve_on_loop(requests, scheduler, capacity=2.0, trace=sim.trace))
     assert on_loop == simulate_schedule(requests, scheduler, capacity=2.0)
@@ -122,8 +133,13 @@ def test_both_entry_points_keep_the_numbers_and_events_they_gave_before_sharing_
     # Pinned from the two loops that simulate_schedule and serve_on_loop used to write out
     # separately: one scheduler loop behind both must give the same completions, the same
     # cut-off at `until`, and the same arrive/serve events in the same order at the same times.
-    reqs = [Request("a", 0.0, 2.0), Request("a", 0.0, 2.0), Request("b", 0.5, 0.5), Request("c", 1.0, 1.0),
-            Request("b", 9.0, 1.0)]
+    reqs = [
+        Request("a", 0.0, 2.0),
+        Request("a", 0.0, 2.0),
+        Request("b", 0.5, 0.5),
+        Request("c", 1.0, 1.0),
+        Request("b", 9.0, 1.0),
+    ]
     drr = DeficitRoundRobin(quantum=1.0, weights={"a": 2})
     expected = [("a", 0.0, 1.0), ("b", 1.0, 1.25), ("c", 1.25, 1.75), ("a", 1.75, 2.75), ("b", 9.0, 9.5)]
     assert [(c.tenant, c.start, c.finish) for c in simulate_schedule(reqs, drr, capacity=2.0)] == expected
@@ -132,13 +148,22 @@ def test_both_entry_points_keep_the_numbers_and_events_they_gave_before_sharing_
     served = sim.run(serve_on_loop(reqs, drr, capacity=2.0, trace=sim.trace))
     assert [(c.tenant, c.start, c.finish) for c in served] == expected
     assert [(e.time, e.kind, e.name) for e in sim.trace.events] == [
-        (0.0, "arrive", "a"), (0.0, "arrive", "a"), (1.0, "serve", "a"), (1.0, "arrive", "b"), (1.0, "arrive", "c"),
-        (1.25, "serve", "b"), (1.75, "serve", "c"), (2.75, "serve", "a"), (9.0, "arrive", "b"), (9.5, "serve", "b"),
+        (0.0, "arrive", "a"),
+        (0.0, "arrive", "a"),
+        (1.0, "serve", "a"),
+        (1.0, "arrive", "b"),
+        (1.0, "arrive", "c"),
+        (1.25, "serve", "b"),
+        (1.75, "serve", "c"),
+        (2.75, "serve", "a"),
+        (9.0, "arrive", "b"),
+        (9.5, "serve", "b"),
     ]
 
 
 async def _pull_as_one_server(source: Any, capacity: float) -> list[Completion]:
     import asyncio
+
     loop = asyncio.get_running_loop()
     origin, done = loop.time(), []
     async for request in source():
@@ -150,14 +175,18 @@ async def _pull_as_one_server(source: Any, capacity: float) -> list[Completion]:
 
 @given(requests=workloads(), scheduler=SCHEDULERS)
 def test_fair_source_pulled_by_one_server_gives_the_pure_simulations_completions(
-        requests: list[Request], scheduler: Any) -> None:
-    source = fair_source(requests, scheduler, tenant=lambda r: r.tenant, arrival=lambda r: r.arrival,
-                         size=lambda r: r.size)
+    requests: list[Request], scheduler: Any
+) -> None:
+    source = fair_source(
+        requests, scheduler, tenant=lambda r: r.tenant, arrival=lambda r: r.arrival, size=lambda r: r.size
+    )
     want = simulate_schedule(requests, scheduler, capacity=2.0)
     got = Simulation().run(_pull_as_one_server(source, 2.0))
     assert [(c.tenant, c.arrival, c.size) for c in got] == [(c.tenant, c.arrival, c.size) for c in want]
-    assert all(math.isclose(g.start, w.start, abs_tol=1e-9) and math.isclose(g.finish, w.finish, abs_tol=1e-9)
-               for g, w in zip(got, want))
+    assert all(
+        math.isclose(g.start, w.start, abs_tol=1e-9) and math.isclose(g.finish, w.finish, abs_tol=1e-9)
+        for g, w in zip(got, want)
+    )
     assert Simulation().run(_pull_as_one_server(source, 2.0)) == got  # replayable: each call is a fresh run
 
 
@@ -186,8 +215,10 @@ def test_jain_index_is_one_for_equal_shares_and_one_over_n_for_one_winner() -> N
         jain_index([1, -1])
 
 
-@given(xs=st.lists(st.floats(0, 1e6), min_size=1, max_size=20).filter(lambda xs: any(x > 0 for x in xs)),
-       scale=st.floats(0.001, 1000))
+@given(
+    xs=st.lists(st.floats(0, 1e6), min_size=1, max_size=20).filter(lambda xs: any(x > 0 for x in xs)),
+    scale=st.floats(0.001, 1000),
+)
 def test_jain_index_is_in_one_over_n_to_one_and_scale_free(xs: list[float], scale: float) -> None:
     j = jain_index(xs)
     assert 1 / len(xs) - 1e-9 <= j <= 1 + 1e-9
@@ -201,7 +232,12 @@ def test_max_min_shares_give_modest_tenants_their_demand() -> None:
 
 def test_percentiles_by_nearest_rank() -> None:
     values = list(range(1, 101))
-    assert (percentile(values, 50), percentile(values, 95), percentile(values, 99), percentile(values, 100)) == (50, 95, 99, 100)
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 99), percentile(values, 100)) == (
+        50,
+        95,
+        99,
+        100,
+    )
     assert percentile([7.0], 1) == 7.0
     with pytest.raises(ValueError):
         percentile([], 50)
@@ -210,7 +246,11 @@ def test_percentiles_by_nearest_rank() -> None:
 def test_tenant_stats_and_table() -> None:
     done = [Completion("a", 0, 0, 1), Completion("a", 0, 1, 2), Completion("b", 1, 2, 3)]
     stats = tenant_stats(done, horizon=4, tenants=["a", "b", "c"])
-    assert [(s.tenant, s.served, s.throughput, s.p50) for s in stats] == [("a", 2, 0.5, 1), ("b", 1, 0.25, 2), ("c", 0, 0.0, math.inf)]
+    assert [(s.tenant, s.served, s.throughput, s.p50) for s in stats] == [
+        ("a", 2, 0.5, 1),
+        ("b", 1, 0.25, 2),
+        ("c", 0, 0.0, math.inf),
+    ]
     assert "starved" in stats_table(stats)
 
 

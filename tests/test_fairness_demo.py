@@ -120,7 +120,7 @@ def test_the_demo_puts_its_controls_beside_a_figure_shown_at_its_drawn_size() ->
 def test_the_projector_figure_marks_the_selected_scheduler() -> None:
     view = FairnessView(dpi=100, projector=True)
     view.png(simulate_fairness([Tenant("a", 14), Tenant("b", 1.5)], ("FIFO", "round robin"), capacity=10, horizon=60))
-    (fig, axes, _canvas, _background), = view._frames.values()
+    ((fig, axes, _canvas, _background),) = view._frames.values()
     left, right = axes[0][0].title, axes[0][1].title
     assert right.get_text().startswith("✓ round robin\nselected") and right.get_color() == SELECTED_COLOUR
     assert left.get_text().startswith("FIFO\nbaseline") and left.get_color() != SELECTED_COLOUR
@@ -146,7 +146,11 @@ def test_the_blitting_view_reuses_one_frame_per_column_count_and_leaves_no_artis
     view.warm(FairnessControls())
     frames = dict(view._frames)
     assert sorted(k[0] for k in frames) == [1, 2]
-    for controls in (FairnessControls(tenants=5), FairnessControls(tenants=1, scheduler="round robin"), FairnessControls(scheduler="FIFO")):
+    for controls in (
+        FairnessControls(tenants=5),
+        FairnessControls(tenants=1, scheduler="round robin"),
+        FairnessControls(scheduler="FIFO"),
+    ):
         png, table = redraw_fairness_png(controls, view)
         assert png.startswith(b"\x89PNG") and "tenant A" in table
     assert view._frames.keys() == frames.keys()

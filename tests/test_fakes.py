@@ -224,7 +224,7 @@ def test_scripted_http_scripts_each_item_on_its_own_calls() -> None:
     results = [sim.run(_get(http, url)) for url in urls]
     assert results == [Err(busy), Ok({"id": "b"}), Err(busy), Ok({"id": "b"}), Ok({"id": "a"})]
     assert http.requests == 5
-    assert http.services["a"].calls == [0.0, 1.0, 2.0]      # each run's clock starts at 0; latency 0.5
+    assert http.services["a"].calls == [0.0, 1.0, 2.0]  # each run's clock starts at 0; latency 0.5
     assert [round(t, 1) for t, _ in http.samples[:2]] == [0.0, 0.5]
 
 
@@ -252,7 +252,7 @@ def test_scripted_http_counts_requests_in_flight_and_releases_them_on_cancel() -
 def test_scripted_http_satisfies_the_port_and_refuses_bad_scripts() -> None:
     from funcpipe_async import ScriptedHttp
 
-    port: HttpClientCap = ScriptedHttp({})     # mypy checks the port; at run time, the method is there
+    port: HttpClientCap = ScriptedHttp({})  # mypy checks the port; at run time, the method is there
     assert callable(port.get_json)
     with pytest.raises(TypeError, match="mapping item -> script"):
         ScriptedHttp([("a", ["x"])])  # type: ignore[arg-type]
@@ -268,8 +268,7 @@ def test_scripted_http_transport_serves_its_script_through_httpx() -> None:
 
     from funcpipe_async import HANG, ScriptedHttp, Simulation
 
-    api = ScriptedHttp({"a1": [ErrInfo("HTTP_503", "busy", retryable=True), {"id": "a1"}],
-                        "h1": [HANG]}, latency=0.5)
+    api = ScriptedHttp({"a1": [ErrInfo("HTTP_503", "busy", retryable=True), {"id": "a1"}], "h1": [HANG]}, latency=0.5)
 
     async def main() -> list[object]:
         async with httpx.AsyncClient(base_url="https://crm.test", transport=api.transport()) as client:

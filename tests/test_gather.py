@@ -125,9 +125,7 @@ def test_results_are_in_input_order_when_later_plans_finish_first() -> None:
 def test_gather_never_exceeds_concurrency(concurrency: int) -> None:
     yields = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8]
     result, probe = _drive(
-        lambda p: perform_async(
-            async_gather([p.plan(i, y) for i, y in enumerate(yields)], concurrency=concurrency)
-        )
+        lambda p: perform_async(async_gather([p.plan(i, y) for i, y in enumerate(yields)], concurrency=concurrency))
     )
     assert result == Ok(list(range(len(yields))))
     assert probe.max_running == concurrency  # reached, never exceeded
@@ -136,18 +134,14 @@ def test_gather_never_exceeds_concurrency(concurrency: int) -> None:
 
 
 def test_gather_keeps_at_most_concurrency_tasks_alive_for_many_plans() -> None:
-    result, probe = _drive(
-        lambda p: perform_async(async_gather([p.plan(i, i % 3) for i in range(500)], concurrency=7))
-    )
+    result, probe = _drive(lambda p: perform_async(async_gather([p.plan(i, i % 3) for i in range(500)], concurrency=7)))
     assert result == Ok(list(range(500)))
     assert probe.max_extra_tasks == 7
     assert len(probe.tasks) == 7
 
 
 def test_gather_creates_no_more_tasks_than_plans() -> None:
-    result, probe = _drive(
-        lambda p: perform_async(async_gather([p.plan(i, 2) for i in range(3)], concurrency=64))
-    )
+    result, probe = _drive(lambda p: perform_async(async_gather([p.plan(i, 2) for i in range(3)], concurrency=64)))
     assert result == Ok([0, 1, 2])
     assert probe.max_extra_tasks <= 3 and len(probe.tasks) <= 3
 
@@ -176,6 +170,7 @@ def test_concurrency_one_runs_sequentially_in_the_callers_task() -> None:
 
 def _sequence(plans: list[AsyncPlan[int]]) -> AsyncPlan[list[int]]:
     """The sequential ``async_bind`` chain that gather with ``concurrency=1`` must equal."""
+
     def then(plan: AsyncPlan[int]) -> Callable[[list[int]], AsyncPlan[list[int]]]:
         return lambda xs: async_map(plan, lambda x: [*xs, x])
 

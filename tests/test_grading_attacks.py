@@ -63,8 +63,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-
     write(solution, folder / "genuine.ipynb")
     write(_with_setup(load(EXERCISE), attacks.PATCH_THE_CHECKS), folder / "patches the checks.ipynb")
     write(with_cells(solution, {"t1": attacks.FORGE_ON_THE_CHANNEL}), folder / "forges on the channel.ipynb")
-    write(with_cells(solution, {"t1": _fill(attacks.ESCAPE_AND_SABOTAGE, folder, gradebook)}),
-          folder / "escapes and sabotages.ipynb")
+    write(
+        with_cells(solution, {"t1": _fill(attacks.ESCAPE_AND_SABOTAGE, folder, gradebook)}),
+        folder / "escapes and sabotages.ipynb",
+    )
     # files that used to stop the run
     os.mkfifo(folder / "fifo.ipynb")
     write(solution, outside / "elsewhere.ipynb")
@@ -85,15 +87,34 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-
     before = {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()}
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "funcpipe_async.grading", str(folder), "--strict", "--exercise", SLUG,
-         "--timeout", "10"],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "funcpipe_async.grading",
+            str(folder),
+            "--strict",
+            "--exercise",
+            SLUG,
+            "--timeout",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     elapsed = time.monotonic() - started
     time.sleep(4)  # long enough for an escaped daemon's second round of sabotage
     rows = {r["submission"]: r for r in csv.DictReader(gradebook.read_text(encoding="utf-8").splitlines())}
-    return {"done": done, "rows": rows, "folder": folder, "gradebook": gradebook, "target": target,
-            "outside": outside, "before": before, "elapsed": elapsed}
+    return {
+        "done": done,
+        "rows": rows,
+        "folder": folder,
+        "gradebook": gradebook,
+        "target": target,
+        "outside": outside,
+        "before": before,
+        "elapsed": elapsed,
+    }
 
 
 def test_the_folder_run_finishes_with_a_gradebook(run: dict) -> None:  # type: ignore[type-arg]
@@ -198,7 +219,7 @@ def test_fresh_examples_every_run_and_a_seed_replays_them() -> None:
     one, two = examples(1), examples(2)
     assert one == examples(1)
     assert one[: len(fixed)] == two[: len(fixed)] == fixed
-    assert len(one) > len(fixed) and one[len(fixed):] != two[len(fixed):]
+    assert len(one) > len(fixed) and one[len(fixed) :] != two[len(fixed) :]
 
     table = set(fixed)
 
@@ -214,8 +235,13 @@ def test_fresh_examples_every_run_and_a_seed_replays_them() -> None:
 def test_strict_refuses_to_run_unconfined(tmp_path: Path) -> None:
     write(load(SOLUTION), tmp_path / f"{SLUG}.ipynb")
     env = {**os.environ, "FUNCPIPE_GRADING_UNCONFINED": "1"}
-    done = subprocess.run([sys.executable, "-m", "funcpipe_async.grading", str(tmp_path), "--strict"],
-                          capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "funcpipe_async.grading", str(tmp_path), "--strict"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert done.returncode == 2 and "--strict" in done.stderr and "UNCONFINED" in done.stderr, done.stderr
     assert not (tmp_path / "gradebook.csv").exists()
 
@@ -242,8 +268,10 @@ def patched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
     """Every exercise's untouched notebook whose set-up cell patches that exercise's checks."""
     folder = tmp_path_factory.mktemp("patched")
     for slug in exercise_slugs():
-        write(_with_setup(load(ROOT / "exercises" / f"{slug}.ipynb"), attacks.patch_the_checks(f"ex{slug}")),
-              folder / f"{slug}.ipynb")
+        write(
+            _with_setup(load(ROOT / "exercises" / f"{slug}.ipynb"), attacks.patch_the_checks(f"ex{slug}")),
+            folder / f"{slug}.ipynb",
+        )
     reports = grade_folder(folder, limits=Limits(seconds=10), strict=True)
     return {r.exercise: r for r in reports}
 

@@ -19,7 +19,10 @@ EXERCISE = ROOT / "exercises" / "01_async_await_as_descriptions.ipynb"
 def grade(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "funcpipe_async.grading", *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, timeout=120,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -42,8 +45,18 @@ def test_json_has_one_entry_per_task_and_the_total() -> None:
     done = grade(EXERCISE, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"submission", "exercise", "title", "status", "tasks", "total", "max_total", "notes",
-                           "seed", "confinement"}
+    assert set(report) == {
+        "submission",
+        "exercise",
+        "title",
+        "status",
+        "tasks",
+        "total",
+        "max_total",
+        "notes",
+        "seed",
+        "confinement",
+    }
     assert isinstance(report["seed"], int)
     assert report["exercise"] == "01_async_await_as_descriptions" and report["status"] == "graded"
     assert (report["total"], report["max_total"]) == (0, 10)
@@ -61,8 +74,12 @@ def test_json_has_one_entry_per_task_and_the_total() -> None:
         (lambda d: ROOT / "README.md", "is not a notebook (expected a .ipynb file)"),
         (lambda d: _text(d / "broken.ipynb", '{"cells": [ '), "is not a notebook: invalid JSON at line 1"),
         (lambda d: _text(d / "list.ipynb", "[1, 2]"), "is not a notebook: no list of cells"),
-        (lambda d: _text(d / "mystery.ipynb", json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})),
-         "cannot tell which exercise"),
+        (
+            lambda d: _text(
+                d / "mystery.ipynb", json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+            ),
+            "cannot tell which exercise",
+        ),
         (lambda d: _mkdir(d / "empty"), "no .ipynb files under"),
     ],
     ids=["missing", "not-a-notebook", "malformed-json", "no-cells", "unknown-exercise", "empty-folder"],
@@ -100,9 +117,23 @@ def test_a_folder_becomes_a_csv_gradebook(tmp_path: Path) -> None:
     assert f"4 submission(s) graded; gradebook written to {gradebook}" in done.stdout
     rows = list(csv.DictReader(gradebook.read_text(encoding="utf-8").splitlines()))
     assert [r["submission"] for r in rows] == [
-        "alice/01_async_await_as_descriptions.ipynb", "bob.ipynb", "carol.ipynb", "dave.ipynb"
+        "alice/01_async_await_as_descriptions.ipynb",
+        "bob.ipynb",
+        "carol.ipynb",
+        "dave.ipynb",
     ]
-    assert list(rows[0]) == ["submission", "exercise", "t1", "t2", "t3", "total", "max_total", "status", "notes", "seed"]
+    assert list(rows[0]) == [
+        "submission",
+        "exercise",
+        "t1",
+        "t2",
+        "t3",
+        "total",
+        "max_total",
+        "status",
+        "notes",
+        "seed",
+    ]
     alice, bob, carol, dave = rows
     assert (alice["t1"], alice["t2"], alice["t3"], alice["total"], alice["max_total"]) == ("3", "4", "3", "10", "10")
     assert bob["total"] == "10" and bob["status"] == "graded" and bob["exercise"] == "01_async_await_as_descriptions"

@@ -100,11 +100,11 @@ def test_student_version_hides_the_solution_and_keeps_the_shape(slug: str) -> No
 def test_stubs_keep_signatures_and_replace_top_level_spans() -> None:
     source = (
         "# Task 2 — x\n# BEGIN SOLUTION\ndef _helper():\n    return 1\n# END SOLUTION\n\n"
-        "def answer(x: int) -> int:\n    \"\"\"Doc.\"\"\"\n    # BEGIN SOLUTION\n    return _helper() + x\n    # END SOLUTION\n"
+        'def answer(x: int) -> int:\n    """Doc."""\n    # BEGIN SOLUTION\n    return _helper() + x\n    # END SOLUTION\n'
     )
     assert make_exercises.stub_source(source, "t2", "cell") == (
         "# Task 2 — x\n# YOUR CODE HERE\n\n"
-        "def answer(x: int) -> int:\n    \"\"\"Doc.\"\"\"\n    # YOUR CODE HERE\n"
+        'def answer(x: int) -> int:\n    """Doc."""\n    # YOUR CODE HERE\n'
         '    raise NotImplementedError("Task 2: write answer")\n'
     )
 
@@ -129,7 +129,9 @@ def test_a_solution_without_a_span_in_a_task_is_refused(tmp_path: Path) -> None:
             cell.source = "# Task 3 — Regroup the chain and test it\ndef team_lead_email_left(user_id, http):\n    pass\ndef assert_same_chain(one, other, directory):\n    pass\n"
     path = tmp_path / "01_async_await_as_descriptions.ipynb"
     nbformat.write(solution, path)
-    with pytest.raises(make_exercises.SolutionError, match="Task 3 · Regroup the chain and test it has no '# BEGIN SOLUTION'"):
+    with pytest.raises(
+        make_exercises.SolutionError, match="Task 3 · Regroup the chain and test it has no '# BEGIN SOLUTION'"
+    ):
         make_exercises.render(path)
 
 
@@ -148,8 +150,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
         for task_id, mutants in fixtures(slug).MUTANTS.items():
             for name in mutants:
                 # a renamed file in a folder per exercise: the folder names the exercise
-                write(with_cells(solution, {task_id: mutants[name]}),
-                      folder / "mutant" / slug / f"{slug[:2]} {task_id} {name}.ipynb")
+                write(
+                    with_cells(solution, {task_id: mutants[name]}),
+                    folder / "mutant" / slug / f"{slug[:2]} {task_id} {name}.ipynb",
+                )
     reports = grade_folder(folder, limits=Limits(seconds=10))
     return {_key(r.submission): r for r in reports}
 
@@ -175,8 +179,6 @@ def test_every_untouched_exercise_scores_zero(graded: dict[str, Report], slug: s
     assert all(t.status == "not-done" for t in report.tasks), report.text()
     for task in report.tasks:
         assert "not done yet" in task.feedback and "NotImplementedError" in task.feedback
-
-
 
 
 @pytest.mark.parametrize("slug", SLUGS)

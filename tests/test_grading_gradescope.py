@@ -21,7 +21,7 @@ from funcpipe_async.grading.gradescope import build_bundle, runtime_requirements
 ROOT = Path(__file__).resolve().parents[1]
 SLUG = "01_async_await_as_descriptions"
 
-FORGE_RESULTS = '''# Task 1 — Describe a fetch, run nothing
+FORGE_RESULTS = """# Task 1 — Describe a fetch, run nothing
 import json, os, signal
 _forged = {"score": 10, "tests": [{"name": "forged", "score": 10, "max_score": 10}]}
 for _root in (os.environ.get("AUTOGRADER_ROOT", ""), "/autograder"):
@@ -39,7 +39,7 @@ except OSError:
 
 def fetch_email(user_id, http):
     raise NotImplementedError("Task 1: write fetch_email")
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +67,19 @@ def test_the_bundle_has_gradescopes_layout(bundle: Path) -> None:
 
 
 def test_the_cli_writes_a_bundle_and_refuses_an_unknown_exercise(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "funcpipe_async.grading", "gradescope", SLUG, "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "funcpipe_async.grading", "gradescope", SLUG, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and (tmp_path / "autograder.zip").is_file(), done.stderr
-    bad = subprocess.run([sys.executable, "-m", "funcpipe_async.grading", "gradescope", "99_nothing", "--out",
-                          str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "funcpipe_async.grading", "gradescope", "99_nothing", "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "no exercise called '99_nothing'" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x").exists()
 
@@ -86,7 +94,9 @@ def _run_autograder(bundle: Path, root: Path, notebooks: dict[str, Any]) -> dict
     for name, notebook in notebooks.items():
         write(notebook, root / "submission" / name)
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
-    done = subprocess.run(["bash", str(source / "run_autograder")], env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        ["bash", str(source / "run_autograder")], env=env, capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     return json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))

@@ -46,8 +46,9 @@ def executed() -> Any:
     # then checks again.
     notebook.cells.append(nbformat.v4.new_code_cell(_task_source(SOLUTION, "t1")))
     notebook.cells.append(nbformat.v4.new_code_cell(f'check_my_work("{SLUG}")'))
-    client = NotebookClient(notebook, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(EXERCISE.parent)}})
+    client = NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(EXERCISE.parent)}}
+    )
     client.execute()  # raises CellExecutionError if any cell fails
     return notebook
 

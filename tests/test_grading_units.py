@@ -98,7 +98,9 @@ def test_the_exercise_comes_from_metadata_then_the_file_name() -> None:
 
 def _report() -> Report:
     return Report(
-        "alice.ipynb", "01_x", "01 · X",
+        "alice.ipynb",
+        "01_x",
+        "01 · X",
         (
             TaskResult("t1", "Describe <it>", 3, 3, "passed", "describing runs nothing"),
             TaskResult("t2", "Chain", 0, 4, "failed", 'the first Err short-circuits: "a", b'),

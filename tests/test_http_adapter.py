@@ -24,8 +24,22 @@ def run(coro: object) -> object:
 
 @pytest.mark.parametrize(
     ("status", "retryable"),
-    [(400, False), (401, False), (403, False), (404, False), (409, False), (422, False), (501, False),
-     (408, True), (425, True), (429, True), (500, True), (502, True), (503, True), (504, True)],
+    [
+        (400, False),
+        (401, False),
+        (403, False),
+        (404, False),
+        (409, False),
+        (422, False),
+        (501, False),
+        (408, True),
+        (425, True),
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (504, True),
+    ],
 )
 def test_classify_status_retries_only_what_may_succeed_later(status: int, retryable: bool) -> None:
     info = classify_status(status, "Reason")

@@ -111,7 +111,11 @@ def test_every_input_is_accounted_for_once_and_requests_are_predicted_by_the_fau
     assert not service.running and service.open_connections == 0 and tasks_left == 0
     assert ledger.problems(IDS) == []
     assert ledger.counts() == {
-        "saved": 56, "fetch: BAD_JSON": 1, "fetch: HTTP_404": 1, "fetch: HTTP_503": 1, "validate: BAD_VALUE": 1,
+        "saved": 56,
+        "fetch: BAD_JSON": 1,
+        "fetch: HTTP_404": 1,
+        "fetch: HTTP_503": 1,
+        "validate: BAD_VALUE": 1,
     }
     assert rows == writes == len(ledger.saved) and keys == sorted(ledger.saved)
     assert {i: served[f"/items/{i}"] for i in IDS} == {i: predicted_requests(i) for i in IDS}

@@ -29,7 +29,9 @@ from funcpipe_async.testing import ArrowScript, EffectLog, PlanScript, ScriptOp,
 
 
 def test_observe_records_result_effects_at_their_instants_and_elapsed_time() -> None:
-    script = PlanScript(2, (ScriptOp("effect", "a"), ScriptOp("sleep", 1.5), ScriptOp("add", 3), ScriptOp("effect", "b")))
+    script = PlanScript(
+        2, (ScriptOp("effect", "a"), ScriptOp("sleep", 1.5), ScriptOp("add", 3), ScriptOp("effect", "b"))
+    )
     assert observe(script.build) == Observation(Ok(5), ("a(2)@0", "b(5)@1.5"), 1.5)
     assert str(observe(script.build)) == "Ok(value=5) after 1.5 s, effects [a(2)@0, b(5)@1.5]"
 
@@ -141,8 +143,11 @@ def test_a_retry_of_non_retryable_errors_is_caught_by_repeated_effects() -> None
 
 def test_check_law_accepts_plain_plans_and_validates_max_examples() -> None:
     report = check_law(
-        "pure is pure", "async_pure(x) == async_pure(x)", st.tuples(st.integers()),
-        lambda x: (lambda log: async_pure(x), lambda log: async_pure(x)), max_examples=5,
+        "pure is pure",
+        "async_pure(x) == async_pure(x)",
+        st.tuples(st.integers()),
+        lambda x: (lambda log: async_pure(x), lambda log: async_pure(x)),
+        max_examples=5,
     )
     assert report.holds and report.examples == 5
     with pytest.raises(ValueError, match="max_examples"):
@@ -196,7 +201,7 @@ def _filter_inverted(s: Stream[Any], p: Any) -> Stream[Any]:
 
 
 def test_stream_law_checker_catches_broken_chunk_batch_and_filter() -> None:
-    assert _failing(check_stream_laws(chunk=_chunk_dropping_the_remainder, max_examples=50)) .keys() == {"chunk/flatten"}
+    assert _failing(check_stream_laws(chunk=_chunk_dropping_the_remainder, max_examples=50)).keys() == {"chunk/flatten"}
     failing = _failing(check_stream_laws(batch=_batch_that_waits_after_a_full_batch, max_examples=50))
     assert list(failing) == ["batch/flatten"]  # same items, same effects: only the elapsed time shows it
     assert _failing(check_stream_laws(filter_=_filter_inverted, max_examples=50)).keys() == {"filter fusion"}

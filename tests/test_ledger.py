@@ -56,7 +56,9 @@ class Steps:
 
 
 @given(
-    fail_at=st.dictionaries(st.sampled_from([f"i{n}" for n in range(12)]), st.sampled_from(["fetch", "validate", "save"])),
+    fail_at=st.dictionaries(
+        st.sampled_from([f"i{n}" for n in range(12)]), st.sampled_from(["fetch", "validate", "save"])
+    ),
     n=st.integers(0, 12),
     concurrency=st.integers(1, 5),
 )
@@ -65,7 +67,9 @@ def test_every_input_is_accounted_for_exactly_once_and_the_first_failure_wins(
 ) -> None:
     inputs = [f"i{k}" for k in range(n)]
     steps = Steps(fail_at)
-    plan = account_for(inputs, [steps.step("fetch"), steps.step("validate"), steps.step("save")], concurrency=concurrency)
+    plan = account_for(
+        inputs, [steps.step("fetch"), steps.step("validate"), steps.step("save")], concurrency=concurrency
+    )
     ledger = Simulation().run(plan)
     assert isinstance(ledger, Ok)
     assert ledger.value.problems(inputs) == []
@@ -105,14 +109,25 @@ def test_arguments_are_validated(inputs: list[Any], steps: list[Any], error: typ
 
 def test_problems_names_lost_duplicated_and_unexpected_items() -> None:
     ledger = Ledger((Outcome("a"), Outcome("a"), Outcome("z", "fetch", BOOM)))
-    assert ledger.problems(["a", "b"]) == ["a: accounted for 2 times", "b: lost (1 in, 0 accounted for)", "z: accounted for but never an input"]
+    assert ledger.problems(["a", "b"]) == [
+        "a: accounted for 2 times",
+        "b: lost (1 in, 0 accounted for)",
+        "z: accounted for but never an input",
+    ]
     assert Ledger((Outcome("a"), Outcome("a"))).problems(["a", "a"]) == []
 
 
 def test_the_table_counts_each_outcome_and_the_total() -> None:
     unavailable = ErrInfo("HTTP_503", "", retryable=True)
-    ledger = Ledger((Outcome("a"), Outcome("b", "fetch", unavailable), Outcome("c"), Outcome("d", "validate", BOOM),
-                     Outcome("e", "fetch", unavailable)))
+    ledger = Ledger(
+        (
+            Outcome("a"),
+            Outcome("b", "fetch", unavailable),
+            Outcome("c"),
+            Outcome("d", "validate", BOOM),
+            Outcome("e", "fetch", unavailable),
+        )
+    )
     assert ledger.table() == (
         "outcome          inputs\n"
         "---------------  ------\n"
@@ -164,5 +179,11 @@ def test_the_real_pipeline_under_faults_loses_nothing_and_saves_nothing_twice() 
     assert isinstance(ledger, Ok)
     ledger = ledger.value
     assert ledger.problems(ids) == []
-    assert ledger.counts() == {"saved": 196, "validate: INVALID": 2, "fetch: BAD_JSON": 1, "fetch: HTTP_404": 1, "fetch: HTTP_503": 1}
+    assert ledger.counts() == {
+        "saved": 196,
+        "validate: INVALID": 2,
+        "fetch: BAD_JSON": 1,
+        "fetch: HTTP_404": 1,
+        "fetch: HTTP_503": 1,
+    }
     assert rows == Ok(196) and keys == Ok(sorted(ledger.saved)) and writes == 196

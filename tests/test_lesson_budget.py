@@ -38,13 +38,16 @@ def test_lesson_fits_its_stated_time(path: Path) -> None:
 def test_the_budget_rule_counts_what_it_should() -> None:
     b = lesson_budget.Budget("03_x.ipynb", words=1300, lines=80, stated=20)
     assert b.estimate == 20 and b.problem is None
-    assert lesson_budget.Budget("03_x.ipynb", 1300, 88, 20).problem == "estimated 21 minutes, more than the 20 it states"
+    assert (
+        lesson_budget.Budget("03_x.ipynb", 1300, 88, 20).problem == "estimated 21 minutes, more than the 20 it states"
+    )
     assert "more than the 50" in (lesson_budget.Budget("03_x.ipynb", 10, 1, 55).problem or "")
     assert lesson_budget.Budget("12_x.ipynb", 10, 1, 55).problem is None
 
 
-@pytest.mark.parametrize("path", [p for p in lesson_budget.lessons() if not p.name.startswith("00_")],
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", [p for p in lesson_budget.lessons() if not p.name.startswith("00_")], ids=lambda p: p.stem
+)
 def test_lesson_shows_a_plain_asyncio_form(path: Path) -> None:
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")

@@ -52,9 +52,15 @@ def test_the_fakes_report_the_meters_counts() -> None:
     batches = BatchEmbedder(BatchCost(overhead=1, per_item=0))
 
     async def main() -> None:
-        await asyncio.gather(http.get_json("/a"), http.get_json("/b"), http.get_json("/missing"),
-                             embedder.embed("x"), embedder.embed("y"),
-                             batches.embed(["x"])(), batches.embed(["y", "z"])())
+        await asyncio.gather(
+            http.get_json("/a"),
+            http.get_json("/b"),
+            http.get_json("/missing"),
+            embedder.embed("x"),
+            embedder.embed("y"),
+            batches.embed(["x"])(),
+            batches.embed(["y", "z"])(),
+        )
 
     Simulation().run(main())
     assert (http.in_flight, http.peak, http.samples) == (0, 2, [(0.0, 1), (0.0, 2), (1.0, 1), (1.0, 0)])

@@ -24,8 +24,9 @@ def _tool() -> ModuleType:
 
 
 def test_init_is_what_the_table_gives() -> None:
-    done = subprocess.run([sys.executable, "tools/make_namespace.py", "--check"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "tools/make_namespace.py", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -60,9 +61,11 @@ def test_every_name_in_all_resolves_once_and_dir_lists_the_lazy_ones() -> None:
 
 
 def test_importing_the_package_loads_no_plotting_widgets_or_hypothesis() -> None:
-    code = ("import sys, funcpipe_async\n"
-            "print(sorted(m for m in ('matplotlib', 'hypothesis', 'ipywidgets', 'IPython', 'sqlite3',"
-            " 'funcpipe_async.plots', 'funcpipe_async.demos') if m in sys.modules))")
+    code = (
+        "import sys, funcpipe_async\n"
+        "print(sorted(m for m in ('matplotlib', 'hypothesis', 'ipywidgets', 'IPython', 'sqlite3',"
+        " 'funcpipe_async.plots', 'funcpipe_async.demos') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -26,7 +26,8 @@ ANSI_CODE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Where a path of the machine that executed a notebook would show: the checkout, home, temp and
 # interpreter folders (the checkout's own absolute path first, whatever it is).
 ABSOLUTE_PATH = re.compile(
-    re.escape(str(ROOT)) + r"|/(?:work|tmp|root|home|Users|opt|usr|var)/|~/|site-packages|\.venv/|python3\.\d+/")
+    re.escape(str(ROOT)) + r"|/(?:work|tmp|root|home|Users|opt|usr|var)/|~/|site-packages|\.venv/|python3\.\d+/"
+)
 # An IPython frame outside the notebook that still names a line: "File <path>:<line>, in f(...)".
 LIBRARY_LINE = re.compile(r"^File [^\n]*:\d+, in ", re.MULTILINE)
 
@@ -63,7 +64,8 @@ def test_there_are_lesson_notebooks() -> None:
 @pytest.mark.parametrize("path", EXECUTED, ids=_id)
 def test_every_code_cell_is_stored_executed(path: Path) -> None:
     unexecuted = [
-        _source(c).splitlines()[0] for c in _cells(path)
+        _source(c).splitlines()[0]
+        for c in _cells(path)
         if c["cell_type"] == "code" and _source(c).strip() and c.get("execution_count") is None
     ]
     assert not unexecuted, f"{_id(path)}: cells saved without running (nbval skips them): {unexecuted}"
@@ -72,8 +74,11 @@ def test_every_code_cell_is_stored_executed(path: Path) -> None:
 @pytest.mark.parametrize("path", EXERCISES, ids=_id)
 def test_student_versions_are_stored_unexecuted(path: Path) -> None:
     """A student opens a clean exercise: no counts, no outputs (nbval runs it without comparing)."""
-    ran = [_source(c).splitlines()[0] for c in _cells(path)
-           if c["cell_type"] == "code" and (c.get("execution_count") is not None or c.get("outputs"))]
+    ran = [
+        _source(c).splitlines()[0]
+        for c in _cells(path)
+        if c["cell_type"] == "code" and (c.get("execution_count") is not None or c.get("outputs"))
+    ]
     assert not ran, f"{_id(path)}: cells stored with outputs or counts: {ran}"
 
 
@@ -101,7 +106,9 @@ def test_outputs_carry_no_absolute_paths(path: Path) -> None:
     for cell in _cells(path):
         for text in _texts(cell):
             found = ABSOLUTE_PATH.search(text)
-            assert not found, f"{_id(path)}: an output names a machine path near {text[max(found.start() - 40, 0):found.end() + 40]!r}"
+            assert not found, (
+                f"{_id(path)}: an output names a machine path near {text[max(found.start() - 40, 0) : found.end() + 40]!r}"
+            )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
@@ -110,7 +117,9 @@ def test_tracebacks_name_no_library_line_numbers(path: Path) -> None:
     for cell in _cells(path):
         for out in cell.get("outputs", []):
             for frame in out.get("traceback", []):
-                assert not LIBRARY_LINE.search(ANSI_CODE.sub("", frame)), f"{_id(path)}: a traceback frame names a library line: {frame[:100]!r}"
+                assert not LIBRARY_LINE.search(ANSI_CODE.sub("", frame)), (
+                    f"{_id(path)}: a traceback frame names a library line: {frame[:100]!r}"
+                )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
@@ -120,7 +129,8 @@ def test_no_widget_state_is_stored(path: Path) -> None:
     for cell in notebook["cells"]:
         for out in cell.get("outputs", []):
             assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {}), (
-                f"{_id(path)}: an output stores a widget view (random model id)")
+                f"{_id(path)}: an output stores a widget view (random model id)"
+            )
 
 
 @pytest.mark.parametrize("path", lesson_sources.paired_notebooks(), ids=_id)

@@ -36,8 +36,10 @@ def _top_level_imports() -> dict[str, str]:
 
 
 def _declared() -> set[str]:
-    return {re.split(r"[<>=!~ \[;]", dep, maxsplit=1)[0].lower().replace("_", "-")
-            for dep in PYPROJECT["project"]["dependencies"]}
+    return {
+        re.split(r"[<>=!~ \[;]", dep, maxsplit=1)[0].lower().replace("_", "-")
+        for dep in PYPROJECT["project"]["dependencies"]
+    }
 
 
 def test_every_third_party_import_is_a_declared_dependency() -> None:

@@ -339,9 +339,7 @@ def test_repr_is_address_free_and_shows_structure() -> None:
     http = _http()
     plan = async_map(async_bind(async_pure(1), inc_plan), inc)
     assert repr(plan) == "async_map(async_bind(async_pure(1), inc_plan), inc)"
-    assert repr(async_fail(BOOM)) == (
-        "async_fail(ErrInfo(code='BOOM', message='scripted failure', retryable=False))"
-    )
+    assert repr(async_fail(BOOM)) == ("async_fail(ErrInfo(code='BOOM', message='scripted failure', retryable=False))")
     lifted = async_lift(lambda: http.get_json("/a"))
     here = "test_repr_is_address_free_and_shows_structure"
     assert repr(lifted) == f"async_lift({here}.<lambda>)"
@@ -386,6 +384,7 @@ def test_a_plain_coroutine_function_is_a_plan() -> None:
 
 
 # --- async_settle ---------------------------------------------------------------------------
+
 
 def test_async_settle_keeps_the_outcome_as_the_value() -> None:
     from funcpipe_async.plan import async_settle

@@ -25,24 +25,18 @@ def _data(values: Any) -> list[float]:
     return [float(v) for v in np.asarray(values).ravel()]
 
 
-
-
 def test_drive_timeline_summary_of_a_known_trace() -> None:
     # Both steps are described (t=0, 1) before the shell drives (t=2); fetch runs 3–5 with
     # its GET inside; save runs 6–7 and fails.  The http effect is not a step of its own.
     assert drive_timeline_summary(fetch_then_failing_save()) == (
-        "driven by the shell at t=2\n"
-        "fetch: described at t=0; ran at t=3–5\n"
-        "save: described at t=1; ran at t=6–7 (Err)"
+        "driven by the shell at t=2\nfetch: described at t=0; ran at t=3–5\nsave: described at t=1; ran at t=6–7 (Err)"
     )
 
 
 def test_drive_timeline_summary_of_a_trace_never_driven() -> None:
     trace = Trace()
     trace.step("fetch", async_pure(1))
-    assert drive_timeline_summary(trace) == (
-        "never driven: nothing ran\nfetch: described at t=0; ran at t=never"
-    )
+    assert drive_timeline_summary(trace) == ("never driven: nothing ran\nfetch: described at t=0; ran at t=never")
 
 
 def test_drive_timeline_summary_lists_every_drive_and_run() -> None:
@@ -50,9 +44,7 @@ def test_drive_timeline_summary_lists_every_drive_and_run() -> None:
     plan = trace.step("a", async_pure(1))
     run_sync(plan, trace=trace)  # drive 1, start 2, finish 3, done 4
     run_sync(plan, trace=trace)  # drive 5, start 6, finish 7, done 8
-    assert drive_timeline_summary(trace) == (
-        "driven by the shell at t=1, 5\na: described at t=0; ran at t=2–3, 6–7"
-    )
+    assert drive_timeline_summary(trace) == ("driven by the shell at t=1, 5\na: described at t=0; ran at t=2–3, 6–7")
 
 
 def test_plot_drive_timeline_returns_a_figure_with_one_row_per_step() -> None:
@@ -74,7 +66,11 @@ def test_plot_drive_timeline_draws_describes_runs_and_drives() -> None:
         (3.0, 2.0, None),
         (6.0, 1.0, "//"),  # the Err run is hatched: meaning does not rest on colour alone
     ]
-    vlines = [(_data(line.get_xdata())[0], line.get_linestyle()) for line in ax.lines if line.get_marker() in ("None", "", None)]
+    vlines = [
+        (_data(line.get_xdata())[0], line.get_linestyle())
+        for line in ax.lines
+        if line.get_marker() in ("None", "", None)
+    ]
     assert vlines == [(2.0, "--"), (8.0, ":")]
 
 
@@ -104,14 +100,21 @@ def _legend_labels(fig: Figure) -> list[str]:
 
 def test_plot_drive_timeline_legend_lists_an_err_run_only_when_one_failed() -> None:
     assert _legend_labels(plot_drive_timeline(fetch_then_failing_save())) == [
-        "described (plan built)", "ran (Ok)", "ran (Err)",
-        "before driving: descriptions only", "shell starts driving", "shell done",
+        "described (plan built)",
+        "ran (Ok)",
+        "ran (Err)",
+        "before driving: descriptions only",
+        "shell starts driving",
+        "shell done",
     ]
     trace = Trace()
     run_sync(trace.step("fetch", async_pure(1)), trace=trace)
     assert _legend_labels(plot_drive_timeline(trace)) == [
-        "described (plan built)", "ran (Ok)",
-        "before driving: descriptions only", "shell starts driving", "shell done",
+        "described (plan built)",
+        "ran (Ok)",
+        "before driving: descriptions only",
+        "shell starts driving",
+        "shell done",
     ]
 
 

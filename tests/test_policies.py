@@ -393,8 +393,13 @@ def test_retry_trace_is_identical_across_runs() -> None:
     def run_once() -> list[tuple[float, str, str, dict[str, object]]]:
         sim = Simulation(seed=5)
         plans = [
-            async_retry(Flaky(fails_then_ok(i % 4)).plan(), RetryPolicy(max_attempts=4, jitter="full"),
-                        rng=sim.rng, trace=sim.trace, name=f"call-{i}")
+            async_retry(
+                Flaky(fails_then_ok(i % 4)).plan(),
+                RetryPolicy(max_attempts=4, jitter="full"),
+                rng=sim.rng,
+                trace=sim.trace,
+                name=f"call-{i}",
+            )
             for i in range(8)
         ]
         sim.run(async_gather(plans, concurrency=4))
@@ -415,8 +420,9 @@ def test_policy_repr_is_the_same_under_any_hash_seed() -> None:
         "print(RetryPolicy(retry_on=frozenset({'TIMEOUT', 'HTTP_503', 'HTTP_429', 'RESET'})))"
     )
     outputs = {
-        subprocess.run([sys.executable, "-c", code], env={"PYTHONHASHSEED": seed}, capture_output=True,
-                       text=True, check=True).stdout
+        subprocess.run(
+            [sys.executable, "-c", code], env={"PYTHONHASHSEED": seed}, capture_output=True, text=True, check=True
+        ).stdout
         for seed in ("1", "2", "3", "4")
     }
     assert outputs == {

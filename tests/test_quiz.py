@@ -65,8 +65,9 @@ def test_no_answer_text_leaks_into_the_quiz_cells_stored_output(lesson: str) -> 
     """Before answering, the widget's stored output (and the notebook's saved widget state)
     hold no explanation, no reason and no marker of which option is right."""
     notebook = json.loads((ROOT / "notebooks" / f"{lesson}.ipynb").read_text())
-    quiz_cell = next(c for c in notebook["cells"] if c["cell_type"] == "code"
-                     and "lesson_quiz(" in "".join(c["source"]))
+    quiz_cell = next(
+        c for c in notebook["cells"] if c["cell_type"] == "code" and "lesson_quiz(" in "".join(c["source"])
+    )
     stored = json.dumps(quiz_cell.get("outputs", [])) + json.dumps(notebook["metadata"].get("widgets", {}))
     for q in load_quiz(lesson):
         for secret in (q.why, *[r for r in q.reasons if r]):
@@ -186,7 +187,7 @@ def test_quiz_widget_buttons_show_styled_feedback() -> None:
     assert buttons[0].description == "A ✗" and buttons[0].style.button_color == WRONG_COLOUR
     buttons[1].click()
     assert "✓ Correct." in result.value and Q1.why in result.value
-    assert buttons[0].description == "A" and buttons[0].style.button_color is None   # earlier pick cleared
+    assert buttons[0].description == "A" and buttons[0].style.button_color is None  # earlier pick cleared
     assert buttons[1].description == "B ✓" and buttons[1].style.button_color == RIGHT_COLOUR
     # the second question's widgets are independent of the first's
     assert box.children[1].children[-1].value == ""

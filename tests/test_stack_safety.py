@@ -90,9 +90,7 @@ class DepthProbe:
         async def probe() -> Result[int, ErrInfo]:
             frames = _frames()
             self.stack_depths.append(len(frames))
-            self.await_depths.append(
-                sum(1 for f in frames if f.f_code.co_flags & inspect.CO_COROUTINE)
-            )
+            self.await_depths.append(sum(1 for f in frames if f.f_code.co_flags & inspect.CO_COROUTINE))
             await asyncio.sleep(0)
             return Ok(x)
 

@@ -37,7 +37,9 @@ def test_figure_has_three_rows_and_a_close_marker() -> None:
     assert isinstance(fig, Figure)
     (ax,) = fig.axes
     assert [t.get_text() for t in ax.get_yticklabels()] == [
-        "consumer asks (pull)", "source produces (emit)", "consumer done (consume)",
+        "consumer asks (pull)",
+        "source produces (emit)",
+        "consumer done (consume)",
     ]
     assert "virtual seconds" in ax.get_xlabel()
     labels = [t.get_text() for t in ax.get_legend().get_texts()]

@@ -154,9 +154,13 @@ def test_merge_keeps_each_sources_order_and_loses_nothing(parts: list[tuple[list
 
 def test_merge_interleaves_by_arrival_and_breaks_ties_by_argument_order() -> None:
     fast, slow = Resource("fast"), Resource("slow")
-    merged = merge_streams(owned(slow, 3, delay=2.0).map(lambda x: f"slow{x}"), owned(fast, 3, delay=1.0).map(lambda x: f"fast{x}"))
+    merged = merge_streams(
+        owned(slow, 3, delay=2.0).map(lambda x: f"slow{x}"), owned(fast, 3, delay=1.0).map(lambda x: f"fast{x}")
+    )
     assert Simulation().run(result_and_held(merged.to_list(), fast, slow)) == (
-        Ok(["fast0", "slow0", "fast1", "fast2", "slow1", "slow2"]), [0, 0])
+        Ok(["fast0", "slow0", "fast1", "fast2", "slow1", "slow2"]),
+        [0, 0],
+    )
 
 
 def test_merge_has_at_most_one_pull_in_flight_per_source() -> None:
@@ -386,7 +390,11 @@ def test_traced_records_pull_emit_close() -> None:
     trace = Trace()
     run(stream_of([7, 8, 9]).traced(trace, "src").take(2))
     assert [(e.kind, dict(e.data)) for e in trace.events] == [
-        (PULL, {"item": 0}), (EMIT, {"item": 0}), (PULL, {"item": 1}), (EMIT, {"item": 1}), (CLOSE, {"items": 2}),
+        (PULL, {"item": 0}),
+        (EMIT, {"item": 0}),
+        (PULL, {"item": 1}),
+        (EMIT, {"item": 1}),
+        (CLOSE, {"items": 2}),
     ]
 
 

@@ -17,7 +17,8 @@ def test_the_first_copy_has_every_lesson_and_exercise_and_no_solution(tmp_path: 
     assert "notebooks/00_module_overview.ipynb" in names
     assert "exercises/03_backpressure.ipynb" in names and "exercises/README.md" in names
     assert len([n for n in names if n.startswith("notebooks/") and n.count("/") == 1]) == len(
-        list((ROOT / "notebooks").glob("*.ipynb")))
+        list((ROOT / "notebooks").glob("*.ipynb"))
+    )
     assert not (tmp_path / "solutions").exists() and not any(p.suffix == ".py" for p in copied)
     assert differing == []
 

@@ -399,9 +399,13 @@ def test_leftover_tasks_are_reported_by_name_and_where_they_wait() -> None:
     error = caught.value
     assert isinstance(error, AssertionError)  # in a test, a leaked task is a failed test
     assert error.now == 35.0 and error.result == "test passed"
-    assert error.leftovers == sim.leftovers == (
-        "'heartbeat' waiting in test_leftover_tasks_are_reported_by_name_and_where_they_wait.heartbeat → sleep",
-        "'Event.wait' waiting in Event.wait",
+    assert (
+        error.leftovers
+        == sim.leftovers
+        == (
+            "'heartbeat' waiting in test_leftover_tasks_are_reported_by_name_and_where_they_wait.heartbeat → sleep",
+            "'Event.wait' waiting in Event.wait",
+        )
     )
     message = str(error)
     assert message.startswith("main returned at virtual time 35s, leaving 2 tasks running (now cancelled).")
@@ -509,8 +513,12 @@ def test_deadlock_and_limits_still_work_after_nest_asyncio_patched_the_loop_clas
             Simulation(limit=100).run(_forever())
         return deadlock.value.waiting[0], type(limit.value).__name__, Simulation().run(_sleep_then_now(3))
 
-    assert asyncio.run(cell()) == ("'main' waiting in test_deadlock_and_limits_still_work_after_nest_asyncio_"
-                                   "patched_the_loop_class.stuck → Event.wait", "SimulationLimitError", 3.0)
+    assert asyncio.run(cell()) == (
+        "'main' waiting in test_deadlock_and_limits_still_work_after_nest_asyncio_"
+        "patched_the_loop_class.stuck → Event.wait",
+        "SimulationLimitError",
+        3.0,
+    )
 
 
 async def _forever() -> None:

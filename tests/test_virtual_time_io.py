@@ -210,6 +210,7 @@ def test_a_thread_started_before_the_run_does_not_hold_the_clock() -> None:
     thread = threading.Thread(target=busy)
     thread.start()
     try:
+
         async def main() -> float:
             await asyncio.sleep(600)
             return now()

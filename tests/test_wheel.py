@@ -37,8 +37,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert len(wheels) == 1, wheels
     venv.create(work / "env", with_pip=True)
     python = work / "env" / "bin" / "python"
-    _run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-c", ROOT / "requirements.txt", wheels[0], cwd=work)
+    _run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-c",
+        ROOT / "requirements.txt",
+        wheels[0],
+        cwd=work,
+    )
     return python
 
 
@@ -47,8 +57,12 @@ def test_the_wheel_holds_every_subpackage(installed: Path) -> None:
     import zipfile
 
     files = zipfile.ZipFile(wheel).namelist()
-    for package in ("funcpipe_async/adapters/", "funcpipe_async/shell/", "funcpipe_async/grading/checks/",
-                    "funcpipe_async/demos/"):
+    for package in (
+        "funcpipe_async/adapters/",
+        "funcpipe_async/shell/",
+        "funcpipe_async/grading/checks/",
+        "funcpipe_async/demos/",
+    ):
         assert any(f.startswith(package) and f.endswith("__init__.py") for f in files), f"{package} is missing"
     assert "funcpipe_async/py.typed" in files
     quizzes = {f for f in files if f.startswith("funcpipe_async/quizzes/") and f.endswith(".json")}
@@ -57,8 +71,7 @@ def test_the_wheel_holds_every_subpackage(installed: Path) -> None:
 
 
 def test_the_quizzes_load_from_the_installed_wheel(installed: Path, tmp_path: Path) -> None:
-    script = ("from funcpipe_async import load_quiz\n"
-              "print(len(load_quiz('03')), load_quiz('12')[0].options[0])\n")
+    script = "from funcpipe_async import load_quiz\nprint(len(load_quiz('03')), load_quiz('12')[0].options[0])\n"
     assert _run(installed, "-I", "-c", script, cwd=tmp_path).strip() == "6 `asyncio.gather` + `asyncio.Semaphore(4)`"
 
 

@@ -53,7 +53,7 @@ from typing import Any
 try:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
-except ImportError:         # reported by _check_tools with what to do
+except ImportError:  # reported by _check_tools with what to do
     sync_playwright = None
     PlaywrightError = Exception
 
@@ -62,17 +62,24 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling Google, and this kind of
 # machine's closed network refuses it; --no-sandbox because CI runs as root.
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-breakpad", "--disable-crash-reporter",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-breakpad",
+    "--disable-crash-reporter",
 )
 SERVER_START_S = 60.0
 KERNEL_S = 60.0
 RUN_ALL_S = 180.0
 REDRAW_S = 30.0
 SELF_TEST_REDRAW_S = 5.0
-PROJECTOR = {"width": 1280, "height": 720}      # the classroom projector the demos must fit
-MIN_TEXT_PX = 14.0                              # funcpipe_async.plots.MIN_TEXT_PX
+PROJECTOR = {"width": 1280, "height": 720}  # the classroom projector the demos must fit
+MIN_TEXT_PX = 14.0  # funcpipe_async.plots.MIN_TEXT_PX
 # Where JupyterLab 4.6 keeps Presentation Mode (INSTRUCTORS.md names this path; the check clicks it).
 PRESENTATION_MENU = ("View", "Appearance", "Presentation Mode")
 LANDING = "notebooks/00_module_overview.ipynb"  # what `make lab` must open
@@ -82,9 +89,9 @@ LANDING = "notebooks/00_module_overview.ipynb"  # what `make lab` must open
 class Demo:
     """One notebook to check: where it is, the cell that draws the demo, and the slider to move."""
 
-    notebook: str          # path from the repository root ("" for the self-test's generated one)
-    call: str              # text that identifies the demo's cell
-    slider: str            # the slider's description label
+    notebook: str  # path from the repository root ("" for the self-test's generated one)
+    call: str  # text that identifies the demo's cell
+    slider: str  # the slider's description label
     key: str = "ArrowRight"
 
 
@@ -124,23 +131,38 @@ class SelfTest:
 _SELF_TEST_WIRED = "slider.observe(lambda change: setattr(image, 'value', draw(change['new'])), names='value')\n"
 SELF_TEST_DEMO = Demo("", call="self_test_demo(", slider="self-test")
 SELF_TESTS = (
-    SelfTest("self_test_unwired.ipynb", "a slider wired to nothing", _SELF_TEST_WIDGETS
-             + "widgets.VBox([slider, image])   # self_test_demo(\n", expect="did not change"),
-    SelfTest("self_test_js_error.ipynb", "a working demo on a page that logs a JavaScript error",
-             _SELF_TEST_WIDGETS.replace("figure_png(fig)", "demo_png(fig)")    # it fits the projector: only the error fails
-             + "slider.observe(lambda change: setattr(image, 'value', draw(change['new'])), names='value')\n"
-             + "from IPython.display import HTML, display\n"
-             + "display(HTML(\"<script>console.error('self-test: an error in the page')</script>\"))\n"
-             + "widgets.HBox([slider, image])   # self_test_demo(\n", expect="JavaScript errors in the console"),
-    SelfTest("self_test_tall.ipynb", "a slider above a figure too tall for 1280×720",
-             _SELF_TEST_WIDGETS.replace("figsize=(3, 2)", "figsize=(6, 9)").replace("figure_png(fig)", "demo_png(fig)")
-             + _SELF_TEST_WIRED + "widgets.VBox([slider, image])   # self_test_demo(\n",
-             expect="not both inside"),
-    SelfTest("self_test_small_text.ipynb", "a figure beside its slider whose chart text is too small",
-             _SELF_TEST_WIDGETS.replace("figure_png(fig)", "demo_png(fig)").replace(
-                 "labelsize=12", "labelsize=6")
-             + _SELF_TEST_WIRED + "widgets.HBox([slider, image])   # self_test_demo(\n",
-             expect="smaller than 14 px"),
+    SelfTest(
+        "self_test_unwired.ipynb",
+        "a slider wired to nothing",
+        _SELF_TEST_WIDGETS + "widgets.VBox([slider, image])   # self_test_demo(\n",
+        expect="did not change",
+    ),
+    SelfTest(
+        "self_test_js_error.ipynb",
+        "a working demo on a page that logs a JavaScript error",
+        _SELF_TEST_WIDGETS.replace("figure_png(fig)", "demo_png(fig)")  # it fits the projector: only the error fails
+        + "slider.observe(lambda change: setattr(image, 'value', draw(change['new'])), names='value')\n"
+        + "from IPython.display import HTML, display\n"
+        + "display(HTML(\"<script>console.error('self-test: an error in the page')</script>\"))\n"
+        + "widgets.HBox([slider, image])   # self_test_demo(\n",
+        expect="JavaScript errors in the console",
+    ),
+    SelfTest(
+        "self_test_tall.ipynb",
+        "a slider above a figure too tall for 1280×720",
+        _SELF_TEST_WIDGETS.replace("figsize=(3, 2)", "figsize=(6, 9)").replace("figure_png(fig)", "demo_png(fig)")
+        + _SELF_TEST_WIRED
+        + "widgets.VBox([slider, image])   # self_test_demo(\n",
+        expect="not both inside",
+    ),
+    SelfTest(
+        "self_test_small_text.ipynb",
+        "a figure beside its slider whose chart text is too small",
+        _SELF_TEST_WIDGETS.replace("figure_png(fig)", "demo_png(fig)").replace("labelsize=12", "labelsize=6")
+        + _SELF_TEST_WIRED
+        + "widgets.HBox([slider, image])   # self_test_demo(\n",
+        expect="smaller than 14 px",
+    ),
 )
 
 
@@ -168,11 +190,14 @@ class Report:
         before, after = self.readout
         slider = f"slider {before} → {after}: the figure redrew in {self.redraw_s:.2f} s; " if self.redraw_s else ""
         projector = f"{self.projector}; " if self.projector else ""
-        return (f"{self.name}: {self.code_cells} code cells ran, {self.expected_errors} raised as tagged "
-                f"(raises-exception); {slider}{projector}JavaScript errors: {len(self.js_errors)}")
+        return (
+            f"{self.name}: {self.code_cells} code cells ran, {self.expected_errors} raised as tagged "
+            f"(raises-exception); {slider}{projector}JavaScript errors: {len(self.js_errors)}"
+        )
 
 
 # --------------------------------------------------------------------------- the server
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -187,7 +212,7 @@ class Lab:
     port: int
     token: str
     root: Path
-    pid: int               # the server's; its kernels run in its session
+    pid: int  # the server's; its kernels run in its session
 
     def url(self, path: str) -> str:
         sep = "&" if "?" in path else "?"
@@ -222,13 +247,19 @@ def jupyter_lab(notebooks: dict[str, str], *, bin_dir: Path, default_url: str | 
         JUPYTERLAB_WORKSPACES_DIR=str(work / "workspaces"),
         IPYTHONDIR=str(work / "ipython"),
     )
-    env.pop("MPLBACKEND", None)         # the kernel must draw inline, as in class
+    env.pop("MPLBACKEND", None)  # the kernel must draw inline, as in class
     command = [
-        str(bin_dir / "jupyter"), "lab", "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--LabApp.expose_app_in_browser=True",      # lets the check read cells' state (window.jupyterapp)
-        "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        str(bin_dir / "jupyter"),
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",  # lets the check read cells' state (window.jupyterapp)
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     if default_url is not None:
         command.append(f"--LabApp.default_url={default_url}")
@@ -236,8 +267,15 @@ def jupyter_lab(notebooks: dict[str, str], *, bin_dir: Path, default_url: str | 
         command.append("--allow-root")
     log_path = work / "server.log"
     with open(log_path, "w") as log:
-        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  start_new_session=True, preexec_fn=_die_with_parent)
+        server = subprocess.Popen(
+            command,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
     lab = Lab(port, token, root, server.pid)
     try:
         _wait_until_up(lab, server, log_path)
@@ -261,8 +299,9 @@ def _wait_until_up(lab: Lab, server: subprocess.Popen[bytes], log_path: Path) ->
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise CheckError(f"JupyterLab exited with status {server.returncode} while starting:\n"
-                             + log_path.read_text()[-2000:])
+            raise CheckError(
+                f"JupyterLab exited with status {server.returncode} while starting:\n" + log_path.read_text()[-2000:]
+            )
         try:
             with urllib.request.urlopen(lab.url("/api/status"), timeout=2):
                 return
@@ -281,7 +320,7 @@ def _stop(lab: Lab, server: subprocess.Popen[bytes]) -> None:
         except (urllib.error.URLError, OSError, subprocess.TimeoutExpired):
             pass
     try:
-        os.killpg(server.pid, signal.SIGKILL)      # kernels are in the server's session: none survive
+        os.killpg(server.pid, signal.SIGKILL)  # kernels are in the server's session: none survive
     except ProcessLookupError:
         pass
     if server.poll() is None:
@@ -361,12 +400,16 @@ def notebook_page(browser: Any, report: Report) -> Iterator[Any]:
         yield page
     except CheckError as failure:
         if report.js_errors:
-            raise CheckError(f"{failure}\nJavaScript errors in the console:\n  " + "\n  ".join(report.js_errors)) from None
+            raise CheckError(
+                f"{failure}\nJavaScript errors in the console:\n  " + "\n  ".join(report.js_errors)
+            ) from None
         raise
     finally:
-        try:                                # free the kernel now rather than when the server stops
-            page.evaluate("async () => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-                          " if (w && w.sessionContext) await w.sessionContext.shutdown(); }")
+        try:  # free the kernel now rather than when the server stops
+            page.evaluate(
+                "async () => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                " if (w && w.sessionContext) await w.sessionContext.shutdown(); }"
+            )
         except PlaywrightError:
             pass
         page.close()
@@ -392,8 +435,9 @@ def run_all_cells(page: Any, lab: Lab, name: str, report: Report) -> None:
     except PlaywrightError:
         ran = page.evaluate(_CELLS)
         done = sum(1 for cell in ran if cell["count"] is not None)
-        raise CheckError(f"Run All Cells had not finished after {RUN_ALL_S:.0f} s: {done} of {len(ran)} "
-                         "code cells ran") from None
+        raise CheckError(
+            f"Run All Cells had not finished after {RUN_ALL_S:.0f} s: {done} of {len(ran)} code cells ran"
+        ) from None
     cells = page.evaluate(_CELLS)
     report.code_cells = len(cells)
     check_ran_in_order(cells)
@@ -408,8 +452,9 @@ def check_lesson(browser: Any, lab: Lab, name: str) -> Report:
     return report
 
 
-def check_demo(browser: Any, lab: Lab, name: str, demo: Demo, *, redraw_s: float = REDRAW_S,
-               shots: Path | None = None) -> Report:
+def check_demo(
+    browser: Any, lab: Lab, name: str, demo: Demo, *, redraw_s: float = REDRAW_S, shots: Path | None = None
+) -> Report:
     """Open one notebook, run it all, move the demo's slider and watch the figure."""
     report = Report(name)
     with notebook_page(browser, report) as page:
@@ -444,11 +489,17 @@ def _move_slider(page: Any, name: str, demo: Demo, report: Report, *, redraw_s: 
     if after_value == before_value:
         raise CheckError(f"pressing {demo.key} on the slider {demo.slider!r} did not move it ({before_value})")
     try:
-        page.wait_for_function("([img, src]) => img.getAttribute('src') !== src",
-                               arg=[image.element_handle(), before_src], timeout=redraw_s * 1000, polling=50)
+        page.wait_for_function(
+            "([img, src]) => img.getAttribute('src') !== src",
+            arg=[image.element_handle(), before_src],
+            timeout=redraw_s * 1000,
+            polling=50,
+        )
     except PlaywrightError:
-        raise CheckError(f"the figure did not change within {redraw_s:.0f} s of moving {demo.slider!r} "
-                         f"{before_value} → {after_value}") from None
+        raise CheckError(
+            f"the figure did not change within {redraw_s:.0f} s of moving {demo.slider!r} "
+            f"{before_value} → {after_value}"
+        ) from None
     report.redraw_s = time.monotonic() - start
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     after_png = image.screenshot()
@@ -494,13 +545,17 @@ def open_menu(page: Any, path: Sequence[str]) -> None:
     a label that is not there fails with the labels that are."""
     page.get_by_role("menuitem", name=path[0], exact=True).click()
     for label in path[1:]:
-        item = page.locator(".lm-Menu").last.locator(f".lm-Menu-item:has(.lm-Menu-itemLabel:text-is({json.dumps(label)}))")
+        item = page.locator(".lm-Menu").last.locator(
+            f".lm-Menu-item:has(.lm-Menu-itemLabel:text-is({json.dumps(label)}))"
+        )
         try:
             item.wait_for(state="visible", timeout=5_000)
         except PlaywrightError:
             there = page.locator(".lm-Menu").last.locator(".lm-Menu-itemLabel").all_inner_texts()
-            raise CheckError(f"no menu item {label!r} under {' ▸ '.join(path[:path.index(label)])}; "
-                             f"JupyterLab has: {', '.join(t for t in there if t.strip())}") from None
+            raise CheckError(
+                f"no menu item {label!r} under {' ▸ '.join(path[: path.index(label)])}; "
+                f"JupyterLab has: {', '.join(t for t in there if t.strip())}"
+            ) from None
         if label == path[-1]:
             item.click()
         else:
@@ -509,13 +564,22 @@ def open_menu(page: Any, path: Sequence[str]) -> None:
 
 def inside(box: dict[str, float] | None, area: dict[str, float]) -> bool:
     """``box`` (a bounding box) lies wholly inside ``area``, to the pixel."""
-    return box is not None and (box["x"] >= area["x"] - 0.5 and box["y"] >= area["y"] - 0.5
-                                and box["x"] + box["width"] <= area["x"] + area["width"] + 0.5
-                                and box["y"] + box["height"] <= area["y"] + area["height"] + 0.5)
+    return box is not None and (
+        box["x"] >= area["x"] - 0.5
+        and box["y"] >= area["y"] - 0.5
+        and box["x"] + box["width"] <= area["x"] + area["width"] + 0.5
+        and box["y"] + box["height"] <= area["y"] + area["height"] + 0.5
+    )
 
 
-def judge_projector(figure: dict[str, float] | None, controls: Sequence[dict[str, float] | None],
-                    visible: dict[str, float], *, natural_width: float, min_text_png_px: float | None) -> str:
+def judge_projector(
+    figure: dict[str, float] | None,
+    controls: Sequence[dict[str, float] | None],
+    visible: dict[str, float],
+    *,
+    natural_width: float,
+    min_text_png_px: float | None,
+) -> str:
     """The demo fits the projector: the figure and every control wholly inside the visible notebook
     area, the figure shown at the size it was drawn (no soft scaling), its smallest text at least
     :data:`MIN_TEXT_PX` pixels where shown.  Returns a description; raises :class:`CheckError`."""
@@ -523,23 +587,33 @@ def judge_projector(figure: dict[str, float] | None, controls: Sequence[dict[str
     if not inside(figure, visible):
         outside.insert(0, "the figure")
     if outside or not controls:
-        raise CheckError(f"at {PROJECTOR['width']}×{PROJECTOR['height']} in Presentation Mode the figure and "
-                         f"the sliders are not both inside the visible notebook ({visible}): outside: "
-                         f"{', '.join(outside) or 'no sliders found'}; figure at {figure}")
+        raise CheckError(
+            f"at {PROJECTOR['width']}×{PROJECTOR['height']} in Presentation Mode the figure and "
+            f"the sliders are not both inside the visible notebook ({visible}): outside: "
+            f"{', '.join(outside) or 'no sliders found'}; figure at {figure}"
+        )
     assert figure is not None
     if abs(figure["width"] - natural_width) > 1:
-        raise CheckError(f"the figure is drawn {natural_width:.0f} px wide but shown {figure['width']:.0f} px "
-                         "wide: scaled, so its text is soft; draw it at the size it is shown")
+        raise CheckError(
+            f"the figure is drawn {natural_width:.0f} px wide but shown {figure['width']:.0f} px "
+            "wide: scaled, so its text is soft; draw it at the size it is shown"
+        )
     if min_text_png_px is None:
-        raise CheckError("the figure's PNG does not say how large its text is (no funcpipe:min-text-px "
-                         "chunk: draw it with funcpipe_async.plots.demo_png)")
+        raise CheckError(
+            "the figure's PNG does not say how large its text is (no funcpipe:min-text-px "
+            "chunk: draw it with funcpipe_async.plots.demo_png)"
+        )
     shown = min_text_png_px * figure["width"] / natural_width
     if shown < MIN_TEXT_PX:
-        raise CheckError(f"the chart's smallest text is {shown:.1f} px on screen: smaller than "
-                         f"{MIN_TEXT_PX:.0f} px at {PROJECTOR['width']}×{PROJECTOR['height']}")
-    return (f"at {PROJECTOR['width']}×{PROJECTOR['height']} in Presentation Mode the figure "
-            f"({figure['width']:.0f}×{figure['height']:.0f} px, shown 1:1) and {len(controls)} controls are on "
-            f"screen, smallest chart text {shown:.1f} px")
+        raise CheckError(
+            f"the chart's smallest text is {shown:.1f} px on screen: smaller than "
+            f"{MIN_TEXT_PX:.0f} px at {PROJECTOR['width']}×{PROJECTOR['height']}"
+        )
+    return (
+        f"at {PROJECTOR['width']}×{PROJECTOR['height']} in Presentation Mode the figure "
+        f"({figure['width']:.0f}×{figure['height']:.0f} px, shown 1:1) and {len(controls)} controls are on "
+        f"screen, smallest chart text {shown:.1f} px"
+    )
 
 
 def check_projector(page: Any, name: str, demo: Demo, report: Report, *, shots: Path | None) -> None:
@@ -548,31 +622,42 @@ def check_projector(page: Any, name: str, demo: Demo, report: Report, *, shots: 
     page.set_viewport_size(PROJECTOR)
     open_menu(page, PRESENTATION_MENU)
     try:
-        page.wait_for_function("() => window.jupyterapp.shell.presentationMode === true"
-                               " && !!document.querySelector('.jp-mod-presentationMode')", timeout=5_000)
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.presentationMode === true"
+            " && !!document.querySelector('.jp-mod-presentationMode')",
+            timeout=5_000,
+        )
     except PlaywrightError:
         raise CheckError(f"{' ▸ '.join(PRESENTATION_MENU)} did not turn Presentation Mode on") from None
     page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
-    page.wait_for_timeout(500)                      # the panels settle
+    page.wait_for_timeout(500)  # the panels settle
     if not page.evaluate(_SHOW_OUTPUT, demo.call):
         raise CheckError(f"no output under the cell that calls {demo.call!r}")
     page.wait_for_timeout(500)
     cell = page.locator(".jp-CodeCell").filter(has_text=demo.call).last
     image = cell.locator(".widget-image").first
-    controls = [s for s in cell.locator(".widget-slider, .widget-toggle-buttons, .widget-dropdown").all()
-                if s.is_visible()]
+    controls = [
+        s for s in cell.locator(".widget-slider, .widget-toggle-buttons, .widget-dropdown").all() if s.is_visible()
+    ]
     visible = page.locator(".jp-NotebookPanel-notebook").first.bounding_box()
     view = {"x": 0, "y": 0, **PROJECTOR}
-    area = {"x": max(visible["x"], 0), "y": max(visible["y"], 0),
-            "width": min(visible["x"] + visible["width"], view["width"]) - max(visible["x"], 0),
-            "height": min(visible["y"] + visible["height"], view["height"]) - max(visible["y"], 0)}
+    area = {
+        "x": max(visible["x"], 0),
+        "y": max(visible["y"], 0),
+        "width": min(visible["x"] + visible["width"], view["width"]) - max(visible["x"], 0),
+        "height": min(visible["y"] + visible["height"], view["height"]) - max(visible["y"], 0),
+    }
     natural = page.evaluate("(img) => img.naturalWidth", image.element_handle())
     text = page.evaluate(_PNG_TEXT, image.element_handle())
     if shots is not None:
         page.screenshot(path=str(shots / f"{Path(name).stem}.projector.png"))
-    report.projector = judge_projector(image.bounding_box(), [c.bounding_box() for c in controls], area,
-                                       natural_width=float(natural),
-                                       min_text_png_px=float(text) if text is not None else None)
+    report.projector = judge_projector(
+        image.bounding_box(),
+        [c.bounding_box() for c in controls],
+        area,
+        natural_width=float(natural),
+        min_text_png_px=float(text) if text is not None else None,
+    )
     marked = cell.locator(".widget-toggle-button.mod-active i.fa-check")
     if cell.locator(".widget-toggle-buttons").count() and not marked.count():
         raise CheckError("the chosen option's toggle button carries no ✓ (icon 'check')")
@@ -585,18 +670,25 @@ def check_landing(browser: Any, lab: Lab, *, shots: Path | None) -> str:
     with notebook_page(browser, report) as page:
         page.goto(lab.url("/"))
         try:
-            page.wait_for_function("() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-                                   " return !!(w && w.context && w.context.path); }", timeout=KERNEL_S * 1000)
+            page.wait_for_function(
+                "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                " return !!(w && w.context && w.context.path); }",
+                timeout=KERNEL_S * 1000,
+            )
         except PlaywrightError:
-            raise CheckError(f"the landing page opened no document within {KERNEL_S:.0f} s "
-                             f"(at {page.url.split('?')[0]})") from None
-        try:                                        # and it opened for work: cells drawn, kernel idle
+            raise CheckError(
+                f"the landing page opened no document within {KERNEL_S:.0f} s (at {page.url.split('?')[0]})"
+            ) from None
+        try:  # and it opened for work: cells drawn, kernel idle
             page.wait_for_function(_KERNEL_READY, timeout=KERNEL_S * 1000, polling=200)
-            page.wait_for_function("() => window.jupyterapp.shell.currentWidget.content.widgets.length > 0"
-                                   " && !!document.querySelector('.jp-Notebook .jp-Cell')", timeout=KERNEL_S * 1000)
+            page.wait_for_function(
+                "() => window.jupyterapp.shell.currentWidget.content.widgets.length > 0"
+                " && !!document.querySelector('.jp-Notebook .jp-Cell')",
+                timeout=KERNEL_S * 1000,
+            )
         except PlaywrightError:
             raise CheckError(f"the landing notebook's kernel was not ready within {KERNEL_S:.0f} s") from None
-        page.wait_for_timeout(1000)                 # a news pop-up would have shown by now
+        page.wait_for_timeout(1000)  # a news pop-up would have shown by now
         path = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
         tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current").first.inner_text().strip()
         toasts = page.locator(".Toastify__toast").all_inner_texts()
@@ -648,14 +740,17 @@ def run_self_test(browser: Any, lab: Lab, test: SelfTest) -> bool:
 
 # --------------------------------------------------------------------------- main
 
+
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _check_tools() -> None:
     if not Path(CHROMIUM).exists():
-        raise ToolMissing(f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get install chromium`, "
-                          "which `make test` does when it can) or set CHROMIUM=/path/to/chromium")
+        raise ToolMissing(
+            f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get install chromium`, "
+            "which `make test` does when it can) or set CHROMIUM=/path/to/chromium"
+        )
     if sync_playwright is None:
         raise ToolMissing("the playwright package is missing: run `make test`, which installs requirements.txt")
 
@@ -672,8 +767,10 @@ def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool, lessons: 
         shots.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     failures = 0
-    with jupyter_lab(notebooks, bin_dir=bin_dir, default_url=make_lab_landing()) as lab, \
-            sync_playwright() as playwright:
+    with (
+        jupyter_lab(notebooks, bin_dir=bin_dir, default_url=make_lab_landing()) as lab,
+        sync_playwright() as playwright,
+    ):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS))
         try:
             print(f"browser check: JupyterLab on 127.0.0.1 (token), Chromium {browser.version}")
@@ -693,7 +790,7 @@ def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool, lessons: 
             demo_names = {Path(d.notebook).name for d in demos}
             for path in lessons:
                 if path.name in demo_names:
-                    continue                # already run, and its slider moved
+                    continue  # already run, and its slider moved
                 try:
                     print("  ok  " + check_lesson(browser, lab, path.name).line(), flush=True)
                 except CheckError as exc:
@@ -710,15 +807,22 @@ def run(demos: Sequence[Demo], *, shots: Path | None, self_test: bool, lessons: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shots", type=Path, default=ROOT / "build" / "browser-check",
-                        help="keep the screenshots here: the landing page, each demo at 1280×720 in Presentation "
-                             "Mode, each figure before/after the slider move (default: build/browser-check/)")
+    parser.add_argument(
+        "--shots",
+        type=Path,
+        default=ROOT / "build" / "browser-check",
+        help="keep the screenshots here: the landing page, each demo at 1280×720 in Presentation "
+        "Mode, each figure before/after the slider move (default: build/browser-check/)",
+    )
     parser.add_argument("--no-self-test", action="store_true", help="skip the self-tests (broken demos it must fail)")
-    parser.add_argument("--every-lesson", action="store_true",
-                        help="also run every other lesson in notebooks/ with Run All Cells (about 2 minutes more)")
+    parser.add_argument(
+        "--every-lesson",
+        action="store_true",
+        help="also run every other lesson in notebooks/ with Run All Cells (about 2 minutes more)",
+    )
     args = parser.parse_args(argv)
     lessons = sorted((ROOT / "notebooks").glob("*.ipynb")) if args.every_lesson else []
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)     # so `finally` cleans up on a CI timeout too
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so `finally` cleans up on a CI timeout too
     try:
         return run(DEMOS, shots=args.shots, self_test=not args.no_self_test, lessons=lessons)
     except ToolMissing as exc:

@@ -69,9 +69,9 @@ def short_path(path: str) -> str:
         at = path.rfind(anchor)
         if at >= 0:
             if anchor == "/lib/python3":
-                rest = path[at + 1:]
+                rest = path[at + 1 :]
                 return rest.split("/", 2)[2] if rest.count("/") >= 2 else rest
-            return path[at:] if anchor == "funcpipe_async/" else path[at + len(anchor):]
+            return path[at:] if anchor == "funcpipe_async/" else path[at + len(anchor) :]
     return Path(path).name
 
 
@@ -134,8 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", type=Path, help="scripts or notebooks to execute (default: all)")
     parser.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
     args = parser.parse_args(argv)
-    paths = [p.resolve() for p in args.paths] or sorted(
-        p for folder in FOLDERS for p in (ROOT / folder).glob("*.py"))
+    paths = [p.resolve() for p in args.paths] or sorted(p for folder in FOLDERS for p in (ROOT / folder).glob("*.py"))
     if not paths:
         print("no lesson scripts found", file=sys.stderr)
         return 2

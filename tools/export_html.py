@@ -66,8 +66,10 @@ def export_readme(readme: Path, out: Path) -> Path:
     title = f"FuncPipe Async — {readme.parent.name}"
     body = mistune.html(readme.read_text(encoding="utf-8"))
     assert isinstance(body, str)
-    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>\n'
-            f"<body>\n{rewrite_links(body)}\n</body></html>\n")
+    page = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>\n'
+        f"<body>\n{rewrite_links(body)}\n</body></html>\n"
+    )
     target = out / readme.parent.name / "index.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")

@@ -69,8 +69,10 @@ def drift(notebook: Path) -> str | None:
         return f"{script.relative_to(ROOT)} is missing (python tools/lesson_sources.py --write)"
     expected = script_text(nbformat.read(notebook, as_version=4))
     if script.read_text(encoding="utf-8") != expected:
-        return (f"{script.relative_to(ROOT)} differs from {notebook.relative_to(ROOT)}: "
-                "run `make notebooks` after editing the script (or --write after editing the notebook)")
+        return (
+            f"{script.relative_to(ROOT)} differs from {notebook.relative_to(ROOT)}: "
+            "run `make notebooks` after editing the script (or --write after editing the notebook)"
+        )
     return None
 
 

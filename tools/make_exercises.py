@@ -62,7 +62,7 @@ class SolutionError(ValueError):
 def _task_of(cell: Any) -> str | None:
     for tag in cell.metadata.get("tags", []):
         if tag.startswith(TASK_TAG_PREFIX):
-            return str(tag[len(TASK_TAG_PREFIX):])
+            return str(tag[len(TASK_TAG_PREFIX) :])
     return None
 
 
@@ -126,11 +126,15 @@ def _validate(solution: Any, path: Path) -> None:
             first = cell.source.split("\n", 1)[0]
             match = TASK_LINE.match(first)
             if match is None or int(match.group(1)) != task.number:
-                raise SolutionError(f"{where}: the cell tagged {TASK_TAG_PREFIX}{task.id} must start '# Task {task.number} — …', found {first!r}")
+                raise SolutionError(
+                    f"{where}: the cell tagged {TASK_TAG_PREFIX}{task.id} must start '# Task {task.number} — …', found {first!r}"
+                )
             if SOLUTION_ONLY in cell.metadata.get("tags", []):
                 raise SolutionError(f"{where}: a task cell cannot be solution-only")
         if not any(BEGIN.match(line) for c in cells for line in c.source.split("\n")):
-            raise SolutionError(f"{where}: {task.label} has no '# BEGIN SOLUTION' span, so students would see the answer")
+            raise SolutionError(
+                f"{where}: {task.label} has no '# BEGIN SOLUTION' span, so students would see the answer"
+            )
     known = {t.id for t in exercise.tasks}
     for cell in code:
         task_id = _task_of(cell)
@@ -149,7 +153,9 @@ def student_version(solution: Any, path: Path) -> Any:
             cell.source = stub_source(cell.source, _task_of(cell), f"{path.name}, cell {cell.get('id', '?')}")
             cell.outputs = []
             cell.execution_count = None
-    notebook.metadata = nbformat.from_dict({k: solution.metadata[k] for k in KEPT_NOTEBOOK_METADATA if k in solution.metadata})
+    notebook.metadata = nbformat.from_dict(
+        {k: solution.metadata[k] for k in KEPT_NOTEBOOK_METADATA if k in solution.metadata}
+    )
     nbformat.validate(notebook)
     return notebook
 

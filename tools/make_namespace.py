@@ -96,7 +96,12 @@ def render_body(table: tuple[Any, ...]) -> str:
     for module, (load, names) in modules.items():
         if load == "lazy":
             out += _import(module, names, "    ")
-    out += ["", '__version__ = "0.1.0"', "", "_LAZY: dict[str, tuple[str, ...]] = {  # module -> the names it loads on first use"]
+    out += [
+        "",
+        '__version__ = "0.1.0"',
+        "",
+        "_LAZY: dict[str, tuple[str, ...]] = {  # module -> the names it loads on first use",
+    ]
     for module, (load, names) in modules.items():
         if load == "lazy":
             quoted = [f'"{n}"' for n in names]
@@ -149,11 +154,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         if current == wanted:
             return 0
-        diff = difflib.unified_diff(current.splitlines(True), wanted.splitlines(True),
-                                    "funcpipe_async/__init__.py (committed)", "funcpipe_async/__init__.py (from the table)")
+        diff = difflib.unified_diff(
+            current.splitlines(True),
+            wanted.splitlines(True),
+            "funcpipe_async/__init__.py (committed)",
+            "funcpipe_async/__init__.py (from the table)",
+        )
         sys.stdout.write("".join(diff))
-        sys.stdout.write("funcpipe_async/__init__.py differs from funcpipe_async/_exports.py: "
-                         "run `python tools/make_namespace.py` and commit both\n")
+        sys.stdout.write(
+            "funcpipe_async/__init__.py differs from funcpipe_async/_exports.py: "
+            "run `python tools/make_namespace.py` and commit both\n"
+        )
         return 1
     if current != wanted:
         INIT.write_text(wanted, encoding="utf-8")

@@ -6,6 +6,10 @@ BIN=.venv/bin
 export PYTHONDONTWRITEBYTECODE=1
 export MPLBACKEND=Agg
 
+echo "== ruff: lint and format =="
+"$BIN/ruff" check .
+"$BIN/ruff" format --check .
+
 echo "== mypy --strict =="
 "$BIN/mypy" --strict funcpipe_async
 

@@ -50,9 +50,11 @@ def main() -> int:
     if copied:
         print(f"work/: copied {len(copied)} course files (lessons and exercises) for you to work in")
     if differing:
-        print(f"work/: {len(differing)} of your files differ from the course's version (your edits, or a "
-              "course update); yours are kept. To take the course's version of one, rename or delete it "
-              "and run `make lab` again:")
+        print(
+            f"work/: {len(differing)} of your files differ from the course's version (your edits, or a "
+            "course update); yours are kept. To take the course's version of one, rename or delete it "
+            "and run `make lab` again:"
+        )
         for path in differing:
             print(f"  {path.relative_to(ROOT)}")
     return 0

@@ -63,7 +63,9 @@ class ThreadedEmbedder:
         except ValueError as error:
             return Err(ErrInfo("EMBED_INVALID", f"{self._model_name}: {error}"))
         except (OSError, TimeoutError) as error:
-            return Err(ErrInfo("EMBED_UNAVAILABLE", f"{self._model_name}: {type(error).__name__}: {error}", retryable=True))
+            return Err(
+                ErrInfo("EMBED_UNAVAILABLE", f"{self._model_name}: {type(error).__name__}: {error}", retryable=True)
+            )
         return Ok(tuple(float(x) for x in vector))
 
     def __repr__(self) -> str:

@@ -126,7 +126,9 @@ class HttpxJsonClient:
         client = self._client
         if client is None:
             state = "was closed" if self._closed else "is not open"
-            raise RuntimeError(f"this HttpxJsonClient {state}: call get_json inside `async with HttpxJsonClient(...) as http:`")
+            raise RuntimeError(
+                f"this HttpxJsonClient {state}: call get_json inside `async with HttpxJsonClient(...) as http:`"
+            )
         self.requests += 1
         try:
             response = await client.get(url)

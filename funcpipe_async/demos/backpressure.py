@@ -58,7 +58,7 @@ __all__ = [
 Strategy = Literal["suspend", "drop_newest", "drop_oldest", "fail", "unbounded"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 QUEUE = "consume"
-DEMO_FIGURE_PX = (720, 400)   # the slider figure, drawn and shown at this many pixels
+DEMO_FIGURE_PX = (720, 400)  # the slider figure, drawn and shown at this many pixels
 DEMO_CONTROLS_PX = 300
 
 
@@ -128,10 +128,14 @@ def simulate_backpressure(
     producer = _check_rate("producer_rate", producer_rate)
     consumer = _check_rate("consumer_rate", consumer_rate)
     if strategy not in STRATEGIES:
-        raise ValueError(f"simulate_backpressure: unknown strategy {strategy!r}; expected one of "
-                         + ", ".join(repr(s) for s in STRATEGIES))
+        raise ValueError(
+            f"simulate_backpressure: unknown strategy {strategy!r}; expected one of "
+            + ", ".join(repr(s) for s in STRATEGIES)
+        )
     if not horizon > 0:
-        raise ValueError(f"simulate_backpressure: horizon must be a positive number of virtual seconds, got {horizon!r}")
+        raise ValueError(
+            f"simulate_backpressure: horizon must be a positive number of virtual seconds, got {horizon!r}"
+        )
     policy = QueuePolicy.unbounded() if strategy == "unbounded" else QueuePolicy(capacity, strategy)  # type: ignore[arg-type]
     sim = Simulation(seed=seed, limit=horizon * 10)
     rng = sim.rng
@@ -192,12 +196,26 @@ def simulate_backpressure(
             depth = e.data["depth"]
             times.append(e.time)
             depths.append(depth if isinstance(depth, int) else 0)
-    law = littles_law(sim.trace, QUEUE, end=end) if len(times) > 1 else LittlesLaw(
-        QUEUE, 0.0, end, 0, 0.0, 0.0, 0.0)
+    law = littles_law(sim.trace, QUEUE, end=end) if len(times) > 1 else LittlesLaw(QUEUE, 0.0, end, 0, 0.0, 0.0, 0.0)
     return BackpressureRun(
-        producer, consumer, policy.capacity, strategy, seed, float(horizon), item_bytes,
-        tuple(times), tuple(depths), tuple(drop_times), produced, served, dropped, depths[-1],
-        max(depths), failed[0] if failed else None, law, len(sim.trace),
+        producer,
+        consumer,
+        policy.capacity,
+        strategy,
+        seed,
+        float(horizon),
+        item_bytes,
+        tuple(times),
+        tuple(depths),
+        tuple(drop_times),
+        produced,
+        served,
+        dropped,
+        depths[-1],
+        max(depths),
+        failed[0] if failed else None,
+        law,
+        len(sim.trace),
     )
 
 
@@ -210,14 +228,22 @@ def _colours() -> list[str]:
 
 def _depth_panel(ax: Any, run: BackpressureRun, colour: str, *, title: str | None = None) -> None:
     end = run.failed_at if run.failed_at is not None else run.horizon
-    ax.step([*run.times, end], [*run.depths, run.depths[-1]], where="post", color=colour, linewidth=1.6,
-            label="queue depth")
+    ax.step(
+        [*run.times, end], [*run.depths, run.depths[-1]], where="post", color=colour, linewidth=1.6, label="queue depth"
+    )
     if run.capacity is not None:
         ax.axhline(run.capacity, color="black", linestyle="--", linewidth=1.2, label=f"capacity {run.capacity}")
     if run.drop_times:
         top = run.capacity if run.capacity is not None else max(run.depths)
-        ax.plot(run.drop_times, [top + 0.6] * len(run.drop_times), linestyle="none", marker="x",
-                color="black", markersize=6, label=f"dropped ({run.dropped})")
+        ax.plot(
+            run.drop_times,
+            [top + 0.6] * len(run.drop_times),
+            linestyle="none",
+            marker="x",
+            color="black",
+            markersize=6,
+            label=f"dropped ({run.dropped})",
+        )
     if run.failed_at is not None:
         ax.axvline(run.failed_at, color="black", linestyle=":", linewidth=2, label=f"failed at {run.failed_at:.2f} s")
     ax.set_xlim(0, run.horizon)
@@ -239,8 +265,9 @@ def plot_strategies(runs: Sequence[BackpressureRun], *, dpi: float = 100) -> Fig
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
         axes[-1].set_xlabel("virtual seconds")
         first = runs[0]
-        fig.suptitle(f"Producer {first.producer_rate:g}/s into a consumer of {first.consumer_rate:g}/s: "
-                     "what a full queue does")
+        fig.suptitle(
+            f"Producer {first.producer_rate:g}/s into a consumer of {first.consumer_rate:g}/s: what a full queue does"
+        )
     return fig
 
 
@@ -251,12 +278,21 @@ def _fmt(t: float | None) -> str:
 def strategies_summary(runs: Sequence[BackpressureRun]) -> str:
     """The plotted data of :func:`plot_strategies` as a table."""
     rows = [
-        [r.strategy, "∞" if r.capacity is None else r.capacity, r.produced, r.served, r.dropped, r.held,
-         r.max_depth, _fmt(r.failed_at)]
+        [
+            r.strategy,
+            "∞" if r.capacity is None else r.capacity,
+            r.produced,
+            r.served,
+            r.dropped,
+            r.held,
+            r.max_depth,
+            _fmt(r.failed_at),
+        ]
         for r in runs
     ]
-    return format_table(["strategy", "capacity", "offered", "served", "dropped", "held at end", "max depth",
-                         "failed at s"], rows)
+    return format_table(
+        ["strategy", "capacity", "offered", "served", "dropped", "held at end", "max depth", "failed at s"], rows
+    )
 
 
 def plot_unbounded_vs_bounded(unbounded: BackpressureRun, bounded: BackpressureRun, *, dpi: float = 100) -> Figure:
@@ -272,18 +308,29 @@ def plot_unbounded_vs_bounded(unbounded: BackpressureRun, bounded: BackpressureR
             xs = [*run.times, run.horizon]
             ys = [*run.depths, run.depths[-1]]
             every = max(len(xs) // 12, 1)
-            left.step(xs, ys, where="post", color=colour, linestyle=line, marker=marker, markevery=every,
-                      label=run.label)
-            right.step(xs, [d * run.item_bytes / 1024 for d in ys], where="post", color=colour, linestyle=line,
-                       marker=marker, markevery=every, label=run.label)
+            left.step(
+                xs, ys, where="post", color=colour, linestyle=line, marker=marker, markevery=every, label=run.label
+            )
+            right.step(
+                xs,
+                [d * run.item_bytes / 1024 for d in ys],
+                where="post",
+                color=colour,
+                linestyle=line,
+                marker=marker,
+                markevery=every,
+                label=run.label,
+            )
         left.set_ylabel("items in queue")
         right.set_ylabel("depth × item size (KiB, computed)")
         for ax in (left, right):
             ax.set_xlabel("virtual seconds")
             ax.set_xlim(0, unbounded.horizon)
         left.legend(loc="upper left", frameon=False)
-        fig.suptitle(f"Producer {unbounded.producer_rate:g}/s, consumer {unbounded.consumer_rate:g}/s: "
-                     "the unbounded queue grows, the bounded one does not")
+        fig.suptitle(
+            f"Producer {unbounded.producer_rate:g}/s, consumer {unbounded.consumer_rate:g}/s: "
+            "the unbounded queue grows, the bounded one does not"
+        )
     return fig
 
 
@@ -301,15 +348,25 @@ def unbounded_vs_bounded_summary(unbounded: BackpressureRun, bounded: Backpressu
 
     rows = []
     for run in (unbounded, bounded):
-        rows.append([run.label] + [f"{depth_at(run, t)} ({depth_at(run, t) * run.item_bytes // 1024} KiB)"
-                                   for t in checkpoints])
+        rows.append(
+            [run.label] + [f"{depth_at(run, t)} ({depth_at(run, t) * run.item_bytes // 1024} KiB)" for t in checkpoints]
+        )
     return format_table(["queue"] + [f"t={t:g} s" for t in checkpoints], rows)
 
 
 def littles_law_summary(runs: Sequence[BackpressureRun]) -> str:
     """λ, W, λ·W and L per run, and whether L = λ·W holds."""
-    rows = [[r.label, f"{r.law.arrival_rate:.3f}", f"{r.law.mean_wait:.3f}", f"{r.law.lambda_w:.3f}",
-             f"{r.law.mean_in_queue:.3f}", "yes" if r.law.holds(1e-9) else "NO"] for r in runs]
+    rows = [
+        [
+            r.label,
+            f"{r.law.arrival_rate:.3f}",
+            f"{r.law.mean_wait:.3f}",
+            f"{r.law.lambda_w:.3f}",
+            f"{r.law.mean_in_queue:.3f}",
+            "yes" if r.law.holds(1e-9) else "NO",
+        ]
+        for r in runs
+    ]
     return format_table(["queue", "λ items/s", "W s", "λ·W", "L", "L = λ·W"], rows)
 
 
@@ -326,29 +383,48 @@ def render_backpressure(run: BackpressureRun, *, dpi: float = 100) -> Figure:
         fig = Figure(figsize=(width / 100, height / 100), dpi=dpi)
         fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.8)
         ax = fig.add_subplot()
-        _depth_panel(ax, run, _colours()[0], title=(
-            f"producer {run.producer_rate:g}/s → {run.label} → consumer {run.consumer_rate:g}/s"))
-        ax.set_title(ax.get_title(), y=1.13, pad=0)   # above the legend
+        _depth_panel(
+            ax,
+            run,
+            _colours()[0],
+            title=(f"producer {run.producer_rate:g}/s → {run.label} → consumer {run.consumer_rate:g}/s"),
+        )
+        ax.set_title(ax.get_title(), y=1.13, pad=0)  # above the legend
         ax.set_xlabel("virtual seconds")
-        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(ax.get_legend_handles_labels()[0]),
-                  frameon=False, borderaxespad=0.2,
-                  handlelength=1.6, columnspacing=1.2)
+        ax.legend(
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            ncols=len(ax.get_legend_handles_labels()[0]),
+            frameon=False,
+            borderaxespad=0.2,
+            handlelength=1.6,
+            columnspacing=1.2,
+        )
     return fig
 
 
 def backpressure_summary(run: BackpressureRun) -> str:
     """One run in words (what the slider's figure shows)."""
-    ending = f"failed at t={run.failed_at:.2f} s (QUEUE_FULL)" if run.failed_at is not None else \
-        f"ran {run.horizon:g} s"
-    return (f"{run.label}: producer {run.producer_rate:g}/s, consumer {run.consumer_rate:g}/s, {ending}; "
-            f"offered {run.produced}, served {run.served}, dropped {run.dropped}, held {run.held}; "
-            f"max depth {run.max_depth}, peak memory {run.peak_bytes // 1024} KiB; "
-            f"L={run.law.mean_in_queue:.2f}, λW={run.law.lambda_w:.2f}")
+    ending = (
+        f"failed at t={run.failed_at:.2f} s (QUEUE_FULL)" if run.failed_at is not None else f"ran {run.horizon:g} s"
+    )
+    return (
+        f"{run.label}: producer {run.producer_rate:g}/s, consumer {run.consumer_rate:g}/s, {ending}; "
+        f"offered {run.produced}, served {run.served}, dropped {run.dropped}, held {run.held}; "
+        f"max depth {run.max_depth}, peak memory {run.peak_bytes // 1024} KiB; "
+        f"L={run.law.mean_in_queue:.2f}, λW={run.law.lambda_w:.2f}"
+    )
 
 
 def redraw_backpressure_png(
-    producer_rate: float, consumer_rate: float, capacity: int, strategy: str, *, seed: int = 0,
-    horizon: float = 60.0, dpi: float = 100,
+    producer_rate: float,
+    consumer_rate: float,
+    capacity: int,
+    strategy: str,
+    *,
+    seed: int = 0,
+    horizon: float = 60.0,
+    dpi: float = 100,
 ) -> tuple[bytes, str]:
     """What one slider move does: re-simulate, draw, and return ``(png, summary)``."""
     run = simulate_backpressure(producer_rate, consumer_rate, capacity, strategy, seed=seed, horizon=horizon)
@@ -361,12 +437,21 @@ def backpressure_summary_html(summary: str) -> str:
     parts = summary.split("; ")
     if parts and parts[-1].startswith("L="):
         parts[-1] = "Little's law L = λ·W: " + parts[-1].replace("L=", "L = ").replace("λW=", "λ·W = ")
-    return ("<div class='funcpipe-demo-summary' style='white-space:normal;line-height:1.35'>"
-            + "<br>".join(html.escape(p) for p in parts) + "</div>")
+    return (
+        "<div class='funcpipe-demo-summary' style='white-space:normal;line-height:1.35'>"
+        + "<br>".join(html.escape(p) for p in parts)
+        + "</div>"
+    )
 
 
-def backpressure_demo(producer_rate: float = 6.0, consumer_rate: float = 5.0, capacity: int = 10,
-                      strategy: str = "suspend", *, seed: int = 0) -> Any:
+def backpressure_demo(
+    producer_rate: float = 6.0,
+    consumer_rate: float = 5.0,
+    capacity: int = 10,
+    strategy: str = "suspend",
+    *,
+    seed: int = 0,
+) -> Any:
     """Sliders for producer rate, consumer rate and capacity and a strategy toggle *beside* the
     figure, and the summary under it (ipywidgets); every move re-simulates on virtual time.
     Laid out for a projector: the whole demo fits a 1280×720 screen in JupyterLab's
@@ -375,17 +460,40 @@ def backpressure_demo(producer_rate: float = 6.0, consumer_rate: float = 5.0, ca
     import ipywidgets as widgets
 
     layout, style = widgets.Layout(width=f"{DEMO_CONTROLS_PX}px"), {"description_width": "110px"}
-    producer = widgets.FloatSlider(value=producer_rate, min=0.5, max=12, step=0.5, description="producer /s",
-                                   continuous_update=False, layout=layout, style=style)
-    consumer = widgets.FloatSlider(value=consumer_rate, min=0.5, max=12, step=0.5, description="consumer /s",
-                                   continuous_update=False, layout=layout, style=style)
-    cap = widgets.IntSlider(value=capacity, min=1, max=50, description="capacity", continuous_update=False,
-                            layout=layout, style=style)
-    menu = widgets.ToggleButtons(options=list(STRATEGIES), value=strategy, description="strategy",
-                                 layout=layout, style={"description_width": "110px", "button_width": "180px"})
+    producer = widgets.FloatSlider(
+        value=producer_rate,
+        min=0.5,
+        max=12,
+        step=0.5,
+        description="producer /s",
+        continuous_update=False,
+        layout=layout,
+        style=style,
+    )
+    consumer = widgets.FloatSlider(
+        value=consumer_rate,
+        min=0.5,
+        max=12,
+        step=0.5,
+        description="consumer /s",
+        continuous_update=False,
+        layout=layout,
+        style=style,
+    )
+    cap = widgets.IntSlider(
+        value=capacity, min=1, max=50, description="capacity", continuous_update=False, layout=layout, style=style
+    )
+    menu = widgets.ToggleButtons(
+        options=list(STRATEGIES),
+        value=strategy,
+        description="strategy",
+        layout=layout,
+        style={"description_width": "110px", "button_width": "180px"},
+    )
     width, height = DEMO_FIGURE_PX
-    image = widgets.Image(format="png", layout=widgets.Layout(width=f"{width}px", height=f"{height}px",
-                                                              flex="0 0 auto"))
+    image = widgets.Image(
+        format="png", layout=widgets.Layout(width=f"{width}px", height=f"{height}px", flex="0 0 auto")
+    )
     text = widgets.HTML(layout=widgets.Layout(width=f"{width}px"))
 
     def update(_: object = None) -> None:
@@ -398,7 +506,8 @@ def backpressure_demo(producer_rate: float = 6.0, consumer_rate: float = 5.0, ca
         w.observe(update, names="value")
     update()
     controls = widgets.VBox([producer, consumer, cap, menu], layout=widgets.Layout(flex="0 0 auto"))
-    box = widgets.HBox([controls, widgets.VBox([image, text]), widgets.HTML(DEMO_CSS)],
-                       layout=widgets.Layout(align_items="flex-start"))
+    box = widgets.HBox(
+        [controls, widgets.VBox([image, text]), widgets.HTML(DEMO_CSS)], layout=widgets.Layout(align_items="flex-start")
+    )
     box.add_class("funcpipe-demo")
     return box

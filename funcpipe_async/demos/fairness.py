@@ -65,9 +65,9 @@ __all__ = [
     "TENANT_NAMES",
 ]
 
-DEMO_FIGURE_PX = (700, 470)   # the demo's figure, drawn and shown at this many pixels
+DEMO_FIGURE_PX = (700, 470)  # the demo's figure, drawn and shown at this many pixels
 DEMO_CONTROLS_PX = 320
-SELECTED_COLOUR = "#0072B2"   # Okabe–Ito blue: the chosen scheduler
+SELECTED_COLOUR = "#0072B2"  # Okabe–Ito blue: the chosen scheduler
 TENANT_NAMES = ("tenant A", "tenant B", "tenant C", "tenant D", "tenant E")
 _MARKERS = ("o", "s", "^", "D", "v")
 _STYLES: tuple[Any, ...] = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)))
@@ -133,8 +133,9 @@ def simulate_fairness(
     if not window > 0 or window > horizon:
         raise ValueError(f"window must be in (0, horizon], got {window!r}")
     requests = tuple(poisson_arrivals(tenants, horizon, random.Random(seed)))
-    completions = {name: simulate_schedule(requests, make_scheduler(name, tenants), capacity=capacity)
-                   for name in schedulers}
+    completions = {
+        name: simulate_schedule(requests, make_scheduler(name, tenants), capacity=capacity) for name in schedulers
+    }
     return FairnessRun(tuple(tenants), float(capacity), float(horizon), float(window), seed, requests, completions)
 
 
@@ -142,8 +143,10 @@ def normalised_throughput(run: FairnessRun, scheduler: str) -> dict[str, float]:
     """Per tenant: work served by the horizon ÷ its weighted max-min fair share of the server
     (capped by what it sent).  1.0 means "got its fair share"; Jain's index is taken over these."""
     fair = max_min_shares(run.demand(), run.capacity, {t.name: t.weight for t in run.tenants})
-    got = {s.tenant: s.throughput for s in tenant_stats(run.completions[scheduler], run.horizon,
-                                                         [t.name for t in run.tenants])}
+    got = {
+        s.tenant: s.throughput
+        for s in tenant_stats(run.completions[scheduler], run.horizon, [t.name for t in run.tenants])
+    }
     return {name: (got[name] / fair[name] if fair[name] > 0 else 1.0) for name in got}
 
 
@@ -163,16 +166,26 @@ def fairness_table(run: FairnessRun) -> str:
     for name in run.schedulers:
         stats = tenant_stats(run.completions[name], run.horizon, [t.name for t in run.tenants])
         for k, s in enumerate(stats):
-            rows.append([
-                name if k == 0 else "", s.tenant, f"{demand[s.tenant]:.2f}", f"{s.throughput:.2f}",
-                _t(s.p50), _t(s.p95), _t(s.p99), f"{_jain(run, name):.3f}" if k == 0 else "",
-            ])
+            rows.append(
+                [
+                    name if k == 0 else "",
+                    s.tenant,
+                    f"{demand[s.tenant]:.2f}",
+                    f"{s.throughput:.2f}",
+                    _t(s.p50),
+                    _t(s.p95),
+                    _t(s.p99),
+                    f"{_jain(run, name):.3f}" if k == 0 else "",
+                ]
+            )
     return format_table(
         ["scheduler", "tenant", "sent (work/s)", "served (work/s)", "p50 (s)", "p95 (s)", "p99 (s)", "Jain"], rows
     )
 
 
-def _series(run: FairnessRun, completions: list[Completion], tenant: str) -> tuple[list[float], list[float], list[float]]:
+def _series(
+    run: FairnessRun, completions: list[Completion], tenant: str
+) -> tuple[list[float], list[float], list[float]]:
     """Window midpoints, work served per second in each window (by finish time), and the p95
     latency of the requests finishing in it (NaN where none finished)."""
     n = max(int(math.ceil(run.horizon / run.window)), 1)
@@ -191,8 +204,10 @@ def _series(run: FairnessRun, completions: list[Completion], tenant: str) -> tup
 def fairness_summary(run: FairnessRun) -> str:
     """:func:`plot_fairness` in words: per scheduler, each tenant's throughput and p95 latency
     in the first and last quarter of the run, and Jain's index."""
-    lines = [f"{len(run.tenants)} tenants, server capacity {run.capacity:g} work/s, {run.horizon:g} s "
-             f"of virtual time, {len(run.requests)} requests (seed {run.seed})"]
+    lines = [
+        f"{len(run.tenants)} tenants, server capacity {run.capacity:g} work/s, {run.horizon:g} s "
+        f"of virtual time, {len(run.requests)} requests (seed {run.seed})"
+    ]
     q = max(int(len(_series(run, [], run.tenants[0].name)[0]) / 4), 1)
     for name in run.schedulers:
         parts = []
@@ -211,16 +226,33 @@ def fairness_summary(run: FairnessRun) -> str:
 def presentation_rc(scale: float = 1.0) -> dict[str, Any]:
     """:func:`~funcpipe_async.course_rc` with fonts and lines sized for a classroom projector."""
     rc = course_rc()
-    rc.update({
-        "font.size": 13 * scale, "axes.titlesize": 15 * scale, "axes.labelsize": 13 * scale,
-        "legend.fontsize": 13 * scale, "xtick.labelsize": 12 * scale, "ytick.labelsize": 12 * scale,
-        "lines.linewidth": 2.6, "lines.markersize": 7.5 * scale, "axes.titleweight": "bold",
-    })
+    rc.update(
+        {
+            "font.size": 13 * scale,
+            "axes.titlesize": 15 * scale,
+            "axes.labelsize": 13 * scale,
+            "legend.fontsize": 13 * scale,
+            "xtick.labelsize": 12 * scale,
+            "ytick.labelsize": 12 * scale,
+            "lines.linewidth": 2.6,
+            "lines.markersize": 7.5 * scale,
+            "axes.titleweight": "bold",
+        }
+    )
     return rc
 
 
-def _frame(cols: int, legend_rows: int, run: FairnessRun, *, latency_top: float,
-           title: str | None, dpi: float, scale: float, projector: bool = False) -> tuple[Figure, list[list[Any]]]:
+def _frame(
+    cols: int,
+    legend_rows: int,
+    run: FairnessRun,
+    *,
+    latency_top: float,
+    title: str | None,
+    dpi: float,
+    scale: float,
+    projector: bool = False,
+) -> tuple[Figure, list[list[Any]]]:
     """The figure without data: axes, limits, ticks, labels and the capacity line.  With
     ``projector``, the demo's layout: :data:`DEMO_FIGURE_PX` at dpi 100, tighter margins."""
     if projector:
@@ -228,15 +260,27 @@ def _frame(cols: int, legend_rows: int, run: FairnessRun, *, latency_top: float,
         fig = Figure(figsize=(width, height), dpi=dpi)
         axes = [list(row) for row in fig.subplots(2, cols, sharex=True, sharey="row", squeeze=False)]
         top_margin = 0.98 + 0.27 * (legend_rows - 1)
-        fig.subplots_adjust(left=0.95 / width, right=1 - 0.12 / width, bottom=0.6 / height,
-                            top=1 - top_margin / height, wspace=0.07, hspace=0.12)
+        fig.subplots_adjust(
+            left=0.95 / width,
+            right=1 - 0.12 / width,
+            bottom=0.6 / height,
+            top=1 - top_margin / height,
+            wspace=0.07,
+            hspace=0.12,
+        )
     else:
-        width, height = (5.4 * cols + 1.2) * scale, 7.6 * scale   # type and canvas grow together
+        width, height = (5.4 * cols + 1.2) * scale, 7.6 * scale  # type and canvas grow together
         fig = Figure(figsize=(width, height), dpi=dpi)  # a fixed layout: constrained layout costs ~0.3 s a redraw
         axes = [list(row) for row in fig.subplots(2, cols, sharex=True, sharey="row", squeeze=False)]
         top_margin = (1.3 + (0.45 if title else 0.0) + 0.32 * (legend_rows - 1)) * scale
-        fig.subplots_adjust(left=1.15 / width, right=1 - 0.25 / width, bottom=0.75 / height,
-                            top=1 - top_margin / height, wspace=0.08, hspace=0.32)
+        fig.subplots_adjust(
+            left=1.15 / width,
+            right=1 - 0.25 / width,
+            bottom=0.75 / height,
+            top=1 - top_margin / height,
+            wspace=0.08,
+            hspace=0.32,
+        )
     ticks = [run.horizon * k / 6 for k in range(7)]
     for j in range(cols):
         top, bottom = axes[0][j], axes[1][j]
@@ -257,8 +301,16 @@ def _frame(cols: int, legend_rows: int, run: FairnessRun, *, latency_top: float,
     return fig, axes
 
 
-def _data(fig: Figure, axes: list[list[Any]], run: FairnessRun, *, title: bool, scale: float,
-          selected: str | None = None, projector: bool = False) -> list[Any]:
+def _data(
+    fig: Figure,
+    axes: list[list[Any]],
+    run: FairnessRun,
+    *,
+    title: bool,
+    scale: float,
+    selected: str | None = None,
+    projector: bool = False,
+) -> list[Any]:
     """Draw ``run`` into a frame: per tenant a line per panel, the titles, the legend.  The
     ``selected`` scheduler's column title is marked: a ✓, "selected", bold, in Okabe–Ito
     blue.  Returns the artists added or changed (what a blitting redraw must draw)."""
@@ -268,28 +320,46 @@ def _data(fig: Figure, axes: list[list[Any]], run: FairnessRun, *, title: bool, 
         top, bottom = axes[0][j], axes[1][j]
         for i, t in enumerate(run.tenants):
             mids, thr, p95 = _series(run, run.completions[name], t.name)
-            style = {"color": colours[i % len(colours)], "marker": _MARKERS[i % 5],
-                     "linestyle": _STYLES[i % 5], "markevery": 2}
+            style = {
+                "color": colours[i % len(colours)],
+                "marker": _MARKERS[i % 5],
+                "linestyle": _STYLES[i % 5],
+                "markevery": 2,
+            }
             artists += top.plot(mids, thr, **style)
             artists += bottom.plot(mids, p95, **style)
         if name == selected:
-            top.set_title(f"✓ {name}\nselected · Jain's index {_jain(run, name):.2f}", color=SELECTED_COLOUR,
-                          fontweight="bold")
+            top.set_title(
+                f"✓ {name}\nselected · Jain's index {_jain(run, name):.2f}", color=SELECTED_COLOUR, fontweight="bold"
+            )
         elif selected:
-            top.set_title(f"{name}\nbaseline · Jain's index {_jain(run, name):.2f}", color="black",
-                          fontweight="normal")
+            top.set_title(f"{name}\nbaseline · Jain's index {_jain(run, name):.2f}", color="black", fontweight="normal")
         else:
             top.set_title(f"{name}\nJain's index {_jain(run, name):.2f}")
         artists.append(top.title)
-    handles = [Line2D([], [], color=colours[i % len(colours)], marker=_MARKERS[i % 5], linestyle=_STYLES[i % 5],
-                      label=f"{t.name}: {t.rate:g} req/s" + (f", weight {t.weight:g}" if t.weight != 1 else ""))
-               for i, t in enumerate(run.tenants)]
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=colours[i % len(colours)],
+            marker=_MARKERS[i % 5],
+            linestyle=_STYLES[i % 5],
+            label=f"{t.name}: {t.rate:g} req/s" + (f", weight {t.weight:g}" if t.weight != 1 else ""),
+        )
+        for i, t in enumerate(run.tenants)
+    ]
     handles.append(Line2D([], [], color="0.35", linestyle=(0, (4, 3)), label=f"capacity {run.capacity:g} work/s"))
     height = fig.get_figheight()
-    artists.append(fig.legend(handles=handles, loc="upper center",
-                              bbox_to_anchor=(0.5, 1 - ((0.45 if title else 0.05) * scale) / height),
-                              ncols=min(len(handles), 3), frameon=False,
-                              **({"columnspacing": 1.0, "handlelength": 1.8, "borderaxespad": 0.1} if projector else {})))
+    artists.append(
+        fig.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 1 - ((0.45 if title else 0.05) * scale) / height),
+            ncols=min(len(handles), 3),
+            frameon=False,
+            **({"columnspacing": 1.0, "handlelength": 1.8, "borderaxespad": 0.1} if projector else {}),
+        )
+    )
     return artists
 
 
@@ -300,8 +370,15 @@ def plot_fairness(run: FairnessRun, *, title: str | None = None, dpi: float = 10
     the canvas and the type together (1.4–1.5 for a projector), so the layout never crowds."""
     peak = max((c.latency for cs in run.completions.values() for c in cs if c.finish <= run.horizon), default=1.0)
     with matplotlib.rc_context(presentation_rc(scale)):  # type: ignore[arg-type]
-        fig, axes = _frame(len(run.schedulers), (len(run.tenants) + 3) // 3, run, latency_top=peak * 1.08,
-                           title=title, dpi=dpi, scale=scale)
+        fig, axes = _frame(
+            len(run.schedulers),
+            (len(run.tenants) + 3) // 3,
+            run,
+            latency_top=peak * 1.08,
+            title=title,
+            dpi=dpi,
+            scale=scale,
+        )
         _data(fig, axes, run, title=bool(title), scale=scale)
     return fig
 
@@ -316,7 +393,7 @@ class FairnessView:
 
     def __init__(self, *, dpi: float = 72, projector: bool = False) -> None:
         self.dpi = dpi
-        self.projector = projector   # the demo's layout: DEMO_FIGURE_PX at dpi 100, projector_rc type
+        self.projector = projector  # the demo's layout: DEMO_FIGURE_PX at dpi 100, projector_rc type
         self._frames: dict[tuple[int, float, float], tuple[Figure, list[list[Any]], Any, Any]] = {}
 
     def warm(self, controls: FairnessControls) -> None:
@@ -334,8 +411,16 @@ class FairnessView:
         rc = projector_rc() if self.projector else presentation_rc()
         with matplotlib.rc_context(rc):  # type: ignore[arg-type]
             if key not in self._frames:
-                fig, axes = _frame(len(run.schedulers), 2, run, latency_top=run.horizon,
-                                   title=None, dpi=self.dpi, scale=1.0, projector=self.projector)
+                fig, axes = _frame(
+                    len(run.schedulers),
+                    2,
+                    run,
+                    latency_top=run.horizon,
+                    title=None,
+                    dpi=self.dpi,
+                    scale=1.0,
+                    projector=self.projector,
+                )
                 canvas = FigureCanvasAgg(fig)
                 canvas.draw()  # type: ignore[no-untyped-call]
                 self._frames[key] = (fig, axes, canvas, canvas.copy_from_bbox(fig.bbox))  # type: ignore[no-untyped-call]
@@ -352,7 +437,7 @@ class FairnessView:
         image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         buffer = io.BytesIO()
         info = None
-        if text_px is not None:   # the smallest text's size, for the browser check (as demo_png does)
+        if text_px is not None:  # the smallest text's size, for the browser check (as demo_png does)
             from PIL.PngImagePlugin import PngInfo
 
             info = PngInfo()
@@ -387,8 +472,9 @@ class FairnessControls:
 
 def _simulate(controls: FairnessControls) -> FairnessRun:
     names = ["FIFO"] if controls.scheduler == "FIFO" else ["FIFO", controls.scheduler]
-    return simulate_fairness(controls.workload(), names, capacity=controls.capacity,
-                             horizon=controls.horizon, seed=controls.seed)
+    return simulate_fairness(
+        controls.workload(), names, capacity=controls.capacity, horizon=controls.horizon, seed=controls.seed
+    )
 
 
 def render_fairness(controls: FairnessControls, *, dpi: float = 72) -> tuple[Figure, str]:
@@ -416,26 +502,66 @@ def fairness_demo(controls: FairnessControls | None = None) -> Any:
     start = controls or FairnessControls()
     big = widgets.Layout(width=f"{DEMO_CONTROLS_PX}px")
     style = {"description_width": "110px"}
-    count = widgets.IntSlider(value=start.tenants, min=1, max=len(TENANT_NAMES), description="tenants",
-                              layout=big, style=style, continuous_update=False)
+    count = widgets.IntSlider(
+        value=start.tenants,
+        min=1,
+        max=len(TENANT_NAMES),
+        description="tenants",
+        layout=big,
+        style=style,
+        continuous_update=False,
+    )
     options = ["FIFO", "round robin", "deficit round robin"]
-    scheduler = widgets.ToggleButtons(options=options, value=start.scheduler, description="scheduler",
-                                      layout=big, style={"description_width": "110px", "button_width": "290px"})
-    rates = [widgets.FloatSlider(value=start.rates[i], min=0.0, max=20.0, step=0.5,
-                                 description=f"{TENANT_NAMES[i].removeprefix('tenant ')} req/s",
-                                 layout=big, style=style, continuous_update=False) for i in range(len(TENANT_NAMES))]
-    weights = [widgets.FloatSlider(value=start.weights[i], min=0.5, max=5.0, step=0.5,
-                                   description=f"{TENANT_NAMES[i].removeprefix('tenant ')} weight",
-                                   layout=big, style=style, continuous_update=False) for i in range(len(TENANT_NAMES))]
+    scheduler = widgets.ToggleButtons(
+        options=options,
+        value=start.scheduler,
+        description="scheduler",
+        layout=big,
+        style={"description_width": "110px", "button_width": "290px"},
+    )
+    rates = [
+        widgets.FloatSlider(
+            value=start.rates[i],
+            min=0.0,
+            max=20.0,
+            step=0.5,
+            description=f"{TENANT_NAMES[i].removeprefix('tenant ')} req/s",
+            layout=big,
+            style=style,
+            continuous_update=False,
+        )
+        for i in range(len(TENANT_NAMES))
+    ]
+    weights = [
+        widgets.FloatSlider(
+            value=start.weights[i],
+            min=0.5,
+            max=5.0,
+            step=0.5,
+            description=f"{TENANT_NAMES[i].removeprefix('tenant ')} weight",
+            layout=big,
+            style=style,
+            continuous_update=False,
+        )
+        for i in range(len(TENANT_NAMES))
+    ]
     width, height = DEMO_FIGURE_PX
-    image = widgets.Image(format="png", layout=widgets.Layout(width=f"{width}px", height=f"{height}px",
-                                                              flex="0 0 auto"))
+    image = widgets.Image(
+        format="png", layout=widgets.Layout(width=f"{width}px", height=f"{height}px", flex="0 0 auto")
+    )
     table = widgets.HTML(layout=widgets.Layout(width=f"{width}px"))
     rows = [widgets.VBox([r, w]) for r, w in zip(rates, weights)]
 
     def current() -> FairnessControls:
-        return FairnessControls(count.value, scheduler.value, tuple(r.value for r in rates), tuple(w.value for w in weights),
-                            start.capacity, start.horizon, start.seed)
+        return FairnessControls(
+            count.value,
+            scheduler.value,
+            tuple(r.value for r in rates),
+            tuple(w.value for w in weights),
+            start.capacity,
+            start.horizon,
+            start.seed,
+        )
 
     view = FairnessView(dpi=100, projector=True)
     view.warm(start)
@@ -446,15 +572,18 @@ def fairness_demo(controls: FairnessControls | None = None) -> Any:
         scheduler.icons = ["check" if option == scheduler.value else "" for option in options]
         png, text = redraw_fairness_png(current(), view)
         image.value = png
-        table.value = (f"<pre style='font-size:14px;white-space:pre;overflow-x:auto;margin:4px 0'>"
-                       f"{html.escape(text)}</pre>")
+        table.value = (
+            f"<pre style='font-size:14px;white-space:pre;overflow-x:auto;margin:4px 0'>{html.escape(text)}</pre>"
+        )
 
     for w in [count, scheduler, *rates, *weights]:
         w.observe(update, names="value")
     update()
     controls_box = widgets.VBox([count, scheduler, *rows], layout=widgets.Layout(flex="0 0 auto"))
-    box = widgets.HBox([controls_box, widgets.VBox([image, table]), widgets.HTML(DEMO_CSS)],
-                       layout=widgets.Layout(align_items="flex-start"))
+    box = widgets.HBox(
+        [controls_box, widgets.VBox([image, table]), widgets.HTML(DEMO_CSS)],
+        layout=widgets.Layout(align_items="flex-start"),
+    )
     box.add_class("funcpipe-demo")
     box.add_class("funcpipe-fairness-demo")
     return box

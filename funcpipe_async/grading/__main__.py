@@ -42,19 +42,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("path", type=Path, help="a submitted .ipynb, or a folder of them (searched recursively)")
     parser.add_argument("--json", action="store_true", help="print the verdicts as JSON instead of text")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="CPU-time limit per task, in seconds (default 10); the wall clock allows 4 x that + 15 s")
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help="tasks checked at once (default: one per CPU core)")
-    parser.add_argument("--exercise", default=None, metavar="SLUG",
-                        help="grade against this exercise (default: a folder named after an exercise, else the file's name; "
-                        "a notebook's metadata is never trusted)")
-    parser.add_argument("--seed", type=int, default=None, metavar="N",
-                        help="draw the generated examples from seed N (default: a fresh seed, printed; replays a run)")
-    parser.add_argument("--strict", action="store_true",
-                        help="instructor grading: refuse to run unless each submission's code is confined")
-    parser.add_argument("--gradebook", type=Path, default=None, metavar="CSV",
-                        help="where a folder's gradebook goes (default: PATH/gradebook.csv)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="CPU-time limit per task, in seconds (default 10); the wall clock allows 4 x that + 15 s",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=None, metavar="N", help="tasks checked at once (default: one per CPU core)"
+    )
+    parser.add_argument(
+        "--exercise",
+        default=None,
+        metavar="SLUG",
+        help="grade against this exercise (default: a folder named after an exercise, else the file's name; "
+        "a notebook's metadata is never trusted)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="draw the generated examples from seed N (default: a fresh seed, printed; replays a run)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="instructor grading: refuse to run unless each submission's code is confined",
+    )
+    parser.add_argument(
+        "--gradebook",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="where a folder's gradebook goes (default: PATH/gradebook.csv)",
+    )
     return parser
 
 
@@ -68,8 +91,14 @@ def _summary(reports: list[Report], gradebook: Path) -> str:
     rows = []
     for r in reports:
         points = {t.id: str(t.points) for t in r.tasks}
-        rows.append([printable(r.submission), *[points.get(i, "-") for i in task_ids],
-                     f"{r.total}/{r.max_total}" if r.tasks else "-", printable(r.status[:120])])
+        rows.append(
+            [
+                printable(r.submission),
+                *[points.get(i, "-") for i in task_ids],
+                f"{r.total}/{r.max_total}" if r.tasks else "-",
+                printable(r.status[:120]),
+            ]
+        )
     table = format_table(["submission", *task_ids, "total", "status"], rows)
     return f"{table}\n\n{len(reports)} submission(s) graded; gradebook written to {printable(str(gradebook))}"
 
@@ -87,16 +116,22 @@ def _gradescope(argv: list[str]) -> int:
         prog="python -m funcpipe_async.grading gradescope",
         description="Write a Gradescope autograder bundle (autograder.zip) for one exercise.",
     )
-    parser.add_argument("exercise", metavar="EXERCISE", help=f"the exercise's slug (one of: {', '.join(exercise_slugs())})")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write autograder.zip into")
+    parser.add_argument(
+        "exercise", metavar="EXERCISE", help=f"the exercise's slug (one of: {', '.join(exercise_slugs())})"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="the folder to write autograder.zip into"
+    )
     args = parser.parse_args(argv)
     if args.exercise not in exercise_slugs():
         return _fail(f"no exercise called {args.exercise!r} (known: {', '.join(exercise_slugs())})")
     if args.out.exists() and not args.out.is_dir():
         return _fail(f"--out {printable(str(args.out))} exists and is not a folder")
     target = build_bundle(args.exercise, args.out)
-    sys.stdout.write(f"wrote {printable(str(target))}: upload it as the assignment's autograder "
-                     "(Configure Autograder > Zip file upload)\n")
+    sys.stdout.write(
+        f"wrote {printable(str(target))}: upload it as the assignment's autograder "
+        "(Configure Autograder > Zip file upload)\n"
+    )
     return 0
 
 
@@ -107,8 +142,12 @@ def _report(argv: list[str]) -> int:
         prog="python -m funcpipe_async.grading report",
         description="Write the class report (one self-contained HTML page) from a folder run's gradebook.",
     )
-    parser.add_argument("gradebook", type=Path, metavar="GRADEBOOK.csv",
-                        help="a folder run's gradebook (the gradebook.json beside it adds every task's feedback)")
+    parser.add_argument(
+        "gradebook",
+        type=Path,
+        metavar="GRADEBOOK.csv",
+        help="a folder run's gradebook (the gradebook.json beside it adds every task's feedback)",
+    )
     parser.add_argument("--out", type=Path, required=True, metavar="HTML", help="where the report goes")
     args = parser.parse_args(argv)
     if not args.gradebook.is_file():
@@ -149,23 +188,35 @@ def main(argv: list[str] | None = None) -> int:
         if gradebook.suffix == ".json":
             return _fail("the gradebook is a CSV file; every task's feedback goes in a .json file beside it")
         try:
-            reports = grade_folder(path, exercise=args.exercise, limits=limits, jobs=args.jobs, seed=seed,
-                                   strict=args.strict, hidden=[gradebook.parent])
+            reports = grade_folder(
+                path,
+                exercise=args.exercise,
+                limits=limits,
+                jobs=args.jobs,
+                seed=seed,
+                strict=args.strict,
+                hidden=[gradebook.parent],
+            )
         except Unconfined as error:
             return _fail(str(error))
         write_atomically(gradebook, gradebook_csv(reports))
         details = {"seed": seed, "confinement": confine.detect().mode, "submissions": [r.to_dict() for r in reports]}
         write_atomically(gradebook.with_suffix(".json"), json.dumps(details, indent=1, ensure_ascii=False) + "\n")
         if args.json:
-            payload = {"gradebook": str(gradebook), "seed": seed, "confinement": confine.detect().mode,
-                       "submissions": [r.to_dict() for r in reports]}
+            payload = {
+                "gradebook": str(gradebook),
+                "seed": seed,
+                "confinement": confine.detect().mode,
+                "submissions": [r.to_dict() for r in reports],
+            }
             sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=True) + "\n")
         else:
             sys.stdout.write(_summary(reports, gradebook) + "\n" + _footer(reports, seed) + "\n")
         return 0
     try:
-        report = grade_notebook(path, exercise=args.exercise, limits=limits, jobs=args.jobs, seed=seed,
-                                strict=args.strict)
+        report = grade_notebook(
+            path, exercise=args.exercise, limits=limits, jobs=args.jobs, seed=seed, strict=args.strict
+        )
     except (NotebookError, UnknownExercise, Unconfined) as error:
         return _fail(printable(str(error)))
     if args.json:

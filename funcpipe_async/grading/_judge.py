@@ -51,8 +51,14 @@ class _Halt(BaseException):
 class _Channel:
     """The judge's :class:`~funcpipe_async.grading.spec.Worker`: requests out, plain data back."""
 
-    def __init__(self, job: dict[str, Any], process: subprocess.Popen[bytes], to_worker: int, from_worker: int,
-                 outputs: list[Path]) -> None:
+    def __init__(
+        self,
+        job: dict[str, Any],
+        process: subprocess.Popen[bytes],
+        to_worker: int,
+        from_worker: int,
+        outputs: list[Path],
+    ) -> None:
         self.job = job
         self.process = process
         self.to_worker = to_worker
@@ -66,13 +72,19 @@ class _Channel:
             message = protocol.receive(self.from_worker, self.deadline)
         except TimeoutError:
             used = confine.tree_cpu_seconds(self.process.pid)
-            raise _Halt("timeout", f"did not finish within {self.job['wall']:g} s of wall-clock time and was stopped, "
-                        f"having used {used:.1f} s of CPU time (the limit is {self.job['seconds']:g} s): is it waiting "
-                        "for something that never comes (a real sleep, a lock, input), or is the machine overloaded?") from None
+            raise _Halt(
+                "timeout",
+                f"did not finish within {self.job['wall']:g} s of wall-clock time and was stopped, "
+                f"having used {used:.1f} s of CPU time (the limit is {self.job['seconds']:g} s): is it waiting "
+                "for something that never comes (a real sleep, a lock, input), or is the machine overloaded?",
+            ) from None
         except (protocol.ProtocolError, OSError):
             raise self.ended() from None
         if not isinstance(message, dict) or not isinstance(message.get("kind"), str):
-            raise _Halt("failed", "the worker answered with something that is not a message (did the task's code write to the grader's channel?)")
+            raise _Halt(
+                "failed",
+                "the worker answered with something that is not a message (did the task's code write to the grader's channel?)",
+            )
         self.check_output()
         return message
 
@@ -80,8 +92,11 @@ class _Channel:
         limit = int(self.job["output_chars"])
         written = sum(p.stat().st_size for p in self.outputs if p.exists())
         if written > limit:
-            raise _Halt("output-limit", f"the task's code wrote more than {limit:,} characters to the output "
-                        "(os.write, sys.__stdout__ or a subprocess): remove that output")
+            raise _Halt(
+                "output-limit",
+                f"the task's code wrote more than {limit:,} characters to the output "
+                "(os.write, sys.__stdout__ or a subprocess): remove that output",
+            )
 
     def ended(self) -> _Halt:
         """The worker stopped talking: why (CPU limit, a signal, an exit)."""
@@ -129,18 +144,26 @@ def _death(process: subprocess.Popen[bytes], job: dict[str, Any]) -> _Halt:
     seconds = float(job["seconds"])
     code = process.poll()
     if _cpu_used() >= seconds:
-        return _Halt("timeout", f"used more than {seconds:g} s of CPU time and was stopped: is there a loop that "
-                     "never ends, or a very slow step?")
+        return _Halt(
+            "timeout",
+            f"used more than {seconds:g} s of CPU time and was stopped: is there a loop that "
+            "never ends, or a very slow step?",
+        )
     if code is None or code < 0 or code >= 128:
         signum = -code if code is not None and code < 0 else (code - 128 if code is not None else signal.SIGKILL)
         try:
             name = signal.Signals(signum).name
         except ValueError:
             name = f"signal {signum}"
-        return _Halt("crashed", f"the checking process was killed by {name} before the checks finished: "
-                     "did the task's code crash the interpreter?")
-    return _Halt("exited", "the task's code ended the checking process before the checks finished "
-                 "(did it call sys.exit or os._exit?)")
+        return _Halt(
+            "crashed",
+            f"the checking process was killed by {name} before the checks finished: "
+            "did the task's code crash the interpreter?",
+        )
+    return _Halt(
+        "exited",
+        "the task's code ended the checking process before the checks finished (did it call sys.exit or os._exit?)",
+    )
 
 
 def _worker_env(confined: bool, home: Path | None = None) -> dict[str, str]:
@@ -151,7 +174,9 @@ def _worker_env(confined: bool, home: Path | None = None) -> dict[str, str]:
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONIOENCODING="utf-8",
         PYTHONSAFEPATH="1",
-        HYPOTHESIS_STORAGE_DIRECTORY=os.path.join("/tmp" if confined else tempfile.gettempdir(), "funcpipe-async-hypothesis"),
+        HYPOTHESIS_STORAGE_DIRECTORY=os.path.join(
+            "/tmp" if confined else tempfile.gettempdir(), "funcpipe-async-hypothesis"
+        ),
     )
     if home is not None:  # another user: everything it may write is in its own work folder
         env.update(HOME=str(home), TMPDIR=str(home), HYPOTHESIS_STORAGE_DIRECTORY=str(home / ".hypothesis"))
@@ -223,10 +248,19 @@ def judge_task(job: dict[str, Any]) -> dict[str, Any]:
             os.chown(worker_folder, as_user["user"], as_user["group"])
         with outputs[0].open("wb") as out, outputs[1].open("wb") as err:
             process = subprocess.Popen(
-                [*job["prefix"], sys.executable, "-m", "funcpipe_async.grading._worker", str(worker_read), str(worker_write)],
+                [
+                    *job["prefix"],
+                    sys.executable,
+                    "-m",
+                    "funcpipe_async.grading._worker",
+                    str(worker_read),
+                    str(worker_write),
+                ],
                 cwd="/" if confined else worker_folder,
                 env=_worker_env(confined, worker_folder if as_user else None),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
                 pass_fds=(worker_read, worker_write),
                 start_new_session=True,
                 preexec_fn=confine.set_parent_death_signal,  # noqa: PLW1509 - this process has no threads
@@ -245,8 +279,10 @@ def judge_task(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decide(task: Task, job: dict[str, Any], channel: _Channel) -> dict[str, Any]:
-    worker_job = {key: job[key] for key in ("exercise", "task", "cells", "seconds", "output_chars", "seed",
-                                            "confined", "hidden", "needed")}
+    worker_job = {
+        key: job[key]
+        for key in ("exercise", "task", "cells", "seconds", "output_chars", "seed", "confined", "hidden", "needed")
+    }
     own_errors: list[str] = []
     try:
         try:
@@ -258,14 +294,21 @@ def _decide(task: Task, job: dict[str, Any], channel: _Channel) -> dict[str, Any
             raise _from_worker(ready)
         if ready["kind"] != "ready":
             raise _Halt("failed", "the worker did not say it was ready")
-        missing = [str(n)[:100] for n in ready.get("missing", []) if isinstance(n, str)] if isinstance(ready.get("missing"), list) else []
+        missing = (
+            [str(n)[:100] for n in ready.get("missing", []) if isinstance(n, str)]
+            if isinstance(ready.get("missing"), list)
+            else []
+        )
         own = ready.get("own_errors")
         own_errors = [str(e)[:500] for e in own] if isinstance(own, list) else []
         missing = [n for n in task.defines if n in missing]
         if missing:
             names = " and ".join(missing)
             why = f" ({'; '.join(own_errors)})" if own_errors else ""
-            return {"status": "failed", "message": f"{names} is not defined after running Task {task.number}'s cell{why}"}
+            return {
+                "status": "failed",
+                "message": f"{names} is not defined after running Task {task.number}'s cell{why}",
+            }
         feedback = task.judge(channel)
         verdict = {"status": "passed", "message": str(feedback)}
     except _Halt as halt:
@@ -284,7 +327,10 @@ def main() -> None:
     try:
         verdict = judge_task(job)
     except BaseException as error:  # noqa: BLE001 - the grader's own failure is still a verdict
-        verdict = {"status": "error", "message": f"the grader could not check this task: {kit.describe_exception(error)}"}
+        verdict = {
+            "status": "error",
+            "message": f"the grader could not check this task: {kit.describe_exception(error)}",
+        }
     sys.stdout.write(json.dumps(verdict))
     sys.stdout.flush()
     os._exit(0)

@@ -121,8 +121,10 @@ def _hide(names: tuple[str, ...], number: int) -> None:
         original = getattr(module, attribute)
 
         def refuse(*args: Any, _name: str = dotted, **kwargs: Any) -> Any:
-            raise RuntimeError(f"{_name} is the package's answer to Task {number}, so it is unavailable while "
-                               f"Task {number} is graded: write your own")
+            raise RuntimeError(
+                f"{_name} is the package's answer to Task {number}, so it is unavailable while "
+                f"Task {number} is graded: write your own"
+            )
 
         refuse.__name__ = getattr(original, "__name__", attribute)
         for loaded in list(sys.modules.values()):
@@ -159,14 +161,18 @@ class _Worker:
             own = cell["label"] == task.id
             where = "the setup cell" if cell["label"] == "setup" else f"Task {cell['label'][1:]}'s cell"
             try:
-                code = compile(cell["source"], f"<{where}>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+                code = compile(
+                    cell["source"], f"<{where}>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+                )
             except (SyntaxError, ValueError) as error:
                 if own:
                     line = getattr(error, "lineno", None)
                     at = f"line {line}: " if line else ""
                     magic = any(row.lstrip().startswith(("%", "!")) for row in cell["source"].splitlines())
                     hint = "; the grader runs graded cells as plain Python: IPython magics (%…, !…) do not work there"
-                    own_errors.append(f"{where} has a syntax error ({at}{getattr(error, 'msg', error)}){hint if magic else ''}")
+                    own_errors.append(
+                        f"{where} has a syntax error ({at}{getattr(error, 'msg', error)}){hint if magic else ''}"
+                    )
                 continue
             self.output.used = 0
             # Earlier cells get a share of the time: a hang there must not cost this task everything.
@@ -177,13 +183,18 @@ class _Worker:
             except _TimeLimit:
                 if own:
                     return {
-                        "kind": "verdict", "status": "timeout",
+                        "kind": "verdict",
+                        "status": "timeout",
                         "message": f"{where} used more than {seconds:g} s of CPU time when run: top-level code in "
                         "a task cell should only define functions (is there a loop that never ends?)",
                     }
             except _OutputLimit:
                 if own:
-                    return {"kind": "verdict", "status": "output-limit", "message": f"{where} printed {self.too_much} when run"}
+                    return {
+                        "kind": "verdict",
+                        "status": "output-limit",
+                        "message": f"{where} printed {self.too_much} when run",
+                    }
             except (SystemExit, _ExitCalled) as error:
                 if own:
                     called = "os._exit()" if isinstance(error, _ExitCalled) else "sys.exit()"
@@ -212,24 +223,33 @@ class _Worker:
             return {"kind": "failed", "message": str(verdict)}
         except _TimeLimit:
             return {
-                "kind": "verdict", "status": "timeout",
+                "kind": "verdict",
+                "status": "timeout",
                 "message": f"the checks used more than {self.seconds:g} s of CPU time: is there a loop that never ends, "
                 "or a plan that waits for ever?",
             }
         except _OutputLimit:
             return {
-                "kind": "verdict", "status": "output-limit",
+                "kind": "verdict",
+                "status": "output-limit",
                 "message": f"the task's code printed {self.too_much} while being checked: "
                 "remove prints from loops (the grader does not show them)",
             }
         except (SystemExit, KeyboardInterrupt, _ExitCalled) as error:
-            did = {_ExitCalled: "called os._exit()", SystemExit: "called sys.exit()"}.get(type(error), f"raised {type(error).__name__}")
+            did = {_ExitCalled: "called os._exit()", SystemExit: "called sys.exit()"}.get(
+                type(error), f"raised {type(error).__name__}"
+            )
             return {
-                "kind": "verdict", "status": "exited",
+                "kind": "verdict",
+                "status": "exited",
                 "message": f"the task's code {did} while being checked: a task's functions must return, never end the program",
             }
         except BaseException as error:  # noqa: BLE001 - reported as the task's verdict
-            return {"kind": "verdict", "status": "error", "message": f"checking Task {self.task.number} raised {kit.describe_exception(error)}"}
+            return {
+                "kind": "verdict",
+                "status": "error",
+                "message": f"checking Task {self.task.number} raised {kit.describe_exception(error)}",
+            }
 
     def serve(self, in_fd: int) -> None:
         while True:
@@ -242,19 +262,33 @@ class _Worker:
             try:
                 reply = self.answer(request)
             except _TimeLimit:  # the timer fired between the probe's end and its answer
-                reply = {"kind": "verdict", "status": "timeout", "message": f"the checks used more than {self.seconds:g} s of CPU time"}
+                reply = {
+                    "kind": "verdict",
+                    "status": "timeout",
+                    "message": f"the checks used more than {self.seconds:g} s of CPU time",
+                }
             try:
                 _send(self.out_fd, reply)
             except (protocol.ProtocolError, ValueError, TypeError) as error:
-                _send(self.out_fd, {"kind": "failed", "message": f"the task's code produced an answer the grader cannot carry ({type(error).__name__})"})
+                _send(
+                    self.out_fd,
+                    {
+                        "kind": "failed",
+                        "message": f"the task's code produced an answer the grader cannot carry ({type(error).__name__})",
+                    },
+                )
 
 
 def _set_limits(cpu_seconds: float) -> None:
     """Hard limits for this process and what it starts: CPU time, file size, memory, processes."""
     used = resource.getrusage(resource.RUSAGE_SELF)
     soft = math.ceil(used.ru_utime + used.ru_stime + cpu_seconds) + 2
-    limits = [(resource.RLIMIT_CPU, soft, soft + 1), (resource.RLIMIT_FSIZE, _FILE_SIZE_LIMIT, _FILE_SIZE_LIMIT),
-              (resource.RLIMIT_AS, _MEMORY_LIMIT, _MEMORY_LIMIT), (resource.RLIMIT_CORE, 0, 0)]
+    limits = [
+        (resource.RLIMIT_CPU, soft, soft + 1),
+        (resource.RLIMIT_FSIZE, _FILE_SIZE_LIMIT, _FILE_SIZE_LIMIT),
+        (resource.RLIMIT_AS, _MEMORY_LIMIT, _MEMORY_LIMIT),
+        (resource.RLIMIT_CORE, 0, 0),
+    ]
     for limit, wanted_soft, wanted_hard in limits:
         try:
             _, hard = resource.getrlimit(limit)
@@ -316,7 +350,11 @@ def main(argv: list[str]) -> None:
         try:
             ready = worker.run_cells()
         except _TimeLimit:
-            ready = {"kind": "verdict", "status": "timeout", "message": f"the task's cells used more than {worker.seconds:g} s of CPU time"}
+            ready = {
+                "kind": "verdict",
+                "status": "timeout",
+                "message": f"the task's cells used more than {worker.seconds:g} s of CPU time",
+            }
         if os.getpid() != me:  # a fork that returned through the cells (its os._exit was refused)
             _exit(0)
         _send(out_fd, ready)

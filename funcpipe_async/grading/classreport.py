@@ -79,8 +79,14 @@ def read_gradebook(path: Path) -> list[Row]:
     for record in records:
         name = _uncell(record["submission"])
         task_ids = [k for k in record if re.fullmatch(r"t[0-9]+", k) and record[k] != ""]
-        row = Row(name, _uncell(record["exercise"]), {t: _int(record[t]) for t in task_ids},
-                  _int(record["total"]), _int(record["max_total"]), _uncell(record["status"]))
+        row = Row(
+            name,
+            _uncell(record["exercise"]),
+            {t: _int(record[t]) for t in task_ids},
+            _int(record["total"]),
+            _int(record["max_total"]),
+            _uncell(record["status"]),
+        )
         detail = details.get(name)
         if detail is not None:
             row.feedback = {str(t["id"]): str(t["feedback"]) for t in detail.get("tasks", []) if not t.get("passed")}
@@ -121,19 +127,25 @@ def _bars(title: str, labels: Sequence[str], values: Sequence[float], texts: Seq
     """A horizontal bar chart (values in 0..1), with its values as text too."""
     height = 34 * len(labels) + 30
     desc = "; ".join(f"{label}: {text}" for label, text in zip(labels, texts))
-    parts = [f'<svg role="img" width="720" height="{height}" viewBox="0 0 720 {height}" '
-             f'xmlns="http://www.w3.org/2000/svg"><title>{_esc(title)}</title><desc>{_esc(desc)}</desc>']
+    parts = [
+        f'<svg role="img" width="720" height="{height}" viewBox="0 0 720 {height}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{_esc(title)}</title><desc>{_esc(desc)}</desc>'
+    ]
     for tick in (0, 0.25, 0.5, 0.75, 1):
         x = 350 + 300 * tick
-        parts.append(f'<line x1="{x:.0f}" y1="6" x2="{x:.0f}" y2="{height - 22}" stroke="{_GRID}" stroke-width="1"/>'
-                     f'<text x="{x:.0f}" y="{height - 6}" font-size="13" text-anchor="middle" fill="{_INK}">'
-                     f"{tick:.0%}</text>")
+        parts.append(
+            f'<line x1="{x:.0f}" y1="6" x2="{x:.0f}" y2="{height - 22}" stroke="{_GRID}" stroke-width="1"/>'
+            f'<text x="{x:.0f}" y="{height - 6}" font-size="13" text-anchor="middle" fill="{_INK}">'
+            f"{tick:.0%}</text>"
+        )
     for i, (label, value, text) in enumerate(zip(labels, values, texts)):
         y = 10 + 34 * i
         width = 300 * max(0.0, min(1.0, value))
-        parts.append(f'<text x="342" y="{y + 17}" font-size="14" text-anchor="end" fill="{_INK}">{_esc(label if len(label) <= 44 else label[:43] + "…")}</text>'
-                     f'<rect x="350" y="{y}" width="{width:.1f}" height="24" fill="{_PASS}"/>'
-                     f'<text x="{354 + width:.1f}" y="{y + 17}" font-size="14" fill="{_INK}">{_esc(text)}</text>')
+        parts.append(
+            f'<text x="342" y="{y + 17}" font-size="14" text-anchor="end" fill="{_INK}">{_esc(label if len(label) <= 44 else label[:43] + "…")}</text>'
+            f'<rect x="350" y="{y}" width="{width:.1f}" height="24" fill="{_PASS}"/>'
+            f'<text x="{354 + width:.1f}" y="{y + 17}" font-size="14" fill="{_INK}">{_esc(text)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -145,18 +157,24 @@ def _histogram(title: str, counts: Sequence[int]) -> str:
     top = max(counts, default=0) or 1
     width, height = 60 + step * n, 230
     desc = "; ".join(f"{total} points: {count}" for total, count in enumerate(counts))
-    parts = [f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-             f'xmlns="http://www.w3.org/2000/svg"><title>{_esc(title)}</title><desc>{_esc(desc)}</desc>',
-             f'<line x1="40" y1="190" x2="{width - 10}" y2="190" stroke="{_INK}" stroke-width="1"/>']
+    parts = [
+        f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{_esc(title)}</title><desc>{_esc(desc)}</desc>',
+        f'<line x1="40" y1="190" x2="{width - 10}" y2="190" stroke="{_INK}" stroke-width="1"/>',
+    ]
     for total, count in enumerate(counts):
         x = 44 + step * total
         bar = 160 * count / top
-        parts.append(f'<rect x="{x}" y="{190 - bar:.1f}" width="{step - 8}" height="{bar:.1f}" fill="{_PASS}"/>'
-                     f'<text x="{x + (step - 8) / 2:.1f}" y="{184 - bar:.1f}" font-size="13" text-anchor="middle" '
-                     f'fill="{_INK}">{count if count else ""}</text>'
-                     f'<text x="{x + (step - 8) / 2:.1f}" y="208" font-size="13" text-anchor="middle" fill="{_INK}">'
-                     f"{total}</text>")
-    parts.append(f'<text x="{width / 2:.0f}" y="226" font-size="13" text-anchor="middle" fill="{_INK}">total points</text>')
+        parts.append(
+            f'<rect x="{x}" y="{190 - bar:.1f}" width="{step - 8}" height="{bar:.1f}" fill="{_PASS}"/>'
+            f'<text x="{x + (step - 8) / 2:.1f}" y="{184 - bar:.1f}" font-size="13" text-anchor="middle" '
+            f'fill="{_INK}">{count if count else ""}</text>'
+            f'<text x="{x + (step - 8) / 2:.1f}" y="208" font-size="13" text-anchor="middle" fill="{_INK}">'
+            f"{total}</text>"
+        )
+    parts.append(
+        f'<text x="{width / 2:.0f}" y="226" font-size="13" text-anchor="middle" fill="{_INK}">total points</text>'
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -183,21 +201,31 @@ def _exercise_section(slug: str, rows: Sequence[Row], top: int) -> str:
         heading, max_total = slug or "(no exercise)", max((r.max_total for r in rows), default=0)
     out = [f"<section><h2>{_esc(heading)}</h2>"]
     mean = sum(r.total for r in graded) / len(graded) if graded else 0.0
-    out.append(f"<p>{len(rows)} submission(s): {len(graded)} graded, {len(rows) - len(graded)} not graded. "
-               f"Mean total of the graded: {mean:.1f} / {max_total}.</p>")
+    out.append(
+        f"<p>{len(rows)} submission(s): {len(graded)} graded, {len(rows) - len(graded)} not graded. "
+        f"Mean total of the graded: {mean:.1f} / {max_total}.</p>"
+    )
     if graded and task_ids:
-        rates = [sum(1 for r in graded if r.points.get(t, 0) == max_points[t] and max_points[t] > 0) / len(graded)
-                 for t in task_ids]
+        rates = [
+            sum(1 for r in graded if r.points.get(t, 0) == max_points[t] and max_points[t] > 0) / len(graded)
+            for t in task_ids
+        ]
         texts = [f"{rate:.0%} ({round(rate * len(graded))}/{len(graded)})" for rate in rates]
         hardest = task_ids[min(range(len(rates)), key=lambda i: (rates[i], i))]
         out.append(f"<h3>Pass rate per task</h3><p>The task the fewest passed: {_esc(titles[hardest])}.</p>")
-        out.append("<figure>" + _bars(f"{heading}: pass rate per task", [titles[t] for t in task_ids], rates, texts)
-                   + "<figcaption>Share of graded submissions that passed each task (all or nothing).</figcaption></figure>")
+        out.append(
+            "<figure>"
+            + _bars(f"{heading}: pass rate per task", [titles[t] for t in task_ids], rates, texts)
+            + "<figcaption>Share of graded submissions that passed each task (all or nothing).</figcaption></figure>"
+        )
         counts = [0] * (max_total + 1)
         for r in graded:
             counts[max(0, min(max_total, r.total))] += 1
-        out.append("<h3>Totals</h3><figure>" + _histogram(f"{heading}: distribution of totals", counts)
-                   + "<figcaption>How many graded submissions reached each total.</figcaption></figure>")
+        out.append(
+            "<h3>Totals</h3><figure>"
+            + _histogram(f"{heading}: distribution of totals", counts)
+            + "<figcaption>How many graded submissions reached each total.</figcaption></figure>"
+        )
     out.append("<h3>Most frequent feedback</h3>")
     any_feedback = False
     for t in task_ids:
@@ -217,15 +245,19 @@ def _exercise_section(slug: str, rows: Sequence[Row], top: int) -> str:
             f"{_esc(example[kind])}</details></td></tr>"
             for kind, count in sorted(kinds.items(), key=lambda kc: (-kc[1], kc[0]))[:top]
         )
-        out.append(f"<h4>{_esc(titles[t])}</h4><table><thead><tr><th>students</th><th>mistake (the check's opening "
-                   f"words)</th></tr></thead><tbody>{items}</tbody></table>")
+        out.append(
+            f"<h4>{_esc(titles[t])}</h4><table><thead><tr><th>students</th><th>mistake (the check's opening "
+            f"words)</th></tr></thead><tbody>{items}</tbody></table>"
+        )
     if not any_feedback:
         out.append("<p>Every graded submission passed every task.</p>")
     ungraded = [r for r in rows if not r.graded]
     if ungraded:
         items = "".join(f"<tr><td>{_esc(r.submission)}</td><td>{_esc(r.status)}</td></tr>" for r in ungraded)
-        out.append(f"<h3>Not graded</h3><table><thead><tr><th>submission</th><th>why</th></tr></thead>"
-                   f"<tbody>{items}</tbody></table>")
+        out.append(
+            f"<h3>Not graded</h3><table><thead><tr><th>submission</th><th>why</th></tr></thead>"
+            f"<tbody>{items}</tbody></table>"
+        )
     out.append("</section>")
     return "".join(out)
 
@@ -247,9 +279,11 @@ def class_report_html(rows: Sequence[Row], *, source: str = "gradebook.csv", top
     sections = "".join(_exercise_section(slug, group, top) for slug, group in sorted(by_exercise.items()))
     if not sections:
         sections = "<p>The gradebook has no rows.</p>"
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Class report</title>"
-            f"<style>{_STYLE}</style></head><body><h1>Class report</h1>"
-            f"<p>From {_esc(source)}: {len(rows)} submission(s).</p>{sections}</body></html>\n")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Class report</title>"
+        f"<style>{_STYLE}</style></head><body><h1>Class report</h1>"
+        f"<p>From {_esc(source)}: {len(rows)} submission(s).</p>{sections}</body></html>\n"
+    )
 
 
 def write_class_report(gradebook: Path, out: Path) -> Path:

@@ -37,8 +37,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Confinement", "detect", "lock_down", "become_subreaper", "set_parent_death_signal", "NAMESPACES", "USER",
-           "UNCONFINED"]
+__all__ = [
+    "Confinement",
+    "detect",
+    "lock_down",
+    "become_subreaper",
+    "set_parent_death_signal",
+    "NAMESPACES",
+    "USER",
+    "UNCONFINED",
+]
 
 NAMESPACES = "namespaces"
 USER = "user"
@@ -59,16 +67,22 @@ class Confinement:
 
     def describe(self) -> str:
         if self.confined:
-            return ("confined: each task's code ran in its own PID, network and mount namespaces "
-                    "(descendants killed with it, no network, private /tmp, submissions hidden, read-only files, "
-                    "no capabilities), with CPU-time, memory and file-size limits")
+            return (
+                "confined: each task's code ran in its own PID, network and mount namespaces "
+                "(descendants killed with it, no network, private /tmp, submissions hidden, read-only files, "
+                "no capabilities), with CPU-time, memory and file-size limits"
+            )
         if self.mode == USER:
-            return (f"confined by user: no namespaces here, so each task's code ran as the unprivileged user {self.user} "
-                    "(it cannot write the grader's files or signal its processes), in its own session, with CPU-time, "
-                    "memory and file-size limits; its descendants were killed with it")
-        return ("UNCONFINED: no namespaces on this machine, so the code ran as you, in its own session with "
-                "CPU-time, memory and file-size limits only (fine for checking your own work; "
-                "instructors grade with --strict on Linux)")
+            return (
+                f"confined by user: no namespaces here, so each task's code ran as the unprivileged user {self.user} "
+                "(it cannot write the grader's files or signal its processes), in its own session, with CPU-time, "
+                "memory and file-size limits; its descendants were killed with it"
+            )
+        return (
+            "UNCONFINED: no namespaces on this machine, so the code ran as you, in its own session with "
+            "CPU-time, memory and file-size limits only (fine for checking your own work; "
+            "instructors grade with --strict on Linux)"
+        )
 
 
 def _unshare_prefix(user: bool) -> tuple[str, ...]:
@@ -76,8 +90,19 @@ def _unshare_prefix(user: bool) -> tuple[str, ...]:
     if tool is None:
         return ()
     flags = ["--user", "--map-root-user"] if user else []
-    return (tool, *flags, "--pid", "--fork", "--kill-child", "--net", "--mount", "--mount-proc",
-            "--propagation", "private", "--")
+    return (
+        tool,
+        *flags,
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--net",
+        "--mount",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "--",
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -87,13 +112,17 @@ def detect() -> Confinement:
         return Confinement(UNCONFINED)
     if os.environ.get("FUNCPIPE_GRADING_UNCONFINED") == "1":
         return _user_or_unconfined()
-    for user in ((False,) if os.geteuid() == 0 else (True,)):
+    for user in (False,) if os.geteuid() == 0 else (True,):
         prefix = _unshare_prefix(user)
         if not prefix:
             break
         try:
-            done = subprocess.run([*prefix, sys.executable, "-c", "import os; assert os.getpid() == 1"],
-                                  capture_output=True, timeout=30, check=False)
+            done = subprocess.run(
+                [*prefix, sys.executable, "-c", "import os; assert os.getpid() == 1"],
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
         except (OSError, subprocess.SubprocessError):
             continue
         if done.returncode == 0:
@@ -122,9 +151,17 @@ def _runs_as(uid: int, gid: int) -> bool:
 
     parent = os.path.dirname(os.path.dirname(os.path.realpath(funcpipe_async.__file__)))
     try:
-        done = subprocess.run([sys.executable, "-c", "import funcpipe_async.grading._worker"], cwd="/",
-                              env={"PYTHONPATH": parent, "PATH": os.environ.get("PATH", "")},
-                              user=uid, group=gid, extra_groups=[], capture_output=True, timeout=60, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", "import funcpipe_async.grading._worker"],
+            cwd="/",
+            env={"PYTHONPATH": parent, "PATH": os.environ.get("PATH", "")},
+            user=uid,
+            group=gid,
+            extra_groups=[],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
@@ -140,9 +177,16 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
-def _mount(libc: ctypes.CDLL, source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    result = libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, ctypes.c_ulong(flags),
-                        data.encode() if data else None)
+def _mount(
+    libc: ctypes.CDLL, source: str, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
+    result = libc.mount(
+        source.encode(),
+        target.encode(),
+        fstype.encode() if fstype else None,
+        ctypes.c_ulong(flags),
+        data.encode() if data else None,
+    )
     if result != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
@@ -271,7 +315,9 @@ def tree_cpu_seconds(pid: int) -> float:
             continue
         seen.add(current)
         try:
-            fields = Path(f"/proc/{current}/stat").read_text(encoding="utf-8", errors="replace").rsplit(")", 1)[-1].split()
+            fields = (
+                Path(f"/proc/{current}/stat").read_text(encoding="utf-8", errors="replace").rsplit(")", 1)[-1].split()
+            )
             total += (int(fields[11]) + int(fields[12])) / tick
         except (OSError, ValueError, IndexError):
             pass

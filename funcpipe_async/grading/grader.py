@@ -56,8 +56,10 @@ def load_submission(path: Path, name: str, exercise: str | None = None, folder: 
         )
     submission = from_notebook(notebook, name, slug)
     if claimed is not None and claimed != slug:
-        note = (f"the notebook's metadata claims exercise {claimed[:80]!r}; it was graded against {slug}, "
-                "the exercise the instructor named")
+        note = (
+            f"the notebook's metadata claims exercise {claimed[:80]!r}; it was graded against {slug}, "
+            "the exercise the instructor named"
+        )
         submission = replace(submission, notes=(*submission.notes, note))
     return Graded(load_exercise(slug), submission)
 
@@ -125,6 +127,11 @@ def grade_folder(
     answered = {item.exercise.slug for item in items}
     slug = exercise or (answered.pop() if len(answered) == 1 else None)
     fallback = load_exercise(slug) if slug in exercise_slugs() else None
-    graded = grade_submissions(items, limits, jobs, seed=seed, strict=strict,
-                               hidden=[folder.resolve(), *(h.resolve() for h in hidden)]) if items else []
+    graded = (
+        grade_submissions(
+            items, limits, jobs, seed=seed, strict=strict, hidden=[folder.resolve(), *(h.resolve() for h in hidden)]
+        )
+        if items
+        else []
+    )
     return [graded[slot] if isinstance(slot, int) else _ungradable(slot[0], fallback, slot[1]) for slot in slots]

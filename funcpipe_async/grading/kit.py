@@ -35,9 +35,20 @@ from funcpipe_async.shell.virtual import DeadlockError, SimulationLimitError
 from funcpipe_async.testing import quiet_course_settings
 
 __all__ = [
-    "CheckFailed", "NotDone", "not_done", "refuse_async", "function", "call", "as_plan", "drive", "simulate", "timed",
-    "run_awaitable", "for_all",
-    "show", "describe_exception",
+    "CheckFailed",
+    "NotDone",
+    "not_done",
+    "refuse_async",
+    "function",
+    "call",
+    "as_plan",
+    "drive",
+    "simulate",
+    "timed",
+    "run_awaitable",
+    "for_all",
+    "show",
+    "describe_exception",
 ]
 
 X = TypeVar("X")
@@ -151,7 +162,9 @@ def as_plan(value: object, *, doing: str) -> AsyncPlan[Any]:
             "Return an AsyncPlan that produces the result when a shell drives it"
         )
     if not callable(value):
-        raise CheckFailed(f"{doing} returned {show(value)}, not an AsyncPlan (a plan is built with async_lift, async_bind …)")
+        raise CheckFailed(
+            f"{doing} returned {show(value)}, not an AsyncPlan (a plan is built with async_lift, async_bind …)"
+        )
     return value
 
 

@@ -56,7 +56,9 @@ def submission_from_kernel(slug: str, task_ids: list[str], folder: Path | None =
     inputs = _history()
     if inputs is None:
         if saved is None:
-            raise NotebookError(f"check_my_work runs inside the exercise notebook; no kernel history and no {path.name} here")
+            raise NotebookError(
+                f"check_my_work runs inside the exercise notebook; no kernel history and no {path.name} here"
+            )
         return from_notebook(saved, "your notebook", slug)
     return from_history(inputs, task_ids, slug, saved)
 

@@ -73,7 +73,9 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
                 continue
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
-            raise ProtocolError("the other side closed the channel" + (" mid-message" if chunks or left != size else ""))
+            raise ProtocolError(
+                "the other side closed the channel" + (" mid-message" if chunks or left != size else "")
+            )
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
@@ -119,8 +121,12 @@ def encode(value: Any, depth: int = 0) -> Any:
     if kind is Err:
         return {"$": "err", "error": encode(value.error, depth + 1)}
     if kind is ErrInfo:
-        return {"$": "errinfo", "code": encode(value.code, depth + 1), "message": encode(value.message, depth + 1),
-                "retryable": encode(value.retryable, depth + 1)}
+        return {
+            "$": "errinfo",
+            "code": encode(value.code, depth + 1),
+            "message": encode(value.message, depth + 1),
+            "retryable": encode(value.retryable, depth + 1),
+        }
     return {"$": "opaque", "type": kind.__name__, "text": _short_repr(value)}
 
 

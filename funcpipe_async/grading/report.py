@@ -21,8 +21,16 @@ from typing import Any
 
 from funcpipe_async.grading.spec import task_number
 
-__all__ = ["STATUSES", "TaskResult", "Report", "gradebook_csv", "task_columns", "printable", "csv_cell",
-           "write_atomically"]
+__all__ = [
+    "STATUSES",
+    "TaskResult",
+    "Report",
+    "gradebook_csv",
+    "task_columns",
+    "printable",
+    "csv_cell",
+    "write_atomically",
+]
 
 STATUSES = {
     "passed": "pass",
@@ -139,8 +147,7 @@ class Report:
             "<th style='text-align:left'>feedback</th></tr></thead><tbody>"
             + "".join(rows)
             + f"<tr><td style='text-align:left'><b>total</b></td><td><b>{self.total}/{self.max_total}</b></td>"
-            "<td></td><td></td></tr></tbody></table>"
-            + notes
+            "<td></td><td></td></tr></tbody></table>" + notes
         )
 
 
@@ -186,16 +193,21 @@ def gradebook_csv(reports: Sequence[Report]) -> str:
         points = {t.id: t.points for t in r.tasks}
         notes = [f"{t.id} {STATUSES[t.status]}: {_short(t.feedback)}" for t in r.tasks if not t.passed]
         notes.extend(_short(n) for n in r.notes)
-        writer.writerow([csv_cell(cell) for cell in (
-            r.submission,
-            r.exercise,
-            *[points.get(i, "") for i in task_ids],
-            r.total,
-            r.max_total,
-            r.status,
-            " | ".join(notes),
-            "" if r.seed is None else r.seed,
-        )])
+        writer.writerow(
+            [
+                csv_cell(cell)
+                for cell in (
+                    r.submission,
+                    r.exercise,
+                    *[points.get(i, "") for i in task_ids],
+                    r.total,
+                    r.max_total,
+                    r.status,
+                    " | ".join(notes),
+                    "" if r.seed is None else r.seed,
+                )
+            ]
+        )
     return out.getvalue()
 
 

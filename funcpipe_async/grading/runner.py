@@ -142,18 +142,26 @@ def _judge_env() -> dict[str, str]:
     return env
 
 
-def _run_task_safely(exercise: Exercise, task: Task, submission: Submission, limits: Limits,
-                     setting: Setting) -> TaskResult:
+def _run_task_safely(
+    exercise: Exercise, task: Task, submission: Submission, limits: Limits, setting: Setting
+) -> TaskResult:
     """:func:`run_task`, with a failure of the grader itself (no temp space, no fork) as a verdict."""
     try:
         return run_task(exercise, task, submission, limits, setting)
     except Exception as error:  # noqa: BLE001 - one task's trouble must not stop the others
-        return TaskResult(task.id, task.title, 0, task.points, "error",
-                          f"the grader could not run this task's checks: {type(error).__name__}: {error}")
+        return TaskResult(
+            task.id,
+            task.title,
+            0,
+            task.points,
+            "error",
+            f"the grader could not run this task's checks: {type(error).__name__}: {error}",
+        )
 
 
-def run_task(exercise: Exercise, task: Task, submission: Submission, limits: Limits,
-             setting: Setting | None = None) -> TaskResult:
+def run_task(
+    exercise: Exercise, task: Task, submission: Submission, limits: Limits, setting: Setting | None = None
+) -> TaskResult:
     """Decide one task of one submission (a judge process and its worker) and return its verdict."""
 
     def verdict(status: str, feedback: str) -> TaskResult:
@@ -207,8 +215,11 @@ def run_task(exercise: Exercise, task: Task, submission: Submission, limits: Lim
         return verdict(*reported)
     if timed_out:
         return verdict("timeout", f"did not finish within {limits.wall_seconds:g} s of wall-clock time and was stopped")
-    return verdict("error", "the grader's judge ended without a verdict: it was killed (unconfined, a submission's code "
-                   "can do that) or failed")
+    return verdict(
+        "error",
+        "the grader's judge ended without a verdict: it was killed (unconfined, a submission's code "
+        "can do that) or failed",
+    )
 
 
 def _read_verdict(data: bytes) -> tuple[str, str] | None:
@@ -252,8 +263,10 @@ def grade_submissions(
         raise ValueError(f"jobs must be at least 1, got {workers}")
     confinement = confine.detect()
     if strict and not confinement.confined:
-        raise Unconfined("--strict grading needs confinement (Linux with util-linux's unshare, as root or with "
-                         "user namespaces enabled); this machine offers none, so nothing was graded")
+        raise Unconfined(
+            "--strict grading needs confinement (Linux with util-linux's unshare, as root or with "
+            "user namespaces enabled); this machine offers none, so nothing was graded"
+        )
     setting = Setting(new_seed() if seed is None else seed, confinement, tuple(os.path.abspath(h) for h in hidden))
     pairs = [(i, task) for i, item in enumerate(items) for task in item.exercise.tasks]
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -264,12 +277,29 @@ def grade_submissions(
         reports = []
         for i, item in enumerate(items):
             results = tuple(futures[(i, t.id)].result() for t in item.exercise.tasks)
-            reports.append(Report(item.submission.name, item.exercise.slug, item.exercise.title, results,
-                                  notes=item.submission.notes, seed=setting.seed, confinement=confinement.mode))
+            reports.append(
+                Report(
+                    item.submission.name,
+                    item.exercise.slug,
+                    item.exercise.title,
+                    results,
+                    notes=item.submission.notes,
+                    seed=setting.seed,
+                    confinement=confinement.mode,
+                )
+            )
     return reports
 
 
-def grade_submission(exercise: Exercise, submission: Submission, limits: Limits = Limits(), jobs: int | None = None,
-                     *, seed: int | None = None, strict: bool = False, hidden: Sequence[Path | str] = ()) -> Report:
+def grade_submission(
+    exercise: Exercise,
+    submission: Submission,
+    limits: Limits = Limits(),
+    jobs: int | None = None,
+    *,
+    seed: int | None = None,
+    strict: bool = False,
+    hidden: Sequence[Path | str] = (),
+) -> Report:
     """Grade one submission (its tasks in parallel)."""
     return grade_submissions([Graded(exercise, submission)], limits, jobs, seed=seed, strict=strict, hidden=hidden)[0]

@@ -77,8 +77,9 @@ class Task:
         if not self.defines or not all(isinstance(n, str) and n.isidentifier() for n in self.defines):
             raise ValueError(f"task {self.id}: defines must name at least one identifier, got {self.defines!r}")
         if not all(isinstance(n, str) and n.startswith("funcpipe_async.") and n.count(".") >= 2 for n in self.hides):
-            raise ValueError(f"task {self.id}: hides names package functions as 'funcpipe_async.module.name', "
-                             f"got {self.hides!r}")
+            raise ValueError(
+                f"task {self.id}: hides names package functions as 'funcpipe_async.module.name', got {self.hides!r}"
+            )
         if not callable(self.judge):
             raise ValueError(f"task {self.id}: a task needs a judge function")
 
@@ -108,7 +109,9 @@ class Exercise:
             raise ValueError(f"exercise {self.slug} has {len(self.tasks)} tasks; the course asks for 2 to 4")
         expected = [f"t{n}" for n in range(1, len(self.tasks) + 1)]
         if [t.id for t in self.tasks] != expected:
-            raise ValueError(f"exercise {self.slug}: task ids must be {expected} in order, got {[t.id for t in self.tasks]}")
+            raise ValueError(
+                f"exercise {self.slug}: task ids must be {expected} in order, got {[t.id for t in self.tasks]}"
+            )
 
     @property
     def max_points(self) -> int:

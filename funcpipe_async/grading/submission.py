@@ -97,7 +97,7 @@ def _label(cell: Mapping[str, Any]) -> str | None:
         if tag == SETUP:
             return SETUP
         if tag.startswith(TASK_TAG_PREFIX):
-            return tag[len(TASK_TAG_PREFIX):]
+            return tag[len(TASK_TAG_PREFIX) :]
     return None
 
 
@@ -115,9 +115,13 @@ def _read_regular_file(path: Path) -> bytes:
         if stat.S_ISDIR(info.st_mode):
             raise NotebookError(f"{path} is a folder, not a notebook")
         if not stat.S_ISREG(info.st_mode):
-            raise NotebookError(f"{path} is not a regular file (a FIFO, socket or device); only regular files are graded")
+            raise NotebookError(
+                f"{path} is not a regular file (a FIFO, socket or device); only regular files are graded"
+            )
         if info.st_size > _MAX_NOTEBOOK_BYTES:
-            raise NotebookError(f"{path} is larger than {_MAX_NOTEBOOK_BYTES // 1_000_000} MB; clear its outputs and save again")
+            raise NotebookError(
+                f"{path} is larger than {_MAX_NOTEBOOK_BYTES // 1_000_000} MB; clear its outputs and save again"
+            )
         chunks, size = [], 0
         while size <= _MAX_NOTEBOOK_BYTES:
             chunk = os.read(fd, 1 << 20)
@@ -126,7 +130,9 @@ def _read_regular_file(path: Path) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
         if size > _MAX_NOTEBOOK_BYTES:
-            raise NotebookError(f"{path} is larger than {_MAX_NOTEBOOK_BYTES // 1_000_000} MB; clear its outputs and save again")
+            raise NotebookError(
+                f"{path} is larger than {_MAX_NOTEBOOK_BYTES // 1_000_000} MB; clear its outputs and save again"
+            )
         return b"".join(chunks)
     except OSError as error:
         raise NotebookError(f"{path} cannot be read ({error.strerror or type(error).__name__})") from None

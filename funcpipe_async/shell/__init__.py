@@ -36,10 +36,18 @@ if TYPE_CHECKING:
         observe,
     )
 
-_LAWS = frozenset({
-    "LawReport", "Observation", "check_gather_laws", "check_law", "check_monad_laws", "check_retry_laws",
-    "check_stream_laws", "observe",
-})
+_LAWS = frozenset(
+    {
+        "LawReport",
+        "Observation",
+        "check_gather_laws",
+        "check_law",
+        "check_monad_laws",
+        "check_retry_laws",
+        "check_stream_laws",
+        "observe",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -51,8 +59,19 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "perform_async", "run_sync", "Simulation", "run_virtual", "DeadlockError", "SimulationLimitError",
+    "perform_async",
+    "run_sync",
+    "Simulation",
+    "run_virtual",
+    "DeadlockError",
+    "SimulationLimitError",
     "LeftoverTasksError",
-    "check_monad_laws", "check_gather_laws", "check_retry_laws", "check_stream_laws", "check_law", "observe",
-    "Observation", "LawReport",
+    "check_monad_laws",
+    "check_gather_laws",
+    "check_retry_laws",
+    "check_stream_laws",
+    "check_law",
+    "observe",
+    "Observation",
+    "LawReport",
 ]

@@ -46,8 +46,14 @@ from funcpipe_async.testing import (
 )
 
 __all__ = [
-    "LawReport", "Observation", "observe", "check_law",
-    "check_monad_laws", "check_gather_laws", "check_retry_laws", "check_stream_laws",
+    "LawReport",
+    "Observation",
+    "observe",
+    "check_law",
+    "check_monad_laws",
+    "check_gather_laws",
+    "check_retry_laws",
+    "check_stream_laws",
 ]
 
 Side = Callable[[EffectLog], AsyncPlan[Any]]
@@ -169,16 +175,20 @@ def check_monad_laws(
     b = bind if bind is not None else async_bind
     p = pure if pure is not None else async_pure
     m_ = map_ if map_ is not None else async_map
-    pure_fns = st.sampled_from([Named("inc", lambda x: x + 1), Named("double", lambda x: 2 * x), Named("negate", lambda x: -x)])
+    pure_fns = st.sampled_from(
+        [Named("inc", lambda x: x + 1), Named("double", lambda x: 2 * x), Named("negate", lambda x: -x)]
+    )
     return [
         check_law(
-            "left identity", "async_bind(async_pure(x), f) == f(x)",
+            "left identity",
+            "async_bind(async_pure(x), f) == f(x)",
             st.tuples(xs, fs),
             lambda x, f: (lambda log: b(p(x), _arrow_side(f)(log)), lambda log: _arrow_side(f)(log)(x)),
             max_examples=max_examples,
         ),
         check_law(
-            "right identity", "async_bind(m, async_pure) == m",
+            "right identity",
+            "async_bind(m, async_pure) == m",
             st.tuples(ms),
             lambda m: (lambda log: b(_plan_side(m)(log), p), _plan_side(m)),
             max_examples=max_examples,
@@ -194,7 +204,8 @@ def check_monad_laws(
             max_examples=max_examples,
         ),
         check_law(
-            "map via bind", "async_map(m, h) == async_bind(m, lambda x: async_pure(h(x)))",
+            "map via bind",
+            "async_map(m, h) == async_bind(m, lambda x: async_pure(h(x)))",
             st.tuples(ms, pure_fns),
             lambda m, h: (
                 lambda log: m_(_plan_side(m)(log), h),
@@ -232,7 +243,8 @@ def check_gather_laws(
     any_plans = st.lists(plan_scripts(), max_size=5)
     return [
         check_law(
-            "gather order", "gather(ps, concurrency=k) == sequence(ps), when no plan fails",
+            "gather order",
+            "gather(ps, concurrency=k) == sequence(ps), when no plan fails",
             st.tuples(safe, st.integers(min_value=1, max_value=4)),
             lambda ps, k: (
                 lambda log: g([s.build(log) for s in ps], concurrency=k),
@@ -242,7 +254,8 @@ def check_gather_laws(
             same=lambda left, right: left.result == right.result,
         ),
         check_law(
-            "concurrency=1", "gather(ps, concurrency=1) == sequence(ps): result, effects, time",
+            "concurrency=1",
+            "gather(ps, concurrency=1) == sequence(ps): result, effects, time",
             st.tuples(any_plans),
             lambda ps: (
                 lambda log: g([s.build(log) for s in ps], concurrency=1),
@@ -268,17 +281,20 @@ def check_retry_laws(
     r = retry if retry is not None else async_retry
     policies = st.builds(
         lambda attempts, delay: RetryPolicy(max_attempts=attempts, backoff=ConstantBackoff(delay)),
-        st.integers(min_value=2, max_value=5), st.sampled_from([0.5, 1.0, 3.0]),
+        st.integers(min_value=2, max_value=5),
+        st.sampled_from([0.5, 1.0, 3.0]),
     )
     return [
         check_law(
-            "one attempt", "retry(m, RetryPolicy(max_attempts=1)) == m",
+            "one attempt",
+            "retry(m, RetryPolicy(max_attempts=1)) == m",
             st.tuples(plan_scripts()),
             lambda m: (lambda log: r(m.build(log), RetryPolicy(max_attempts=1)), m.build),
             max_examples=max_examples,
         ),
         check_law(
-            "not retryable", "retry(m, policy) == m when m's errors are not retryable",
+            "not retryable",
+            "retry(m, policy) == m when m's errors are not retryable",
             st.tuples(plan_scripts(), policies),
             lambda m, policy: (lambda log: r(m.build(log), policy), m.build),
             max_examples=max_examples,
@@ -286,10 +302,17 @@ def check_retry_laws(
     ]
 
 
-_FUNCTIONS: list[Named[int, int]] = [Named("inc", lambda x: x + 1), Named("double", lambda x: 2 * x), Named("negate", lambda x: -x),
-              Named("square", lambda x: x * x)]
-_PREDICATES: list[Named[int, bool]] = [Named("even", lambda x: x % 2 == 0), Named("positive", lambda x: x > 0),
-               Named("small", lambda x: abs(x) < 4)]
+_FUNCTIONS: list[Named[int, int]] = [
+    Named("inc", lambda x: x + 1),
+    Named("double", lambda x: 2 * x),
+    Named("negate", lambda x: -x),
+    Named("square", lambda x: x * x),
+]
+_PREDICATES: list[Named[int, bool]] = [
+    Named("even", lambda x: x % 2 == 0),
+    Named("positive", lambda x: x > 0),
+    Named("small", lambda x: abs(x) < 4),
+]
 
 
 def check_stream_laws(
@@ -320,7 +343,8 @@ def check_stream_laws(
     fs, ps = st.sampled_from(_FUNCTIONS), st.sampled_from(_PREDICATES)
     return [
         check_law(
-            "map fusion", "s.map(f).map(g) == s.map(lambda x: g(f(x)))",
+            "map fusion",
+            "s.map(f).map(g) == s.map(lambda x: g(f(x)))",
             st.tuples(stream_scripts(), fs, fs),
             lambda s, f, g: (
                 lambda log: collect(map_(map_(s.build(log), f), g)),
@@ -329,7 +353,8 @@ def check_stream_laws(
             max_examples=max_examples,
         ),
         check_law(
-            "filter fusion", "s.filter(p).filter(q) == s.filter(lambda x: p(x) and q(x))",
+            "filter fusion",
+            "s.filter(p).filter(q) == s.filter(lambda x: p(x) and q(x))",
             st.tuples(stream_scripts(), ps, ps),
             lambda s, p, q: (
                 lambda log: collect(filter_(filter_(s.build(log), p), q)),
@@ -338,13 +363,15 @@ def check_stream_laws(
             max_examples=max_examples,
         ),
         check_law(
-            "chunk/flatten", "s.chunk(n).flatten() == s",
+            "chunk/flatten",
+            "s.chunk(n).flatten() == s",
             st.tuples(stream_scripts(), st.integers(min_value=1, max_value=4)),
             lambda s, n: (lambda log: collect(chunk(s.build(log), n).flatten()), lambda log: collect(s.build(log))),
             max_examples=max_examples,
         ),
         check_law(
-            "batch/flatten", "s.batch(BatchPolicy(n, w)).flatten() == s",
+            "batch/flatten",
+            "s.batch(BatchPolicy(n, w)).flatten() == s",
             st.tuples(stream_scripts(), st.integers(min_value=1, max_value=4), st.sampled_from([0.0, 0.5, 1.5])),
             lambda s, n, w: (
                 lambda log: collect(batch(s.build(log), BatchPolicy(n, w)).flatten()),

@@ -250,8 +250,9 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
     _process_events: Callable[[list[tuple[selectors.SelectorKey, int]]], None]
     _check_closed: Callable[[], None]
 
-    def __init__(self, clock: VirtualClock, limit: float, max_idle_steps: int, max_steps: int,
-                 max_io_wait: float = 10.0) -> None:
+    def __init__(
+        self, clock: VirtualClock, limit: float, max_idle_steps: int, max_steps: int, max_io_wait: float = 10.0
+    ) -> None:
         selector = _VirtualSelector()
         super().__init__(selector)
         selector.loop = self
@@ -360,8 +361,13 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
                 if not handle._cancelled:
                     handle._run()
             handle = None  # break cycles when an exception occurs
-            if (not ready or self._stopping or self.threads_in_flight or self._signal_handlers
-                    or len(self._selector._fd_to_key) > 1):
+            if (
+                not ready
+                or self._stopping
+                or self.threads_in_flight
+                or self._signal_handlers
+                or len(self._selector._fd_to_key) > 1
+            ):
                 return
             # The next iteration, at the same instant: asyncio's would poll the selector for
             # nothing (no descriptor, no signal, no executor thread) and drop cancelled timers.
@@ -476,8 +482,7 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
         if threads != self._threads_seen:  # recompute only when a thread started or ended
             self._threads_seen = threads
             self._candidates = [
-                t for t in threads
-                if t is not self._thread and (t not in self._threads_before or _is_pool_worker(t))
+                t for t in threads if t is not self._thread and (t not in self._threads_before or _is_pool_worker(t))
             ]
         if not self._candidates:
             return False
@@ -620,7 +625,7 @@ class Simulation:
         coro = _to_coroutine(main)
         loop = _VirtualLoop(self.clock, self.limit, self.max_idle_steps, self.max_steps, self.max_io_wait)
         outer = asyncio._get_running_loop()  # a notebook kernel's loop, or None in a script
-        asyncio._set_running_loop(None)      # set it aside: asyncio allows one running loop per thread
+        asyncio._set_running_loop(None)  # set it aside: asyncio allows one running loop per thread
         try:
             task = loop.create_task(coro, name="main")
             try:
@@ -681,8 +686,7 @@ def _leftovers(loop: _VirtualLoop) -> tuple[str, ...]:
     ``aclose()`` of an async generator garbage-collected unclosed (asyncio schedules it as a
     task): that is the loop tidying up a generator, not a task the plan started."""
     tasks = [
-        t for t in asyncio.all_tasks(loop)
-        if not t.done() and type(t.get_coro()).__name__ != "async_generator_athrow"
+        t for t in asyncio.all_tasks(loop) if not t.done() and type(t.get_coro()).__name__ != "async_generator_athrow"
     ]
     tasks.sort(key=lambda t: loop._order.get(t, 1 << 62))
     return tuple(f"{_task_label(t)!r} waiting in {_await_chain(t)}" for t in tasks)

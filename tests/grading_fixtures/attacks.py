@@ -10,7 +10,7 @@ from __future__ import annotations
 
 T1 = "# Task 1 — Describe a fetch, run nothing\n"
 
-PATCH_THE_CHECKS = '''
+PATCH_THE_CHECKS = """
 # Replace the grader's checks from the set-up cell: every task "passes", no probe answers.
 import funcpipe_async.grading.kit as _kit
 import funcpipe_async.grading.checks.ex01_async_await_as_descriptions as _ex
@@ -20,10 +20,12 @@ for _task in _ex.EXERCISE.tasks:
     object.__setattr__(_task, "check", lambda namespace: "forged pass")
 _ex.PROBES["fetch"] = lambda namespace, payload: [{"result": None, "calls": []}] * payload["drives"]
 _ex.PROBES["replay"] = lambda namespace, payload: {"outcome": "accepted", "returned_false": False}
-'''
+"""
 """Appended to the untouched exercise's set-up cell: the stubs must still score 0/10."""
 
-FORGE_ON_THE_CHANNEL = T1 + '''
+FORGE_ON_THE_CHANNEL = (
+    T1
+    + """
 import json, os, struct
 
 def _frame(message):
@@ -41,11 +43,14 @@ for _fd in range(3, 256):
 
 def fetch_email(user_id, http):
     raise NotImplementedError("Task 1: write fetch_email")
-'''
+"""
+)
 """Task 1 forges a verdict and a ready message on the worker's channel: nothing scores (the
 cell runs before Tasks 2 and 3 too, and garbles their channels as well)."""
 
-ESCAPE_AND_SABOTAGE = T1 + '''
+ESCAPE_AND_SABOTAGE = (
+    T1
+    + """
 import os, signal, time
 
 def _sabotage():
@@ -82,14 +87,15 @@ except OSError:
 
 def fetch_email(user_id, http):
     raise NotImplementedError("Task 1: write fetch_email")
-'''
+"""
+)
 """Task 1 escapes, writes into the submissions, the gradebook and /tmp, kills its parent."""
 
 
 def patch_the_checks(module: str) -> str:
     """:data:`PATCH_THE_CHECKS` for any exercise: appended to its untouched set-up cell, it makes
     every check in the worker pass and every probe answer nothing."""
-    return f'''
+    return f"""
 import funcpipe_async.grading.kit as _kit
 import funcpipe_async.grading.checks.{module} as _ex
 _kit.for_all = lambda *args, **kwargs: None
@@ -98,4 +104,4 @@ for _task in _ex.EXERCISE.tasks:
     object.__setattr__(_task, "check", lambda namespace: "forged pass")
 for _probe in list(getattr(_ex, "PROBES", {{}})):
     _ex.PROBES[_probe] = lambda namespace, payload: None
-'''
+"""

@@ -16,21 +16,21 @@ T1 = "# Task 1 — Describe a fetch, run nothing\n"
 T2 = "# Task 2 — Chain three dependent fetches\n"
 T3 = "# Task 3 — Regroup the chain and test it\n"
 
-_GET = '''
+_GET = """
 def _get(url, http):
     return async_lift(lambda: http.get_json(url))
-'''
+"""
 
-_LEFT = '''
+_LEFT = """
 def team_lead_email_left(user_id, http):
     def get(url):
         return async_lift(lambda: http.get_json(url))
 
     user_then_team = async_bind(get(f"/users/{user_id}"), lambda user: get(f"/teams/{user['team']}"))
     return async_bind(user_then_team, lambda team: async_map(get(f"/users/{team['lead']}"), lambda lead: lead["email"]))
-'''
+"""
 
-_HELPER = '''
+_HELPER = """
 def assert_same_chain(one, other, directory):
     runs = []
     for build in (one, other):
@@ -39,7 +39,7 @@ def assert_same_chain(one, other, directory):
     (first, first_calls), (second, second_calls) = runs
     assert first == second
     assert first_calls == second_calls
-'''
+"""
 
 
 def _t3(left: str = _LEFT, helper: str = _HELPER) -> str:
@@ -48,42 +48,49 @@ def _t3(left: str = _LEFT, helper: str = _HELPER) -> str:
 
 MUTANTS: dict[str, dict[str, str]] = {
     "t1": {
-        "eager": T1 + '''
+        "eager": T1
+        + """
 def fetch_email(user_id, http):
     document = run_sync(async_lift(lambda: http.get_json(f"/users/{user_id}")))   # runs now
     return async_pure(document.value["email"]) if isinstance(document, Ok) else async_lift(lambda: _err(document))
 
 async def _err(result):
     return result
-''',
-        "shared coroutine": T1 + '''
+""",
+        "shared coroutine": T1
+        + """
 def fetch_email(user_id, http):
     coro = http.get_json(f"/users/{user_id}")          # one coroutine for every drive
     return async_map(async_lift(lambda: coro), lambda body: body["email"])
-''',
-        "whole document": T1 + '''
+""",
+        "whole document": T1
+        + """
 def fetch_email(user_id, http):
     return async_lift(lambda: http.get_json(f"/users/{user_id}"))
-''',
-        "replaces the Err": T1 + '''
+""",
+        "replaces the Err": T1
+        + """
 def fetch_email(user_id, http):
     async def fetch():
         result = await http.get_json(f"/users/{user_id}")
         return Ok(result.value["email"]) if isinstance(result, Ok) else Err(ErrInfo("NOT_FOUND", "no such user"))
     return async_lift(fetch)
-''',
-        "hard-coded": T1 + '''
+""",
+        "hard-coded": T1
+        + """
 def fetch_email(user_id, http):
     return async_pure("ada@example.org")
-''',
-        "async def": T1 + '''
+""",
+        "async def": T1
+        + """
 async def fetch_email(user_id, http):
     result = await http.get_json(f"/users/{user_id}")
     return Ok(result.value["email"]) if isinstance(result, Ok) else result
-''',
+""",
     },
     "t2": {
-        "no short-circuit": T2 + '''
+        "no short-circuit": T2
+        + """
 def _get_or_blank(url, http):
     async def fetch():
         result = await http.get_json(url)
@@ -98,8 +105,10 @@ def team_lead_email(user_id, http):
             lambda team: async_map(_get_or_blank(f"/users/{team['lead']}", http), lambda lead: lead["email"]),
         ),
     )
-''',
-        "replaces the Err": T2 + _GET + '''
+""",
+        "replaces the Err": T2
+        + _GET
+        + """
 def team_lead_email(user_id, http):
     chain = async_bind(
         _get(f"/users/{user_id}", http),
@@ -112,15 +121,19 @@ def team_lead_email(user_id, http):
         result = await chain()
         return result if isinstance(result, Ok) else Err(ErrInfo("LOOKUP_FAILED", "could not find the lead"))
     return async_lift(run)
-''',
-        "stops at the lead's id": T2 + _GET + '''
+""",
+        "stops at the lead's id": T2
+        + _GET
+        + """
 def team_lead_email(user_id, http):
     return async_bind(
         _get(f"/users/{user_id}", http),
         lambda user: async_map(_get(f"/teams/{user['team']}", http), lambda team: team["lead"]),
     )
-''',
-        "map instead of bind": T2 + _GET + '''
+""",
+        "map instead of bind": T2
+        + _GET
+        + """
 def team_lead_email(user_id, http):
     return async_map(
         _get(f"/users/{user_id}", http),
@@ -129,8 +142,10 @@ def team_lead_email(user_id, http):
             lambda team: async_map(_get(f"/users/{team['lead']}", http), lambda lead: lead["email"]),
         ),
     )
-''',
-        "fetches the team eagerly": T2 + _GET + '''
+""",
+        "fetches the team eagerly": T2
+        + _GET
+        + """
 def team_lead_email(user_id, http):
     user = run_sync(_get(f"/users/{user_id}", http))
     if isinstance(user, Err):
@@ -142,36 +157,48 @@ def team_lead_email(user_id, http):
 
 async def _same(result):
     return result
-''',
+""",
     },
     "t3": {
         "stops at the lead's id": _t3(left=_LEFT.replace('lambda lead: lead["email"]', 'lambda lead: lead["id"]')),
-        "maps instead of binds": _t3(left=_LEFT.replace("return async_bind(user_then_team", "return async_map(user_then_team")),
+        "maps instead of binds": _t3(
+            left=_LEFT.replace("return async_bind(user_then_team", "return async_map(user_then_team")
+        ),
         "compares results only": _t3(helper=_HELPER.replace("    assert first_calls == second_calls\n", "")),
-        "shares one fake": _t3(helper='''
+        "shares one fake": _t3(
+            helper="""
 def assert_same_chain(one, other, directory):
     http = FakeHttp(directory)
     first, second = run_sync(one(http)), run_sync(other(http))
     assert first == second
-'''),
-        "compares the plans": _t3(helper='''
+"""
+        ),
+        "compares the plans": _t3(
+            helper="""
 def assert_same_chain(one, other, directory):
     assert one(FakeHttp(directory)) == other(FakeHttp(directory))
-'''),
-        "returns a bool": _t3(helper='''
+"""
+        ),
+        "returns a bool": _t3(
+            helper="""
 def assert_same_chain(one, other, directory):
     a, b = FakeHttp(directory), FakeHttp(directory)
     return (run_sync(one(a)), a.calls) == (run_sync(other(b)), b.calls)
-'''),
-        "async def": _t3(helper='''
+"""
+        ),
+        "async def": _t3(
+            helper="""
 async def assert_same_chain(one, other, directory):
     a, b = FakeHttp(directory), FakeHttp(directory)
     assert (await perform_async(one(a)), a.calls) == (await perform_async(other(b)), b.calls)
-'''),
+"""
+        ),
     },
 }
 
-_GOOD_T2 = _GET + '''
+_GOOD_T2 = (
+    _GET
+    + """
 def team_lead_email(user_id, http):
     return async_bind(
         _get(f"/users/{user_id}", http),
@@ -180,25 +207,41 @@ def team_lead_email(user_id, http):
             lambda team: async_map(_get(f"/users/{team['lead']}", http), lambda lead: lead["email"]),
         ),
     )
-'''
+"""
+)
 
 HOSTILE: dict[str, tuple[str, str]] = {
-    "loops forever": ("t2", T2 + '''
+    "loops forever": (
+        "t2",
+        T2
+        + """
 def team_lead_email(user_id, http):
     while True:
         pass
-'''),
-    "loops forever at the top of the cell": ("t2", T2 + '''
+""",
+    ),
+    "loops forever at the top of the cell": (
+        "t2",
+        T2
+        + """
 while True:
     pass
-'''),
-    "sleeps forever": ("t2", T2 + '''
+""",
+    ),
+    "sleeps forever": (
+        "t2",
+        T2
+        + """
 import time
 
 def team_lead_email(user_id, http):
     time.sleep(10**6)
-'''),
-    "a plan that waits forever": ("t2", T2 + '''
+""",
+    ),
+    "a plan that waits forever": (
+        "t2",
+        T2
+        + """
 import asyncio
 
 async def _never():
@@ -206,8 +249,12 @@ async def _never():
 
 def team_lead_email(user_id, http):
     return async_lift(_never)
-'''),
-    "swallows the time limit": ("t2", T2 + '''
+""",
+    ),
+    "swallows the time limit": (
+        "t2",
+        T2
+        + """
 import time
 
 def team_lead_email(user_id, http):
@@ -216,58 +263,107 @@ def team_lead_email(user_id, http):
             time.sleep(100)
         except BaseException:
             pass
-'''),
-    "crashes the interpreter": ("t2", T2 + '''
+""",
+    ),
+    "crashes the interpreter": (
+        "t2",
+        T2
+        + """
 import ctypes
 
 def team_lead_email(user_id, http):
     ctypes.string_at(0)
-'''),
-    "kills itself": ("t2", T2 + '''
+""",
+    ),
+    "kills itself": (
+        "t2",
+        T2
+        + """
 import os, signal
 
 def team_lead_email(user_id, http):
     os.kill(os.getpid(), signal.SIGKILL)
-'''),
-    "calls os._exit": ("t2", T2 + '''
+""",
+    ),
+    "calls os._exit": (
+        "t2",
+        T2
+        + """
 import os
 
 def team_lead_email(user_id, http):
     os._exit(0)
-'''),
-    "calls sys.exit": ("t2", T2 + '''
+""",
+    ),
+    "calls sys.exit": (
+        "t2",
+        T2
+        + """
 import sys
 
 def team_lead_email(user_id, http):
     sys.exit()
-'''),
-    "prints 10 MB": ("t2", T2 + _GOOD_T2 + '''
+""",
+    ),
+    "prints 10 MB": (
+        "t2",
+        T2
+        + _GOOD_T2
+        + """
 print("x" * 10_000_000)
-'''),
-    "writes 10 MB to the file descriptor": ("t2", T2 + '''
+""",
+    ),
+    "writes 10 MB to the file descriptor": (
+        "t2",
+        T2
+        + """
 import os
-''' + _GOOD_T2 + '''
+"""
+        + _GOOD_T2
+        + """
 _good = team_lead_email
 
 def team_lead_email(user_id, http):
     os.write(1, b"x" * 10_000_000)
     return _good(user_id, http)
-'''),
-    "syntax error": ("t2", T2 + '''
+""",
+    ),
+    "syntax error": (
+        "t2",
+        T2
+        + """
 def team_lead_email(user_id, http)
     return async_pure("x")
-'''),
-    "uses an IPython magic": ("t2", T2 + '''
+""",
+    ),
+    "uses an IPython magic": (
+        "t2",
+        T2
+        + """
 %time x = 1
-''' + _GOOD_T2),
-    "lacks the function": ("t2", T2 + '''
+"""
+        + _GOOD_T2,
+    ),
+    "lacks the function": (
+        "t2",
+        T2
+        + """
 def lead_email(user_id, http):
     return async_pure("x")
-'''),
-    "raises before defining it": ("t2", T2 + '''
+""",
+    ),
+    "raises before defining it": (
+        "t2",
+        T2
+        + """
 raise RuntimeError("boom")
-''' + _GOOD_T2),
-    "leaves a process running": ("t2", T2 + '''
+"""
+        + _GOOD_T2,
+    ),
+    "leaves a process running": (
+        "t2",
+        T2
+        + """
 import subprocess
 
 def team_lead_email(user_id, http):
@@ -279,19 +375,27 @@ def team_lead_email(user_id, http):
         pass                                    # confined: the grader's folders are out of reach
     while True:
         pass
-'''),
-    "allocates 4 GB": ("t2", T2 + '''
+""",
+    ),
+    "allocates 4 GB": (
+        "t2",
+        T2
+        + """
 def team_lead_email(user_id, http):
     hoard = bytearray(4 * 1024**3)
     return async_pure(str(len(hoard)))
-'''),
+""",
+    ),
 }
 """Hostile cells for Task 2; Tasks 1 and 3 keep the solution's code and must still pass."""
 
-EARLIER_CELL_HANGS = T1 + '''
+EARLIER_CELL_HANGS = (
+    T1
+    + """
 while True:
     pass
-'''
+"""
+)
 """Task 1's cell never finishes when run: Task 1 scores nothing, Tasks 2 and 3 still pass."""
 
 

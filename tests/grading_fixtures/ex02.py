@@ -12,56 +12,65 @@ T2 = "# Task 2 — Own a resource, release it always\n"
 T3 = "# Task 3 — Pull exactly what you need\n"
 
 
-def _windows(loop: str, *, check: bool = True, window_outside: bool = False, condition: str = "len(window) == n") -> str:
+def _windows(
+    loop: str, *, check: bool = True, window_outside: bool = False, condition: str = "len(window) == n"
+) -> str:
     guard = '    if n < 1:\n        raise ValueError("n must be at least 1")\n' if check else ""
     outside = "    window = deque(maxlen=n)\n" if window_outside else ""
     inside = "" if window_outside else "        window = deque(maxlen=n)\n"
-    return T1 + f'''
+    return (
+        T1
+        + f"""
 def windows(stream, n):
 {guard}{outside}    async def run():
 {inside}{loop.format(condition=condition)}
     return stream_from(run)
-'''
+"""
+    )
 
 
-_CLOSED = '''        async with aclosing(stream.iterate()) as items:
+_CLOSED = """        async with aclosing(stream.iterate()) as items:
             async for x in items:
                 window.append(x)
                 if {condition}:
                     yield tuple(window)
-'''
+"""
 
-_UNCLOSED = '''        async for x in stream.iterate():
+_UNCLOSED = """        async for x in stream.iterate():
             window.append(x)
             if {condition}:
                 yield tuple(window)
-'''
+"""
 
-_EAGER = '''        async with aclosing(stream.iterate()) as items:
+_EAGER = """        async with aclosing(stream.iterate()) as items:
             xs = [x async for x in items]
         for i in range(len(xs) - n + 1):
             yield tuple(xs[i:i + n])
-'''
+"""
 
 
 def _read_log(body: str, build: str = "stream_from(lambda: _lines_of(resource, lines))") -> str:
-    return T2 + body + f'''
+    return (
+        T2
+        + body
+        + f"""
 
 def read_log(resource, lines):
     return {build}
-'''
+"""
+    )
 
 
-_NO_FINALLY = '''
+_NO_FINALLY = """
 async def _lines_of(resource, lines):
     resource.acquire()
     for line in lines:
         await asyncio.sleep(1)
         yield line
     resource.release()
-'''
+"""
 
-_GOOD_SOURCE = '''
+_GOOD_SOURCE = """
 async def _lines_of(resource, lines):
     resource.acquire()
     try:
@@ -70,9 +79,9 @@ async def _lines_of(resource, lines):
             yield line
     finally:
         resource.release()
-'''
+"""
 
-_EXCEPT_EXCEPTION = '''
+_EXCEPT_EXCEPTION = """
 async def _lines_of(resource, lines):
     resource.acquire()
     try:
@@ -83,11 +92,12 @@ async def _lines_of(resource, lines):
         resource.release()
         raise
     resource.release()
-'''
+"""
 
 MUTANTS: dict[str, dict[str, str]] = {
     "t1": {
-        "drops the last window": T1 + '''
+        "drops the last window": T1
+        + """
 def windows(stream, n):
     if n < 1:
         raise ValueError("n must be at least 1")
@@ -99,7 +109,7 @@ def windows(stream, n):
                     yield tuple(window)
                 window.append(x)
     return stream_from(run)
-''',
+""",
         "window shared between runs": _windows(_CLOSED, window_outside=True),
         "collects the stream first": _windows(_EAGER),
         "never closes its source": _windows(_UNCLOSED),
@@ -108,7 +118,8 @@ def windows(stream, n):
     "t2": {
         "no finally": _read_log(_NO_FINALLY),
         "except Exception only": _read_log(_EXCEPT_EXCEPTION),
-        "acquires when built": T2 + '''
+        "acquires when built": T2
+        + """
 async def _lines_of(resource, lines):
     try:
         for line in lines:
@@ -120,31 +131,34 @@ async def _lines_of(resource, lines):
 def read_log(resource, lines):
     resource.acquire()
     return stream_from(lambda: _lines_of(resource, lines))
-''',
+""",
         "one generator for every run": _read_log(
             _GOOD_SOURCE, build="(lambda gen: stream_from(lambda: gen))(_lines_of(resource, lines))"
         ),
         "no wait": _read_log(_GOOD_SOURCE.replace("        await asyncio.sleep(1)\n", "")),
     },
     "t3": {
-        "collects everything": T3 + '''
+        "collects everything": T3
+        + """
 def first_alert(readings, threshold):
     def answer(found):
         alerts = [r for r in found if r > threshold]
         return async_pure(alerts[0]) if alerts else async_fail(ErrInfo("NO_ALERT", "none"))
     return async_bind(readings.to_list(), answer)
-''',
-        "at or over the threshold": T3 + '''
+""",
+        "at or over the threshold": T3
+        + """
 def first_alert(readings, threshold):
     def answer(found):
         return async_pure(found[0]) if found else async_fail(ErrInfo("NO_ALERT", "none"))
     return async_bind(readings.filter(lambda r: r >= threshold).take(1).to_list(), answer)
-''',
-        "None when there is no alert": T3 + '''
+""",
+        "None when there is no alert": T3
+        + """
 def first_alert(readings, threshold):
     return async_bind(readings.filter(lambda r: r > threshold).take(1).to_list(),
                       lambda found: async_pure(found[0] if found else None))
-''',
+""",
     },
 }
 

@@ -24,52 +24,56 @@ _CAP = "    capacity = math.floor(max_age * consumer_rate)\n    if capacity < 1:
 
 
 def _little(body: str) -> str:
-    return T3 + '''def measure_littles_law(events):
+    return (
+        T3
+        + """def measure_littles_law(events):
     end = events[-1][0]
     arrivals = [t for t, kind in events if kind == "in"]
     departures = [t for t, kind in events if kind == "out"]
-''' + body
+"""
+        + body
+    )
 
 
 MUTANTS: dict[str, dict[str, str]] = {
     "t1": {
-        "admits then forgets to evict": _offer('''    if capacity < 1:
+        "admits then forgets to evict": _offer("""    if capacity < 1:
         raise ValueError("capacity")
     return (*buffer, item), ()
-'''),
-        "drops the newest": _offer('''    if capacity < 1:
+"""),
+        "drops the newest": _offer("""    if capacity < 1:
         raise ValueError("capacity")
     if len(buffer) >= capacity:
         return tuple(buffer), (item,)
     return (*buffer, item), ()
-'''),
-        "drops the newest and never refuses": _offer('''    if len(buffer) >= capacity:
+"""),
+        "drops the newest and never refuses": _offer("""    if len(buffer) >= capacity:
         return tuple(buffer), (item,)
     return (*buffer, item), ()
-'''),
-        "evicts the newest waiting": _offer('''    if capacity < 1:
+"""),
+        "evicts the newest waiting": _offer("""    if capacity < 1:
         raise ValueError("capacity")
     if len(buffer) >= capacity:
         return (*buffer[:-1], item), (buffer[-1],)
     return (*buffer, item), ()
-'''),
-        "evicts one too early": _offer('''    if capacity < 1:
+"""),
+        "evicts one too early": _offer("""    if capacity < 1:
         raise ValueError("capacity")
     if len(buffer) >= capacity - 1 and buffer:
         return (*buffer[1:], item), (buffer[0],)
     return (*buffer, item), ()
-'''),
-        "loses the evicted item": _offer('''    if capacity < 1:
+"""),
+        "loses the evicted item": _offer("""    if capacity < 1:
         raise ValueError("capacity")
     everything = (*buffer, item)
     return everything[-capacity:], ()
-'''),
-        "hands in the grader's reference": T1 + (
-            "from funcpipe_async.grading.checks.ex03_backpressure import offer_reference as offer_drop_oldest\n"),
-        "never refuses a bad capacity": _offer('''    everything = (*buffer, item)
+"""),
+        "hands in the grader's reference": T1
+        + ("from funcpipe_async.grading.checks.ex03_backpressure import offer_reference as offer_drop_oldest\n"),
+        "never refuses a bad capacity": _offer("""    everything = (*buffer, item)
     cut = max(len(everything) - capacity, 0)
     return everything[cut:], everything[:cut]
-'''),
+"""),
     },
     "t2": {
         "drops the newest": _policy(_CAP + "    return QueuePolicy(capacity, 'drop_newest')\n"),
@@ -78,28 +82,29 @@ MUTANTS: dict[str, dict[str, str]] = {
         "unbounded": _policy(_CAP + "    return QueuePolicy.unbounded()\n"),
         "one too many": _policy(_CAP + "    return QueuePolicy(capacity + 1, 'drop_oldest')\n"),
         "one too few": _policy(_CAP + "    return QueuePolicy(max(capacity - 1, 1), 'drop_oldest')\n"),
-        "hands in the grader's reference": T2 + (
-            "from funcpipe_async.grading.checks.ex03_backpressure import telemetry_reference as telemetry_policy\n"),
+        "hands in the grader's reference": T2
+        + ("from funcpipe_async.grading.checks.ex03_backpressure import telemetry_reference as telemetry_policy\n"),
         "never refuses": _policy(
-            "    return QueuePolicy(max(math.floor(max_age * consumer_rate), 1), 'drop_oldest')\n"),
+            "    return QueuePolicy(max(math.floor(max_age * consumer_rate), 1), 'drop_oldest')\n"
+        ),
     },
     "t3": {
-        "W over departed items only": _little('''    stays = [departures[k] - t for k, t in enumerate(arrivals) if k < len(departures)]
+        "W over departed items only": _little("""    stays = [departures[k] - t for k, t in enumerate(arrivals) if k < len(departures)]
     area = sum((departures[k] if k < len(departures) else end) - t for k, t in enumerate(arrivals))
     return len(arrivals) / end, area / end, (sum(stays) / len(stays) if stays else 0.0)
-'''),
-        "L as a mean over events": _little('''    depth, depths = 0, []
+"""),
+        "L as a mean over events": _little("""    depth, depths = 0, []
     for _, kind in events:
         depth += 1 if kind == "in" else -1
         depths.append(depth)
     area = sum((departures[k] if k < len(departures) else end) - t for k, t in enumerate(arrivals))
     return len(arrivals) / end, sum(depths) / len(depths), (area / len(arrivals) if arrivals else 0.0)
-'''),
-        "hands in the grader's reference": T3 + (
-            "from funcpipe_async.grading.checks.ex03_backpressure import littles_reference as measure_littles_law\n"),
-        "λ from departures": _little('''    area = sum((departures[k] if k < len(departures) else end) - t for k, t in enumerate(arrivals))
+"""),
+        "hands in the grader's reference": T3
+        + ("from funcpipe_async.grading.checks.ex03_backpressure import littles_reference as measure_littles_law\n"),
+        "λ from departures": _little("""    area = sum((departures[k] if k < len(departures) else end) - t for k, t in enumerate(arrivals))
     return len(departures) / end, area / end, (area / len(arrivals) if arrivals else 0.0)
-'''),
+"""),
     },
 }
 

@@ -13,7 +13,9 @@ T3 = "# Task 3 — Charge once, however often you retry\n"
 
 
 def _fit(condition: str, waits: str = 'delay_schedule(replace(policy, jitter="none"))', attempts: str = "1") -> str:
-    return T1 + f'''
+    return (
+        T1
+        + f"""
 def fit_to_deadline(policy, deadline):
     if policy.attempt_timeout >= deadline:
         raise ValueError("no attempt fits")
@@ -24,7 +26,8 @@ def fit_to_deadline(policy, deadline):
             break
         attempts, worst = attempts + 1, worst + wait + policy.attempt_timeout
     return replace(policy, max_attempts=attempts, deadline=deadline)
-'''
+"""
+    )
 
 
 _STRICT = "worst + wait + policy.attempt_timeout >= deadline"
@@ -40,13 +43,16 @@ def _policy(**changes: str) -> str:
     }
     fields.update(changes)
     body = "".join(f"    {name}={value},\n" for name, value in fields.items() if value != "")
-    return T2 + f'''
+    return (
+        T2
+        + f"""
 FETCH_POLICY = RetryPolicy(
 {body})
 
 def fetch_with_retry(service):
     return async_retry(async_lift(service.call), FETCH_POLICY)
-'''
+"""
+    )
 
 
 MUTANTS: dict[str, dict[str, str]] = {
@@ -57,9 +63,10 @@ MUTANTS: dict[str, dict[str, str]] = {
         "no cap": _fit(
             _STRICT,
             waits="[policy.backoff.initial * policy.backoff.factor ** k if isinstance(policy.backoff, ExponentialBackoff) "
-                  "else policy.backoff.delay for k in range(policy.max_attempts - 1)]",
+            "else policy.backoff.delay for k in range(policy.max_attempts - 1)]",
         ),
-        "adds attempts": T1 + '''
+        "adds attempts": T1
+        + """
 def fit_to_deadline(policy, deadline):
     if policy.attempt_timeout >= deadline:
         raise ValueError("no attempt fits")
@@ -70,8 +77,9 @@ def fit_to_deadline(policy, deadline):
             break
         attempts += 1
     return replace(policy, max_attempts=attempts, deadline=deadline)
-''',
-        "forgets the deadline": T1 + '''
+""",
+        "forgets the deadline": T1
+        + """
 def fit_to_deadline(policy, deadline):
     if policy.attempt_timeout >= deadline:
         raise ValueError("no attempt fits")
@@ -82,15 +90,17 @@ def fit_to_deadline(policy, deadline):
             break
         attempts, worst = attempts + 1, worst + wait + policy.attempt_timeout
     return replace(policy, max_attempts=attempts)
-''',
-        "borrows the grader's reference": T1 + '''
+""",
+        "borrows the grader's reference": T1
+        + """
 from funcpipe_async.grading.checks.ex04_retry_and_timeout_policies import _fit_reference as fit
 
 
 def fit_to_deadline(policy, deadline):
     return fit(policy, deadline)
-''',
-        "never refuses": T1 + '''
+""",
+        "never refuses": T1
+        + """
 def fit_to_deadline(policy, deadline):
     waits = delay_schedule(replace(policy, jitter="none"))
     attempts, worst = 1, policy.attempt_timeout
@@ -99,7 +109,7 @@ def fit_to_deadline(policy, deadline):
             break
         attempts, worst = attempts + 1, worst + wait + policy.attempt_timeout
     return replace(policy, max_attempts=attempts, deadline=deadline)
-''',
+""",
     },
     "t2": {
         "retries by flag": _policy(retry_on=""),
@@ -108,7 +118,8 @@ def fit_to_deadline(policy, deadline):
         "no attempt timeout": _policy(attempt_timeout=""),
         "no deadline": _policy(deadline=""),
         "forgets TIMEOUT": _policy(retry_on='frozenset({"HTTP_503", "CONN_RESET"})'),
-        "eager": T2 + '''
+        "eager": T2
+        + """
 FETCH_POLICY = RetryPolicy(max_attempts=4, backoff=ExponentialBackoff(initial=0.5, factor=2, cap=1.5),
                            retry_on=frozenset({"HTTP_503", "CONN_RESET", "TIMEOUT"}), attempt_timeout=1, deadline=5)
 
@@ -118,35 +129,40 @@ def fetch_with_retry(service):
 
 async def _same(result):
     return result
-''',
+""",
     },
     "t3": {
-        "no key": T3 + '''
+        "no key": T3
+        + """
 def charge_order(payments, order_id, amount):
     return async_retry(async_lift(lambda: payments.charge(amount)), PAY_POLICY)
-''',
-        "key inside the retried plan": T3 + '''
+""",
+        "key inside the retried plan": T3
+        + """
 from uuid import uuid4
 
 def charge_order(payments, order_id, amount):
     return async_retry(async_lift(lambda: payments.charge(amount, key=str(uuid4()))), PAY_POLICY)
-''',
-        "random key per submission": T3 + '''
+""",
+        "random key per submission": T3
+        + """
 from uuid import uuid4
 
 def charge_order(payments, order_id, amount):
     key = str(uuid4())
     return async_retry(async_lift(lambda: payments.charge(amount, key=key)), PAY_POLICY)
-''',
-        "one key for every order": T3 + '''
+""",
+        "one key for every order": T3
+        + """
 def charge_order(payments, order_id, amount):
     return async_retry(async_lift(lambda: payments.charge(amount, key="charge")), PAY_POLICY)
-''',
-        "no retry policy": T3 + '''
+""",
+        "no retry policy": T3
+        + """
 def charge_order(payments, order_id, amount):
     key = f"order-{order_id}/charge"
     return async_lift(lambda: payments.charge(amount, key=key))
-''',
+""",
     },
 }
 

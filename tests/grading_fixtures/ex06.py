@@ -13,21 +13,30 @@ T3 = "# Task 3 — Compute Jain's index\n"
 T4 = "# Task 4 — Limit each tenant in plain asyncio\n"
 
 
-def _step(refill: str = "min(config.burst, state.tokens + (now - state.updated) * config.rate)",
-          wait: str = "(cost - tokens) / config.rate", admit_state: str = "TokenState(tokens - cost, now)",
-          refuse_state: str = "TokenState(tokens, now)", guard: bool = True) -> str:
+def _step(
+    refill: str = "min(config.burst, state.tokens + (now - state.updated) * config.rate)",
+    wait: str = "(cost - tokens) / config.rate",
+    admit_state: str = "TokenState(tokens - cost, now)",
+    refuse_state: str = "TokenState(tokens, now)",
+    guard: bool = True,
+) -> str:
     check = '    if cost > config.burst:\n        raise ValueError("never fits")\n' if guard else ""
-    return T1 + f'''
+    return (
+        T1
+        + f"""
 def token_bucket_step(config, state, now, cost):
 {check}    tokens = {refill}
     if tokens >= cost:
         return Decision(True), {admit_state}
     return Decision(False, {wait}), {refuse_state}
-'''
+"""
+    )
 
 
 def _drr(visit: str, add: str = "quantum * weights.get(t, 1.0)") -> str:
-    return T2 + f'''
+    return (
+        T2
+        + f"""
 from collections import deque
 
 def drr_order(queues, weights, quantum):
@@ -45,24 +54,30 @@ def drr_order(queues, weights, quantum):
         else:
             deficit[t] = 0.0
     return order
-'''
+"""
+    )
 
 
-_FITS = '''        while line and line[0] <= deficit[t]:
+_FITS = """        while line and line[0] <= deficit[t]:
             size = line.popleft()
             deficit[t] -= size
-            order.append((t, size))'''
+            order.append((t, size))"""
 
 
 def _jain(body: str) -> str:
-    return T3 + f'''
+    return (
+        T3
+        + f"""
 def jain(xs):
 {body}
-'''
+"""
+    )
 
 
 def _limiter(body: str, line: str = "lines.setdefault(tenant, asyncio.Lock())") -> str:
-    return T4 + f'''
+    return (
+        T4
+        + f"""
 def tenant_limiter(rate, burst):
     buckets = {{}}
     lines = {{}}
@@ -74,10 +89,11 @@ def tenant_limiter(rate, burst):
 {body}
 
     return acquire
-'''
+"""
+    )
 
 
-_RECHECK = '''            while True:
+_RECHECK = """            while True:
                 now = loop.time()
                 tokens, updated = buckets.get(tenant, (burst, now))
                 tokens = {refill}
@@ -85,7 +101,7 @@ _RECHECK = '''            while True:
                     buckets[tenant] = (tokens - 1, now)
                     return
                 buckets[tenant] = (tokens, now)
-                await asyncio.sleep({wait})'''
+                await asyncio.sleep({wait})"""
 
 
 def _recheck(refill: str = "min(burst, tokens + (now - updated) * rate)", wait: str = "(1 - tokens) / rate") -> str:
@@ -96,45 +112,51 @@ MUTANTS: dict[str, dict[str, str]] = {
     "t1": {
         "no cap": _step(refill="state.tokens + (now - state.updated) * config.rate"),
         "inexact wait": _step(wait="cost / config.rate"),
-        "forgets the clock": _step(admit_state="TokenState(tokens - cost, state.updated)",
-                                   refuse_state="TokenState(tokens, state.updated)"),
+        "forgets the clock": _step(
+            admit_state="TokenState(tokens - cost, state.updated)", refuse_state="TokenState(tokens, state.updated)"
+        ),
         "refusal drains the bucket": _step(refuse_state="TokenState(0.0, now)"),
         "waits forever": _step(guard=False),
-        "calls the package": T1 + '''
+        "calls the package": T1
+        + """
 def token_bucket_step(config, state, now, cost):
     return config.step(state, now, cost)
-''',
+""",
     },
     "t2": {
-        "plain round robin": _drr('''        if line and line[0] <= deficit[t]:
+        "plain round robin": _drr("""        if line and line[0] <= deficit[t]:
             size = line.popleft()
             deficit[t] -= size
-            order.append((t, size))'''),
+            order.append((t, size))"""),
         "ignores the weights": _drr(_FITS, add="quantum"),
-        "drains a queue per visit": _drr('''        while line:
-            order.append((t, line.popleft()))'''),
-        "drops large requests": _drr('''        while line and line[0] > quantum * weights.get(t, 1.0):
+        "drains a queue per visit": _drr("""        while line:
+            order.append((t, line.popleft()))"""),
+        "drops large requests": _drr(
+            """        while line and line[0] > quantum * weights.get(t, 1.0):
             line.popleft()
-''' + _FITS),
+"""
+            + _FITS
+        ),
     },
     "t3": {
-        "divides by n squared": _jain('''    if not xs:
+        "divides by n squared": _jain("""    if not xs:
         raise ValueError("no allocations")
-    return sum(xs) ** 2 / (len(xs) ** 2 * sum(x * x for x in xs))'''),
-        "forgets to square the sum": _jain('''    if not xs:
+    return sum(xs) ** 2 / (len(xs) ** 2 * sum(x * x for x in xs))"""),
+        "forgets to square the sum": _jain("""    if not xs:
         raise ValueError("no allocations")
-    return sum(xs) / (len(xs) * sum(x * x for x in xs))'''),
-        "no error for no tenants": _jain('''    if not xs:
+    return sum(xs) / (len(xs) * sum(x * x for x in xs))"""),
+        "no error for no tenants": _jain("""    if not xs:
         return 1.0
-    return sum(xs) ** 2 / (len(xs) * sum(x * x for x in xs))'''),
-        "calls the package": _jain('''    from funcpipe_async import jain_index
-    return jain_index(xs)'''),
+    return sum(xs) ** 2 / (len(xs) * sum(x * x for x in xs))"""),
+        "calls the package": _jain("""    from funcpipe_async import jain_index
+    return jain_index(xs)"""),
     },
     "t4": {
         "one line for all tenants": _limiter(_recheck(), line="shared"),
         "no cap on the bucket": _limiter(_recheck(refill="tokens + (now - updated) * rate")),
         "sleeps a whole token": _limiter(_recheck(wait="1 / rate")),
-        "goes after its sleep without looking": T4 + '''
+        "goes after its sleep without looking": T4
+        + """
 def tenant_limiter(rate, burst):
     buckets = {}
 
@@ -151,13 +173,14 @@ def tenant_limiter(rate, burst):
         buckets[tenant] = (tokens - 1, updated)
 
     return acquire
-''',
+""",
         "starts empty": _limiter(_recheck().replace("(burst, now)", "(0.0, now)")),
-        "calls the package": T4 + '''
+        "calls the package": T4
+        + """
 def tenant_limiter(rate, burst):
     from funcpipe_async import KeyedLimiter
     return KeyedLimiter(TokenBucket(rate, burst)).acquire
-''',
+""",
     },
 }
 

@@ -12,9 +12,16 @@ T2 = "# Task 2 — Give a connection a lifetime\n"
 T3 = "# Task 3 — Write a contract clause with teeth\n"
 
 
-def _fetch(call: str = "await asyncio.to_thread(client.stock, sku)", invalid: str = "InvalidSku",
-           rate_retryable: str = "True", unavailable: str = "(ConnectionError, TimeoutError)", extra: str = "") -> str:
-    return T1 + f'''
+def _fetch(
+    call: str = "await asyncio.to_thread(client.stock, sku)",
+    invalid: str = "InvalidSku",
+    rate_retryable: str = "True",
+    unavailable: str = "(ConnectionError, TimeoutError)",
+    extra: str = "",
+) -> str:
+    return (
+        T1
+        + f"""
 async def fetch_stock(client, sku):
     try:
         units = {call}
@@ -27,10 +34,11 @@ async def fetch_stock(client, sku):
     except {unavailable} as error:
         return Err(ErrInfo("UNAVAILABLE", str(error), retryable=True))
 {extra}    return Ok(units)
-'''
+"""
+    )
 
 
-_STORE_CLASS = '''
+_STORE_CLASS = """
 class InventoryStore:
     def __init__(self, connection):
         self._connection = connection
@@ -42,35 +50,45 @@ class InventoryStore:
     async def stock(self, sku):
 {stock}
 
-'''
+"""
 
-_GUARDED = '''        if self._connection is None:
+_GUARDED = """        if self._connection is None:
             raise RuntimeError("use the store inside `async with`")
-        return await self._connection.stock(sku)'''
+        return await self._connection.stock(sku)"""
 
 
 def _store(body: str, stock: str = _GUARDED) -> str:
-    return T2 + _STORE_CLASS.format(stock=stock) + f'''@asynccontextmanager
+    return (
+        T2
+        + _STORE_CLASS.format(stock=stock)
+        + f"""@asynccontextmanager
 async def open_inventory(warehouse):
-{body}'''
+{body}"""
+    )
 
 
 def _clause(body: str, head: str = "async def") -> str:
-    return T3 + f'''
+    return (
+        T3
+        + f"""
 {head} latest_save_wins(store):
-{body}'''
+{body}"""
+    )
 
 
 MUTANTS: dict[str, dict[str, str]] = {
     "t1": {
         "blocks the loop": _fetch(call="client.stock(sku)"),
-        "except Exception": _fetch(extra='''    except Exception as error:
+        "except Exception": _fetch(
+            extra="""    except Exception as error:
         return Err(ErrInfo("SDK_ERROR", str(error)))
-'''),
+"""
+        ),
         "catches ValueError": _fetch(invalid="ValueError"),
         "rate limit not retryable": _fetch(rate_retryable="False"),
         "forgets TimeoutError": _fetch(unavailable="ConnectionError"),
-        "borrows the grader's reference": T1 + '''
+        "borrows the grader's reference": T1
+        + """
 from funcpipe_async.grading.checks import ex07_async_adapters as grader
 
 
@@ -83,8 +101,9 @@ async def fetch_stock(client, sku):
     if isinstance(answer, BaseException):
         raise answer
     return answer
-''',
-        "retries inside the adapter": T1 + '''
+""",
+        "retries inside the adapter": T1
+        + """
 async def fetch_stock(client, sku):
     for attempt in range(3):
         try:
@@ -98,14 +117,14 @@ async def fetch_stock(client, sku):
         except (ConnectionError, TimeoutError) as error:
             last = Err(ErrInfo("UNAVAILABLE", str(error), retryable=True))
     return last
-''',
+""",
     },
     "t2": {
-        "no finally": _store('''    store = InventoryStore(await warehouse.connect())
+        "no finally": _store("""    store = InventoryStore(await warehouse.connect())
     yield store
     await store.release().close()
-'''),
-        "except Exception": _store('''    store = InventoryStore(await warehouse.connect())
+"""),
+        "except Exception": _store("""    store = InventoryStore(await warehouse.connect())
     try:
         yield store
     except Exception:
@@ -113,56 +132,62 @@ async def fetch_stock(client, sku):
         raise
     else:
         await store.release().close()
-'''),
-        "swallows the exception": _store('''    store = InventoryStore(await warehouse.connect())
+"""),
+        "swallows the exception": _store("""    store = InventoryStore(await warehouse.connect())
     try:
         yield store
     except BaseException:
         pass
     await store.release().close()
-'''),
-        "never releases": _store('''    connection = await warehouse.connect()
+"""),
+        "never releases": _store("""    connection = await warehouse.connect()
     try:
         yield InventoryStore(connection)
     finally:
         await connection.close()
-'''),
-        "no guard": _store('''    store = InventoryStore(await warehouse.connect())
+"""),
+        "no guard": _store(
+            """    store = InventoryStore(await warehouse.connect())
     try:
         yield store
     finally:
         await store.release().close()
-''', stock="        return await self._connection.stock(sku)"),
-        "connects twice": _store('''    store = InventoryStore(await warehouse.connect())
+""",
+            stock="        return await self._connection.stock(sku)",
+        ),
+        "connects twice": _store("""    store = InventoryStore(await warehouse.connect())
     store._connection = await warehouse.connect()
     try:
         yield store
     finally:
         await store.release().close()
-'''),
+"""),
     },
     "t3": {
-        "one shape only": _clause('''    assert await store.save("other", {"v": "o"}) == Ok(None)
+        "one shape only": _clause("""    assert await store.save("other", {"v": "o"}) == Ok(None)
     assert await store.save("k", {"v": 1}) == Ok(None)
     assert await store.save("k", {"v": 2}) == Ok(None)
     assert await store.load("k") == Ok({"v": 2})
     assert await store.load("other") == Ok({"v": "o"})
-'''),
-        "ignores other keys": _clause('''    for record in [{"a": 1}, {"b": 2}, {"c": 3}]:
+"""),
+        "ignores other keys": _clause("""    for record in [{"a": 1}, {"b": 2}, {"c": 3}]:
         assert await store.save("k", record) == Ok(None)
     assert await store.load("k") == Ok({"c": 3})
-'''),
-        "never loads": _clause('''    for record in [{"a": 1}, {"b": 2}, {"c": 3}]:
+"""),
+        "never loads": _clause("""    for record in [{"a": 1}, {"b": 2}, {"c": 3}]:
         assert await store.save("k", record) == Ok(None)
-'''),
-        "compares with tuples": _clause('''    assert await store.save("other", {"v": "o"}) == Ok(None)
+"""),
+        "compares with tuples": _clause("""    assert await store.save("other", {"v": "o"}) == Ok(None)
     for record in [{"a": (1, 2)}, {"b": (2,)}, {"c": (3, 4)}]:
         assert await store.save("k", record) == Ok(None)
     assert await store.load("k") == Ok({"c": (3, 4)})
     assert await store.load("other") == Ok({"v": "o"})
-'''),
-        "not async": _clause('''    assert store is not None
-''', head="def"),
+"""),
+        "not async": _clause(
+            """    assert store is not None
+""",
+            head="def",
+        ),
     },
 }
 

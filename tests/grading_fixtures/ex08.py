@@ -12,11 +12,16 @@ T2 = "# Task 2 — Write the steps of the pipeline\n"
 T3 = "# Task 3 — Reconcile a ledger with the database\n"
 
 
-def _validate(number: str = "isinstance(v, (int, float)) and not isinstance(v, bool)",
-              blank: str = "bool(v.strip())", celsius: str = "-90 <= v <= 60",
-              record: str = '{"sensor": body["sensor"], "celsius": float(body["celsius"]), "at": body["at"]}',
-              retryable: str = "False") -> str:
-    return T1 + f'''
+def _validate(
+    number: str = "isinstance(v, (int, float)) and not isinstance(v, bool)",
+    blank: str = "bool(v.strip())",
+    celsius: str = "-90 <= v <= 60",
+    record: str = '{"sensor": body["sensor"], "celsius": float(body["celsius"]), "at": body["at"]}',
+    retryable: str = "False",
+) -> str:
+    return (
+        T1
+        + f"""
 def validate_reading(body):
     rules = (
         ("sensor", lambda v: isinstance(v, str), lambda v: {blank}, "must not be blank"),
@@ -31,32 +36,43 @@ def validate_reading(body):
         if not valid(body[field]):
             return Err(ErrInfo("BAD_VALUE", f"{{field}} {{rule}}", retryable={retryable}))
     return Ok({record})
-'''
+"""
+    )
 
 
-def _steps(fetch: str = 'async_retry(async_lift(lambda: http.get_json(f"/readings/{item}")), policy)',
-           check: str = "async_from_result(validate(body))",
-           save: str = "async_retry(async_lift(lambda: store.save(reading_key(record), record)), policy)") -> str:
-    return T2 + f'''
+def _steps(
+    fetch: str = 'async_retry(async_lift(lambda: http.get_json(f"/readings/{item}")), policy)',
+    check: str = "async_from_result(validate(body))",
+    save: str = "async_retry(async_lift(lambda: store.save(reading_key(record), record)), policy)",
+) -> str:
+    return (
+        T2
+        + f"""
 def reading_steps(http, store, validate, policy):
     return [
         ("fetch", lambda item: {fetch}),
         ("validate", lambda body: {check}),
         ("save", lambda record: {save}),
     ]
-'''
+"""
+    )
 
 
-def _reconcile(lost: str = "sorted(i for i in set(ids) if seen[i] == 0)",
-               duplicated: str = "sorted(i for i, n in seen.items() if n > 1)",
-               unsaved: str = "sorted(reported_saved - set(keys))",
-               unreported: str = "sorted(set(keys) - reported_saved)") -> str:
-    return T3 + f'''
+def _reconcile(
+    lost: str = "sorted(i for i in set(ids) if seen[i] == 0)",
+    duplicated: str = "sorted(i for i, n in seen.items() if n > 1)",
+    unsaved: str = "sorted(reported_saved - set(keys))",
+    unreported: str = "sorted(set(keys) - reported_saved)",
+) -> str:
+    return (
+        T3
+        + f"""
 def reconcile(ids, ledger, keys):
     seen = Counter(o.item for o in ledger.outcomes)
     reported_saved = {{o.item for o in ledger.outcomes if o.saved}}
     return {{"lost": {lost}, "duplicated": {duplicated}, "unsaved": {unsaved}, "unreported": {unreported}}}
-'''
+"""
+    )
 
 
 MUTANTS: dict[str, dict[str, str]] = {
@@ -65,9 +81,12 @@ MUTANTS: dict[str, dict[str, str]] = {
         "blank sensor": _validate(blank="bool(v)"),
         "open range": _validate(celsius="-90 < v < 60"),
         "keeps the body": _validate(record="dict(body)"),
-        "celsius as given": _validate(record='{"sensor": body["sensor"], "celsius": body["celsius"], "at": body["at"]}'),
+        "celsius as given": _validate(
+            record='{"sensor": body["sensor"], "celsius": body["celsius"], "at": body["at"]}'
+        ),
         "retryable": _validate(retryable="True"),
-        "presence first": T1 + '''
+        "presence first": T1
+        + """
 def validate_reading(body):
     for field in ("sensor", "celsius", "at"):
         if field not in body:
@@ -86,21 +105,24 @@ def validate_reading(body):
     if body["at"] < 0:
         return Err(ErrInfo("BAD_VALUE", "at"))
     return Ok({"sensor": body["sensor"], "celsius": float(c), "at": body["at"]})
-''',
+""",
     },
     "t2": {
         "fetch not retried": _steps(fetch='async_lift(lambda: http.get_json(f"/readings/{item}"))'),
         "save not retried": _steps(save="async_lift(lambda: store.save(reading_key(record), record))"),
         "retries everything": _steps(
             fetch='async_retry(async_lift(lambda: http.get_json(f"/readings/{item}")), '
-                  'replace(policy, retry_on=frozenset({"HTTP_503", "HTTP_CONNECTION", "HTTP_404", "BAD_JSON"})))'
+            'replace(policy, retry_on=frozenset({"HTTP_503", "HTTP_CONNECTION", "HTTP_404", "BAD_JSON"})))'
         ).replace("def reading_steps", "from dataclasses import replace\n\ndef reading_steps"),
         "no validation": _steps(check="async_from_result(Ok(body))"),
-        "saved under the sensor": _steps(save='async_retry(async_lift(lambda: store.save(record["sensor"], record)), policy)'),
+        "saved under the sensor": _steps(
+            save='async_retry(async_lift(lambda: store.save(record["sensor"], record)), policy)'
+        ),
         "one coroutine for every attempt": _steps(
             fetch='async_retry(async_lift(lambda coro=http.get_json(f"/readings/{item}"): coro), policy)'
         ),
-        "async steps": T2 + '''
+        "async steps": T2
+        + """
 def reading_steps(http, store, validate, policy):
     async def fetch(item):
         return await http.get_json(f"/readings/{item}")
@@ -109,14 +131,15 @@ def reading_steps(http, store, validate, policy):
         ("validate", lambda body: async_from_result(validate(body))),
         ("save", lambda record: async_retry(async_lift(lambda: store.save(reading_key(record), record)), policy)),
     ]
-''',
+""",
     },
     "t3": {
         "failures counted as lost": _reconcile(lost="sorted(set(ids) - reported_saved)"),
         "duplicates ignored": _reconcile(duplicated="[]"),
         "unsaved against the inputs": _reconcile(unsaved="sorted(reported_saved - set(ids))"),
         "unreported only strangers": _reconcile(unreported="sorted(set(keys) - set(ids))"),
-        "borrows the grader's reference": T3 + '''
+        "borrows the grader's reference": T3
+        + """
 import funcpipe_async.grading.checks.ex08_async_service_integrations as grader
 
 reference = grader._reconcile_reference
@@ -128,7 +151,7 @@ def _answer(ids, ledger, keys):
 
 def reconcile(ids, ledger, keys):
     return _answer(ids, ledger, keys)
-''',
+""",
         "in ledger order": _reconcile(duplicated="[o.item for o in ledger.outcomes if seen[o.item] > 1]"),
     },
 }

@@ -33,26 +33,36 @@ _END = """    if items:
 
 
 def _batches(body: str, end: str = _END, check: bool = True) -> str:
-    refuse = """        if weight > max_tokens:
+    refuse = (
+        """        if weight > max_tokens:
             raise ValueError("too heavy")
-""" if check else ""
-    return T1 + f'''
+"""
+        if check
+        else ""
+    )
+    return (
+        T1
+        + f"""
 def token_batches(policy, max_tokens, arrivals):
     flushes, items, tokens, opened = [], (), 0, 0.0
     for i, (now, weight) in enumerate(arrivals):
 {refuse}{body}{end}    return flushes
-'''
+"""
+    )
 
 
 def _embed(match: str, size: str = "size", concurrency: str = "concurrency") -> str:
-    return T2 + f'''
+    return (
+        T2
+        + f"""
 def embed_in_order(embedder, docs, size, concurrency):
     def call(batch):
         def match(reply):
 {match}
         return async_bind(embedder.embed_batch(batch), match)
     return batch_calls(docs, call, size={size}, concurrency={concurrency})
-'''
+"""
+    )
 
 
 _MATCH = """            by_id = dict(reply)
@@ -63,12 +73,18 @@ _MATCH = """            by_id = dict(reply)
 
 
 def _choose(measure: str = "percentile(latencies, 95)", pick: str = "min(fits)", refuse: bool = True) -> str:
-    none = '''    if not fits:
+    none = (
+        """    if not fits:
         raise ValueError("no candidate meets the budget")
-''' if refuse else '''    if not fits:
+"""
+        if refuse
+        else """    if not fits:
         return BatchPolicy(1, 0)
-'''
-    return T3 + f'''
+"""
+    )
+    return (
+        T3
+        + f"""
 def choose_policy(arrivals, p95_budget):
     fits = []
     for size in CANDIDATE_SIZES:
@@ -79,13 +95,15 @@ def choose_policy(arrivals, p95_budget):
                 fits.append((calls, percentile(latencies, 95), size, wait))
 {none}    calls, p95, size, wait = {pick}
     return BatchPolicy(size, wait)
-'''
+"""
+    )
 
 
 MUTANTS: dict[str, dict[str, str]] = {
     "t1": {
         # the lesson's anti-pattern 1: one timer for the batcher, restarted at every flush
-        "timer from the last flush": T1 + '''
+        "timer from the last flush": T1
+        + """
 def token_batches(policy, max_tokens, arrivals):
     flushes, items, tokens, last = [], (), 0, 0.0
     for i, (now, weight) in enumerate(arrivals):
@@ -108,19 +126,27 @@ def token_batches(policy, max_tokens, arrivals):
     if items:
         flushes.append(Flush(items, last + policy.max_wait, "time"))
     return flushes
-''',
+""",
         "offer before tick": _batches(_ROOM + _OFFER + _TICK.replace("if items and", "if len(items) > 1 and") + _FULL),
         "adds, then checks tokens": _batches(_OFFER + _FULL.replace("tokens == max_tokens", "tokens >= max_tokens")),
-        "time flush stamped when noticed": _batches(_TICK.replace('opened + policy.max_wait, "time"', 'now, "time"') + _ROOM + _OFFER + _FULL),
+        "time flush stamped when noticed": _batches(
+            _TICK.replace('opened + policy.max_wait, "time"', 'now, "time"') + _ROOM + _OFFER + _FULL
+        ),
         "forgets the last batch": _batches(_TICK + _ROOM + _OFFER + _FULL, end=""),
         "waits when full of tokens": _batches(
-            _TICK + _ROOM + _OFFER + _FULL.replace(" or tokens == max_tokens", "").replace(
-                '"size" if len(items) == policy.max_size else "tokens"', '"size"')),
+            _TICK
+            + _ROOM
+            + _OFFER
+            + _FULL.replace(" or tokens == max_tokens", "").replace(
+                '"size" if len(items) == policy.max_size else "tokens"', '"size"'
+            )
+        ),
         "never refuses": _batches(_TICK + _ROOM + _OFFER + _FULL, check=False),
         # not a mistake but a shortcut: the grader's own answer, under the task's name
-        "calls the reference": T1 + '''
+        "calls the reference": T1
+        + """
 from funcpipe_async.grading.checks.ex09_async_chunking import token_batches_reference as token_batches
-''',
+""",
     },
     "t2": {
         "trusts the reply's order": _embed("            return async_pure([vector for _, vector in reply])"),
@@ -128,7 +154,8 @@ from funcpipe_async.grading.checks.ex09_async_chunking import token_batches_refe
             return async_pure([by_id.get(d) for d, _ in batch])"""),
         "unbounded": _embed(_MATCH, concurrency="max(len(docs), 1)"),
         "one call per document": _embed(_MATCH, size="1"),
-        "eager": T2 + '''
+        "eager": T2
+        + """
 def embed_in_order(embedder, docs, size, concurrency):
     def call(batch):
         def match(reply):
@@ -140,18 +167,20 @@ def embed_in_order(embedder, docs, size, concurrency):
         return async_bind(embedder.embed_batch(batch), match)
     result = Simulation().run(batch_calls(docs, call, size=size, concurrency=concurrency))   # runs now
     return async_map(async_pure(None), lambda _: result.value if isinstance(result, Ok) else None)
-''',
-        "calls the reference": T2 + '''
+""",
+        "calls the reference": T2
+        + """
 from funcpipe_async.grading.checks import ex09_async_chunking as checks
 
 def embed_in_order(embedder, docs, size, concurrency):
     return checks.embed_in_order_reference(embedder, docs, size, concurrency)
-''',
+""",
     },
     "t3": {
         "budget on the median": _choose(measure="percentile(latencies, 50)"),
         "lowest latency, not fewest calls": _choose(pick="min(fits, key=lambda f: (f[1], f[0]))"),
-        "latency without the call": T3 + '''
+        "latency without the call": T3
+        + """
 def choose_policy(arrivals, p95_budget):
     fits = []
     for size in CANDIDATE_SIZES:
@@ -164,15 +193,16 @@ def choose_policy(arrivals, p95_budget):
         raise ValueError("no candidate meets the budget")
     calls, size, wait = min(fits)
     return BatchPolicy(size, wait)
-''',
+""",
         "never refuses": _choose(refuse=False),
-        "calls the reference": T3 + '''
+        "calls the reference": T3
+        + """
 import functools
 
 from funcpipe_async.grading.checks.ex09_async_chunking import choose_policy_reference
 
 choose_policy = functools.partial(choose_policy_reference)
-''',
+""",
     },
 }
 

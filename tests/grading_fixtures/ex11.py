@@ -12,9 +12,14 @@ T2 = "# Task 2 — Replace an ad-hoc retry loop with a policy\n"
 T3 = "# Task 3 — Write the behavioural test\n"
 
 
-def _sync(one: str, gather: str = "async_gather([one(i) for i in ids], concurrency=concurrency)",
-          failed: str = "[i for i, r in zip(ids, results) if isinstance(r, Err)]") -> str:
-    return T1 + f'''
+def _sync(
+    one: str,
+    gather: str = "async_gather([one(i) for i in ids], concurrency=concurrency)",
+    failed: str = "[i for i, r in zip(ids, results) if isinstance(r, Err)]",
+) -> str:
+    return (
+        T1
+        + f"""
 def sync_records(ids, http, store, concurrency):
     def one(record_id):
         fetch = async_lift(lambda: http.get_json(f"/records/{{record_id}}"))
@@ -22,10 +27,13 @@ def sync_records(ids, http, store, concurrency):
 
     outcomes = {gather}
     return async_map(outcomes, lambda results: {failed})
-'''
+"""
+    )
 
 
-_SETTLED = "        return async_settle(async_bind(fetch, lambda record: async_lift(lambda: store.save(record_id, record))))"
+_SETTLED = (
+    "        return async_settle(async_bind(fetch, lambda record: async_lift(lambda: store.save(record_id, record))))"
+)
 
 
 def _policy(**changes: str) -> str:
@@ -37,13 +45,16 @@ def _policy(**changes: str) -> str:
     }
     fields.update(changes)
     body = "".join(f"    {name}={value},\n" for name, value in fields.items() if value != "")
-    return T2 + f'''
+    return (
+        T2
+        + f"""
 RETRY = RetryPolicy(
 {body})
 
 def fetch_record(http, record_id):
     return async_retry(async_lift(lambda: http.get_json(f"/records/{{record_id}}")), RETRY)
-'''
+"""
+    )
 
 
 def _helper(*skip: str, peak: str = "api.peak <= concurrency") -> str:
@@ -56,14 +67,17 @@ def _helper(*skip: str, peak: str = "api.peak <= concurrency") -> str:
     }
     body = "\n    ".join(line for name, line in lines.items() if name not in skip and name != "build")
     build = "" if "build" in skip else lines["build"]
-    return T3 + f'''
+    return (
+        T3
+        + f"""
 def assert_sync_behaviour(sync_all, night, concurrency):
     api, store = RecordsApi(night), FakeStorage()
     plan = sync_all(list(night.ids), api, store, concurrency)
     {build}
     result = Simulation().run(plan)
     {body}
-'''
+"""
+    )
 
 
 MUTANTS: dict[str, dict[str, str]] = {
@@ -78,7 +92,8 @@ MUTANTS: dict[str, dict[str, str]] = {
             "        save = lambda record: async_map(async_settle(async_lift(lambda: store.save(record_id, record))), "
             "lambda _: None)\n        return async_settle(async_bind(fetch, save))"
         ),
-        "eager": T1 + '''
+        "eager": T1
+        + """
 def sync_records(ids, http, store, concurrency):
     async def one(record_id):
         result = await http.get_json(f"/records/{record_id}")
@@ -98,14 +113,15 @@ def sync_records(ids, http, store, concurrency):
 
 async def _done(result):
     return result
-''',
+""",
         # not a mistake but a shortcut: the grader's own answer
-        "calls the reference": T1 + '''
+        "calls the reference": T1
+        + """
 from funcpipe_async.grading.checks import ex11_refactoring_guide as checks
 
 def sync_records(ids, http, store, concurrency):
     return checks.sync_reference(ids, http, store, concurrency)
-''',
+""",
     },
     "t2": {
         "retries by flag": _policy(retry_on=""),
@@ -114,7 +130,8 @@ def sync_records(ids, http, store, concurrency):
         "no attempt timeout": _policy(attempt_timeout=""),
         "the old constant sleep": _policy(backoff="ConstantBackoff(1)"),
         "forgets TIMEOUT": _policy(retry_on='frozenset({"HTTP_503", "HTTP_429"})'),
-        "a loop, not a policy": T2 + '''
+        "a loop, not a policy": T2
+        + """
 async def _loop(http, record_id):
     delay = 0.5
     for attempt in range(1, 6):
@@ -131,9 +148,10 @@ async def _loop(http, record_id):
 
 def fetch_record(http, record_id):
     return async_lift(lambda: _loop(http, record_id))
-''',
+""",
         # not a mistake but a shortcut: the loop the task replaces, taken from the checks
-        "calls the loop itself": T2 + '''
+        "calls the loop itself": T2
+        + """
 from funcpipe_async.grading.checks.ex11_refactoring_guide import fetch_record_messy
 
 RETRY = RetryPolicy(max_attempts=5, backoff=ExponentialBackoff(initial=0.5, factor=2, cap=2),
@@ -141,7 +159,7 @@ RETRY = RetryPolicy(max_attempts=5, backoff=ExponentialBackoff(initial=0.5, fact
 
 def fetch_record(http, record_id):
     return async_lift(lambda: fetch_record_messy(http, record_id))
-''',
+""",
     },
     "t3": {
         "ignores in flight": _helper("peak"),
@@ -149,17 +167,19 @@ def fetch_record(http, record_id):
         "only checks what was saved": _helper("result", "requests", "peak"),
         "exact in flight": _helper(peak="api.peak == concurrency"),
         "does not check building": _helper("build"),
-        "async helper": T3 + '''
+        "async helper": T3
+        + """
 async def assert_sync_behaviour(sync_all, night, concurrency):
     api, store = RecordsApi(night), FakeStorage()
     result = await sync_all(list(night.ids), api, store, concurrency)()
     assert result == Ok(night.expected_failed())
-''',
+""",
         # not a mistake but a shortcut: a verdict by the version's name, not its behaviour
-        "knows the versions by name": T3 + '''
+        "knows the versions by name": T3
+        + """
 def assert_sync_behaviour(sync_all, night, concurrency):
     assert sync_all.__name__ not in ("_eager", "_fail_fast", "_loses_save_failures", "_retries_404", "_unbounded")
-''',
+""",
     },
 }
 

@@ -12,11 +12,15 @@ T2 = "# Task 2 — Measure both designs\n"
 T3 = "# Task 3 — Defend the change\n"
 
 
-def _batched(new: str = "list(dict.fromkeys(c.text for c in chunks if c.text not in cache))",
-             guard: str = "async_settle(async_retry(async_timeout(call, ATTEMPT_TIMEOUT), EMBED_POLICY))",
-             keep: str = "[fan(c) for c in chunks]",
-             empty: str = "if not new:\n        return async_pure([fan(c) for c in chunks])\n") -> str:
-    return T1 + f'''
+def _batched(
+    new: str = "list(dict.fromkeys(c.text for c in chunks if c.text not in cache))",
+    guard: str = "async_settle(async_retry(async_timeout(call, ATTEMPT_TIMEOUT), EMBED_POLICY))",
+    keep: str = "[fan(c) for c in chunks]",
+    empty: str = "if not new:\n        return async_pure([fan(c) for c in chunks])\n",
+) -> str:
+    return (
+        T1
+        + f"""
 def embed_doc_batched(chunks, api, cache):
     new = {new}
     failure = [None]
@@ -36,48 +40,59 @@ def embed_doc_batched(chunks, api, cache):
     {empty}
     call = async_lift(lambda: api.embed_batch(tuple(new)))
     return async_map({guard}, spread)
-'''
+"""
+    )
 
 
 def _measure(body: str) -> str:
-    return T2 + f'''
+    return (
+        T2
+        + f"""
 def measure(docs):
 {body}
 
 
 MEASURED = measure(CORPUS)
-'''
+"""
+    )
 
 
-_GOOD_MEASURE = '''    per_text, batched = run_capstone(per_text_step, docs), run_capstone(embed_doc_batched, docs)
+_GOOD_MEASURE = """    per_text, batched = run_capstone(per_text_step, docs), run_capstone(embed_doc_batched, docs)
     return {"calls_per_text": per_text.calls, "calls_batched": batched.calls,
             "p95_search_per_text": percentile(per_text.latencies["search"], P),
-            "p95_search_batched": percentile(batched.latencies["search"], P)}'''
+            "p95_search_batched": percentile(batched.latencies["search"], P)}"""
 
 
 def _defence(text: str) -> str:
-    return T3 + f'''
+    return (
+        T3
+        + f"""
 def defence():
     return {text!r}
-'''
+"""
+    )
 
 
-_PROSE = ("Batching the document into one call is better: it makes far fewer calls and search waits less, "
-          "because one call pays the fixed overhead once. The cost is that a failed call now fails every new "
-          "text of the document, and the call's time grows with the batch, so the timeout caps the batch size.")
+_PROSE = (
+    "Batching the document into one call is better: it makes far fewer calls and search waits less, "
+    "because one call pays the fixed overhead once. The cost is that a failed call now fails every new "
+    "text of the document, and the call's time grows with the batch, so the timeout caps the batch size."
+)
 
 MUTANTS: dict[str, dict[str, str]] = {
     "t1": {
-        "one call per text": T1 + '''
+        "one call per text": T1
+        + """
 def embed_doc_batched(chunks, api, cache):
     return per_text_step(chunks, api, cache)
-''',
+""",
         "sends cached texts": _batched(new="list(dict.fromkeys(c.text for c in chunks))"),
         "sends repeats": _batched(new="[c.text for c in chunks if c.text not in cache]"),
         "drops cached chunks": _batched(keep="[fan(c) for c in chunks if c.text in new or isinstance(r, Err)]"),
         "no timeout": _batched(guard="async_settle(async_retry(call, EMBED_POLICY))"),
         "no retry": _batched(guard="async_settle(async_timeout(call, ATTEMPT_TIMEOUT))"),
-        "fails fast": T1 + '''
+        "fails fast": T1
+        + """
 def embed_doc_batched(chunks, api, cache):
     new = list(dict.fromkeys(c.text for c in chunks if c.text not in cache))
 
@@ -89,22 +104,28 @@ def embed_doc_batched(chunks, api, cache):
         return async_pure(spread([]))
     call = async_lift(lambda: api.embed_batch(tuple(new)))
     return async_map(async_retry(async_timeout(call, ATTEMPT_TIMEOUT), EMBED_POLICY), spread)
-''',
+""",
         "calls when nothing is new": _batched(empty=""),
     },
     "t2": {
-        "numbers typed in": _measure('''    return {"calls_per_text": 62, "calls_batched": 25, "p95_search_per_text": 0.82,
-            "p95_search_batched": 0.52}'''),
+        "numbers typed in": _measure("""    return {"calls_per_text": 62, "calls_batched": 25, "p95_search_per_text": 0.82,
+            "p95_search_batched": 0.52}"""),
         "the median": _measure(_GOOD_MEASURE.replace("P)", "50)")),
-        "batched twice": _measure(_GOOD_MEASURE.replace("run_capstone(per_text_step, docs)",
-                                                        "run_capstone(embed_doc_batched, docs)").replace("P)", "95)")),
-        "never ran the measurement": T2 + '''
+        "batched twice": _measure(
+            _GOOD_MEASURE.replace("run_capstone(per_text_step, docs)", "run_capstone(embed_doc_batched, docs)").replace(
+                "P)", "95)"
+            )
+        ),
+        "never ran the measurement": T2
+        + """
 def measure(docs):
-''' + _GOOD_MEASURE.replace("P)", "95)") + '''
+"""
+        + _GOOD_MEASURE.replace("P)", "95)")
+        + """
 
 
 MEASURED = {}
-''',
+""",
     },
     "t3": {
         "no numbers": _defence(_PROSE),

@@ -64,8 +64,10 @@ class Directory:
     @staticmethod
     def from_data(data: Mapping[str, Any]) -> Directory:
         """The directory :meth:`data` described (the worker's side)."""
-        faults = {str(url): ErrInfo(str(code), str(message), bool(retryable))
-                  for url, (code, message, retryable) in data["faults"].items()}
+        faults = {
+            str(url): ErrInfo(str(code), str(message), bool(retryable))
+            for url, (code, message, retryable) in data["faults"].items()
+        }
         return Directory(
             {str(u): {str(k): str(v) for k, v in b.items()} for u, b in data["users"].items()},
             {str(t): {str(k): str(v) for k, v in b.items()} for t, b in data["teams"].items()},
@@ -165,7 +167,9 @@ def _get(url: str, http: FakeHttp) -> AsyncPlan[Mapping[str, Any]]:
     return async_lift(lambda: http.get_json(url))
 
 
-def _reference(plan_for: Callable[[FakeHttp], AsyncPlan[Any]], directory: Directory) -> tuple[Result[Any, ErrInfo], list[str]]:
+def _reference(
+    plan_for: Callable[[FakeHttp], AsyncPlan[Any]], directory: Directory
+) -> tuple[Result[Any, ErrInfo], list[str]]:
     """What the reference plan gives on a fresh fake of ``directory``, and the calls it makes."""
     http = directory.http()
     result = kit.drive(plan_for(http), doing="the reference plan")
@@ -201,8 +205,11 @@ def _probe_fetch(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
     plan = _build(fn, user_id, http, name)
     drives = []
     for n in range(int(payload["drives"])):
-        doing = f"driving {name}({user_id!r}, http)" if n == 0 else (
-            f"driving the same {name}({user_id!r}, http) plan a second time")
+        doing = (
+            f"driving {name}({user_id!r}, http)"
+            if n == 0
+            else (f"driving the same {name}({user_id!r}, http) plan a second time")
+        )
         result = kit.simulate(plan, doing=doing)
         drives.append({"result": result, "calls": list(http.calls)})
     return drives
@@ -214,14 +221,18 @@ def _probe_fetch(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
 
 def _answer_drives(answer: Any, drives: int) -> list[tuple[Any, list[str]]]:
     """The worker's drives as ``(result, calls)`` pairs, or a verdict if it said something else."""
-    if not isinstance(answer, list) or len(answer) != drives or not all(
-        isinstance(d, dict) and isinstance(d.get("calls"), list) for d in answer
+    if (
+        not isinstance(answer, list)
+        or len(answer) != drives
+        or not all(isinstance(d, dict) and isinstance(d.get("calls"), list) for d in answer)
     ):
         raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
     return [(d.get("result"), [str(c) for c in d["calls"]]) for d in answer]
 
 
-def _ask_fetch(worker: Worker, name: str, directory: Directory, user_id: str, drives: int) -> list[tuple[Any, list[str]]]:
+def _ask_fetch(
+    worker: Worker, name: str, directory: Directory, user_id: str, drives: int
+) -> list[tuple[Any, list[str]]]:
     payload = {"name": name, "user_id": user_id, "directory": directory.data(), "drives": drives}
     return _answer_drives(worker.ask("fetch", payload), drives)
 
@@ -296,7 +307,7 @@ def _judge_chain(worker: Worker, name: str, reference: Callable[[str, FakeHttp],
             if calls[: len(expected_calls)] == expected_calls and len(calls) > len(expected_calls):
                 raise kit.CheckFailed(
                     f"the first Err short-circuits: {when}, no later step may run — yet {doing} "
-                    f"went on to {calls[len(expected_calls):]}"
+                    f"went on to {calls[len(expected_calls) :]}"
                 )
             if calls == expected_calls and result != expected:
                 raise kit.CheckFailed(
@@ -368,7 +379,8 @@ def _probe_same_chain(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     """Hand two described chains and a directory to the student's ``assert_same_chain``; what it did."""
     helper = kit.function(ns, "assert_same_chain")
     kit.refuse_async(
-        helper, "assert_same_chain",
+        helper,
+        "assert_same_chain",
         drive="drives each plan with run_sync — a Hypothesis property cannot be async",
     )
     user_id = str(payload["user_id"])
@@ -385,18 +397,23 @@ def _probe_same_chain(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     return {"outcome": "accepted", "returned_false": returned is False}
 
 
-
-
-
-
 def _pairs() -> st.SearchStrategy[tuple[str, str]]:
-    return st.sampled_from([
-        ("nested", "left"), ("left", "lead_id"), ("nested", "twice"), ("left", "nested"),
-        ("lead_id", "nested"), ("twice", "left"), ("left", "left"),
-    ])
+    return st.sampled_from(
+        [
+            ("nested", "left"),
+            ("left", "lead_id"),
+            ("nested", "twice"),
+            ("left", "nested"),
+            ("lead_id", "nested"),
+            ("twice", "left"),
+            ("left", "left"),
+        ]
+    )
 
 
-_SAME_CHAIN_CASES = st.tuples(_pairs(), directories().map(lambda d: Directory(d.users, d.teams)), st.sampled_from(USERS))
+_SAME_CHAIN_CASES = st.tuples(
+    _pairs(), directories().map(lambda d: Directory(d.users, d.teams)), st.sampled_from(USERS)
+)
 
 
 def _run_chain(kind: str, user_id: str, directory: Directory) -> tuple[Result[Any, ErrInfo], list[str]]:
@@ -409,7 +426,9 @@ def judge_assert_same_chain(worker: Worker) -> None:
         answer = worker.ask("same_chain", {"pair": [a, b], "user_id": user_id, "directory": directory.data()})
         outcome = answer.get("outcome") if isinstance(answer, dict) else None
         if outcome not in ("accepted", "rejected", "raised"):
-            raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+            raise kit.CheckFailed(
+                "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
+            )
         (result_a, calls_a), (result_b, calls_b) = _run_chain(a, user_id, directory), _run_chain(b, user_id, directory)
         agree = result_a == result_b and calls_a == calls_b
         text_a, text_b = _CHAINS[a][0], _CHAINS[b][0]
@@ -431,8 +450,10 @@ def judge_assert_same_chain(worker: Worker) -> None:
             if answer.get("returned_false") is True:
                 hint = " It returned False: a test helper must *fail* (raise AssertionError), not return a verdict"
             elif result_a == result_b:
-                hint = (" The results agree but the calls do not: compare the two call logs too — does each chain "
-                        "get its own fresh FakeHttp, so its log holds only its own calls?")
+                hint = (
+                    " The results agree but the calls do not: compare the two call logs too — does each chain "
+                    "get its own fresh FakeHttp, so its log holds only its own calls?"
+                )
             else:
                 hint = " Compare the two results"
             raise kit.CheckFailed(
@@ -463,7 +484,12 @@ EXERCISE = Exercise(
     tasks=(
         Task("t1", "Describe a fetch, run nothing", 3, ("fetch_email",), judge=judge_fetch_email),
         Task("t2", "Chain three dependent fetches", 4, ("team_lead_email",), judge=judge_team_lead_email),
-        Task("t3", "Regroup the chain and test it", 3, ("team_lead_email_left", "assert_same_chain"),
-             judge=judge_regrouped_chain),
+        Task(
+            "t3",
+            "Regroup the chain and test it",
+            3,
+            ("team_lead_email_left", "assert_same_chain"),
+            judge=judge_regrouped_chain,
+        ),
     ),
 )

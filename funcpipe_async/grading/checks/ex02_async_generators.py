@@ -190,15 +190,19 @@ def _wrong_shape() -> kit.CheckFailed:
 
 def _answer_list(answer: Any, size: int, *keys: str) -> list[dict[str, Any]]:
     """The worker's answer as ``size`` dicts with ``keys``, or a verdict if it said something else."""
-    if not isinstance(answer, list) or len(answer) != size or not all(
-        isinstance(a, dict) and all(k in a for k in keys) for a in answer
+    if (
+        not isinstance(answer, list)
+        or len(answer) != size
+        or not all(isinstance(a, dict) and all(k in a for k in keys) for a in answer)
     ):
         raise _wrong_shape()
     return answer
 
 
 def judge_windows(worker: Worker) -> str:
-    for bad, said in zip(_BAD_NS, _answer_list(worker.ask("windows_bad", {"ns": list(_BAD_NS)}), len(_BAD_NS), "outcome")):
+    for bad, said in zip(
+        _BAD_NS, _answer_list(worker.ask("windows_bad", {"ns": list(_BAD_NS)}), len(_BAD_NS), "outcome")
+    ):
         if said["outcome"] == "value_error":
             continue
         if said["outcome"] == "raised":
@@ -241,7 +245,9 @@ def judge_windows(worker: Worker) -> str:
 
     kit.for_all(_window_cases(), prop)
 
-    takes = _answer_list(worker.ask("windows_take", {"cases": [list(c) for c in _TAKES]}), len(_TAKES), "result", "pulled")
+    takes = _answer_list(
+        worker.ask("windows_take", {"cases": [list(c) for c in _TAKES]}), len(_TAKES), "result", "pulled"
+    )
     for (n, k), said in zip(_TAKES, takes):
         doing = f"windows(s, {n}).take({k}) on a source of 1000 items"
         pulled = said["pulled"]
@@ -255,8 +261,9 @@ def judge_windows(worker: Worker) -> str:
         if said["result"] != Ok(windows_reference(list(range(n + k - 1)), n)):
             raise kit.CheckFailed(f"{doing} ran to {kit.show(said['result'])}")
 
-    owned = _answer_list(worker.ask("windows_owned", {"cases": [list(c) for c in _OWNED_TAKES]}),
-                         len(_OWNED_TAKES), "result", "held")
+    owned = _answer_list(
+        worker.ask("windows_owned", {"cases": [list(c) for c in _OWNED_TAKES]}), len(_OWNED_TAKES), "result", "held"
+    )
     for (n, k), said in zip(_OWNED_TAKES, owned):
         doing = f"windows(s, {n}).take({k}) on an endless source that holds a resource"
         held = said["held"]
@@ -384,7 +391,9 @@ def judge_read_log(worker: Worker) -> str:
         result, took = first.get("result"), first["took"]
         held, acquired = _count(first.get("held")), _count(first.get("acquired"))
         if result != Ok(lines):
-            raise kit.CheckFailed(f"running {doing} gave {kit.show(result)}, expected Ok({lines!r}): one item per line, in order")
+            raise kit.CheckFailed(
+                f"running {doing} gave {kit.show(result)}, expected Ok({lines!r}): one item per line, in order"
+            )
         if took != len(lines):
             raise kit.CheckFailed(
                 f"running {doing} took {took:g} virtual seconds, expected {len(lines)}: wait "
@@ -415,8 +424,11 @@ def judge_read_log(worker: Worker) -> str:
                     "break, an Err, an exception or a cancellation"
                 )
 
-    kit.for_all(st.lists(st.sampled_from(["GET /", "POST /login", "GET /health", "error: disk"]), min_size=2, max_size=5),
-                prop, examples=25)
+    kit.for_all(
+        st.lists(st.sampled_from(["GET /", "POST /login", "GET /health", "error: disk"]), min_size=2, max_size=5),
+        prop,
+        examples=25,
+    )
     return "read_log acquires when a run starts and releases on every exit: the end, take, break, an Err, an exception, a cancellation"
 
 
@@ -439,7 +451,9 @@ def _probe_alert(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     xs, threshold = [int(x) for x in payload["xs"]], int(payload["threshold"])
     trace = Trace()
     doing = f"first_alert(stream_of({xs}), {threshold})"
-    plan = kit.as_plan(kit.call(first_alert, stream_of(xs).traced(trace, "readings"), threshold, doing=doing), doing=doing)
+    plan = kit.as_plan(
+        kit.call(first_alert, stream_of(xs).traced(trace, "readings"), threshold, doing=doing), doing=doing
+    )
     if trace.events:
         raise kit.CheckFailed(f"building {doing} already pulled readings: describing runs nothing — return a plan")
     result = kit.simulate(plan, doing=f"driving {doing}")
@@ -463,7 +477,9 @@ def judge_first_alert(worker: Worker) -> str:
         doing = f"first_alert(stream_of({xs}), {threshold})"
         answer = worker.ask("alert", {"xs": xs, "threshold": threshold})
         if not isinstance(answer, dict) or not isinstance(answer.get("pulled"), int):
-            raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+            raise kit.CheckFailed(
+                "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
+            )
         result, pulled = answer.get("result"), answer["pulled"]
         index = next((i for i, x in enumerate(xs) if x > threshold), None)
         if index is None:
@@ -497,8 +513,14 @@ EXERCISE = Exercise(
     slug="02_async_generators",
     title="02 · Async Generators",
     tasks=(
-        Task("t1", "Slide a window over a stream", 4, ("windows",), judge=judge_windows,
-             hides=(f"{__name__}.windows_reference",)),
+        Task(
+            "t1",
+            "Slide a window over a stream",
+            4,
+            ("windows",),
+            judge=judge_windows,
+            hides=(f"{__name__}.windows_reference",),
+        ),
         Task("t2", "Own a resource, release it always", 3, ("read_log",), judge=judge_read_log),
         Task("t3", "Pull exactly what you need", 3, ("first_alert",), judge=judge_first_alert),
     ),

@@ -149,7 +149,11 @@ def _not_a_pair(doing: str, got: Any) -> kit.CheckFailed:
 
 def _refuses_a_bad_capacity(worker: Worker) -> str:
     answers = worker.ask("offer_bad", {"capacities": list(_BAD_CAPACITIES)})
-    if not isinstance(answers, list) or len(answers) != len(_BAD_CAPACITIES) or not all(isinstance(a, dict) for a in answers):
+    if (
+        not isinstance(answers, list)
+        or len(answers) != len(_BAD_CAPACITIES)
+        or not all(isinstance(a, dict) for a in answers)
+    ):
         raise _wrong_shape()
     for bad, said in zip(_BAD_CAPACITIES, answers):
         if said.get("outcome") == "value_error":
@@ -157,12 +161,14 @@ def _refuses_a_bad_capacity(worker: Worker) -> str:
         if said.get("outcome") == "raised":
             raise kit.CheckFailed(
                 f"offer_drop_oldest((1, 2), 3, {bad}) raised {said.get('error')}; a capacity "
-                "below 1 is a mistake in the policy: raise ValueError saying so")
+                "below 1 is a mistake in the policy: raise ValueError saying so"
+            )
         if said.get("outcome") != "returned":
             raise _wrong_shape()
         raise kit.CheckFailed(
             f"offer_drop_oldest((1, 2), 3, {bad}) returned instead of refusing: a queue of capacity {bad} "
-            "can hold nothing — raise ValueError, as QueuePolicy does")
+            "can hold nothing — raise ValueError, as QueuePolicy does"
+        )
     return "a capacity below 1 is refused with ValueError"
 
 
@@ -180,24 +186,29 @@ def _drops_the_oldest(worker: Worker) -> str:
         if len(new) > capacity:
             raise kit.CheckFailed(
                 f"your buffer held {len(new)} items with capacity {capacity} ({doing} returned {new!r}) — "
-                "the drop-oldest strategy must evict before it admits")
+                "the drop-oldest strategy must evict before it admits"
+            )
         if not _conserves(new, evicted, buffer, item):
             raise kit.CheckFailed(
                 f"{doing} returned buffer {new!r} and evicted {evicted!r}: items in must equal items kept + "
-                "items evicted — an item vanished or appeared")
+                "items evicted — an item vanished or appeared"
+            )
         if not new or new[-1] != item:
             raise kit.CheckFailed(
                 f"{doing} did not admit the new item {item!r} (buffer {new!r}): drop-oldest always admits the "
-                "newest item — refusing it is drop-newest")
+                "newest item — refusing it is drop-newest"
+            )
         if len(buffer) < capacity and evicted:
             raise kit.CheckFailed(
                 f"{doing} evicted {evicted!r} although the buffer had room ({len(buffer)} of {capacity}): "
-                "evict only when the queue is full")
+                "evict only when the queue is full"
+            )
         expected = offer_reference(buffer, item, capacity)
         if (new, evicted) != expected:
             raise kit.CheckFailed(
                 f"{doing} returned {(new, evicted)!r}, expected {expected!r}: the oldest item (the front of "
-                "the buffer) goes first, and the others keep their order")
+                "the buffer) goes first, and the others keep their order"
+            )
 
     kit.for_all(_offers(), prop)
 
@@ -219,13 +230,19 @@ def _drops_the_oldest(worker: Worker) -> str:
             raise kit.CheckFailed(
                 f"offers and takes {list(ops)!r} on capacity {capacity}: your offers gave taken={taken}, "
                 f"left={left}, dropped={dropped}; BoundedQueue(QueuePolicy({capacity}, 'drop_oldest')) "
-                f"gives taken={reference[0]}, left={list(reference[1])}, dropped={reference[2]}")
+                f"gives taken={reference[0]}, left={list(reference[1])}, dropped={reference[2]}"
+            )
 
-    scripts = st.integers(1, 4).flatmap(lambda cap: st.lists(
-        st.one_of(st.none(), st.integers(0, 99)), max_size=14).map(lambda ops: ((cap, tuple(ops)),)))
+    scripts = st.integers(1, 4).flatmap(
+        lambda cap: st.lists(st.one_of(st.none(), st.integers(0, 99)), max_size=14).map(
+            lambda ops: ((cap, tuple(ops)),)
+        )
+    )
     kit.for_all(scripts, fold, examples=30)
-    return ("offer_drop_oldest keeps at most `capacity` items, always admits the newest, evicts the oldest "
-            "first, and matches BoundedQueue(…, 'drop_oldest') on virtual time")
+    return (
+        "offer_drop_oldest keeps at most `capacity` items, always admits the newest, evicts the oldest "
+        "first, and matches BoundedQueue(…, 'drop_oldest') on virtual time"
+    )
 
 
 judge_offer_drop_oldest = kit.in_order(_drops_the_oldest, _refuses_a_bad_capacity)
@@ -271,11 +288,13 @@ def telemetry_reference(consumer_rate: float, max_age: float) -> QueuePolicy:
     return QueuePolicy(capacity, "drop_oldest")
 
 
-_RATES = st.sampled_from([1.0, 2.0, 4.0, 0.5, 8.0, 0.25])   # exact binary fractions: exact virtual times
+_RATES = st.sampled_from([1.0, 2.0, 4.0, 0.5, 8.0, 0.25])  # exact binary fractions: exact virtual times
 _AGES = st.integers(1, 40).map(lambda q: q / 4)
 
 
-def _deliveries(policy: QueuePolicy, consumer_rate: float, burst: int) -> tuple[Result[Any, ErrInfo], list[tuple[int, float]], int]:
+def _deliveries(
+    policy: QueuePolicy, consumer_rate: float, burst: int
+) -> tuple[Result[Any, ErrInfo], list[tuple[int, float]], int]:
     """A burst of ``burst`` readings at t=0 through one stage; ``(result, [(reading, delivered_at)], put_waits)``."""
     delivered: list[tuple[int, float]] = []
     service = 1 / consumer_rate
@@ -306,7 +325,9 @@ def _probe_telemetry(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     except ValueError as error:
         return {"outcome": "value_error", "error": str(error)[:200]}
     except Exception as error:  # noqa: BLE001 - a defect is the verdict
-        raise kit.CheckFailed(f"telemetry_policy({_g(rate)}, {_g(max_age)}) raised {kit.describe_exception(error)}") from None
+        raise kit.CheckFailed(
+            f"telemetry_policy({_g(rate)}, {_g(max_age)}) raised {kit.describe_exception(error)}"
+        ) from None
     if isinstance(got, QueuePolicy):
         return {"outcome": "policy", "capacity": got.capacity, "overflow": got.overflow}
     return {"outcome": "other", "shown": kit.show(got)}
@@ -315,8 +336,12 @@ def _probe_telemetry(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
 def _policy_of(answer: Mapping[str, Any]) -> QueuePolicy:
     """The policy the worker described, rebuilt here (the judge runs the bursts itself)."""
     capacity, overflow = answer.get("capacity"), answer.get("overflow")
-    if not (capacity is None or (isinstance(capacity, int) and not isinstance(capacity, bool))) or \
-            overflow not in ("suspend", "drop_newest", "drop_oldest", "fail"):
+    if not (capacity is None or (isinstance(capacity, int) and not isinstance(capacity, bool))) or overflow not in (
+        "suspend",
+        "drop_newest",
+        "drop_oldest",
+        "fail",
+    ):
         raise _wrong_shape()
     try:
         return QueuePolicy(capacity, overflow)
@@ -341,31 +366,36 @@ def judge_telemetry_policy(worker: Worker) -> str:
                 return
             raise kit.CheckFailed(
                 f"{doing} raised ValueError ({answer.get('error')}), but capacity {expected.capacity} meets the budget: "
-                f"{expected.capacity} readings at {_g(rate)}/s take {_g((expected.capacity or 0) / rate)} s")
+                f"{expected.capacity} readings at {_g(rate)}/s take {_g((expected.capacity or 0) / rate)} s"
+            )
         if outcome not in ("policy", "other"):
             raise _wrong_shape()
         got_text = str(answer.get("shown")) if outcome == "other" else repr(_policy_of(answer))
         if expected is None:
             raise kit.CheckFailed(
                 f"{doing} returned {got_text}, but no queue can meet that budget: one reading takes "
-                f"{_g(1 / rate)} s to show, more than {_g(max_age)} s — raise ValueError")
+                f"{_g(1 / rate)} s to show, more than {_g(max_age)} s — raise ValueError"
+            )
         if outcome == "other":
             raise kit.CheckFailed(f"{doing} returned {got_text}; return a QueuePolicy — a policy is data")
         got = _policy_of(answer)
         if got.capacity is None:
             raise kit.CheckFailed(
                 f"{doing} returned an unbounded queue: after a burst, readings wait as long as the backlog is "
-                f"deep — nothing bounds their age. Bound the queue")
+                f"deep — nothing bounds their age. Bound the queue"
+            )
         if got.overflow == "fail":
             raise kit.CheckFailed(
                 f"{doing} uses overflow='fail': the first burst bigger than the queue ends the whole stream "
-                "with Err(QUEUE_FULL). Telemetry should shed old readings and keep going")
+                "with Err(QUEUE_FULL). Telemetry should shed old readings and keep going"
+            )
         burst = 2 * (expected.capacity or 1) + 3
         result, delivered, waits = _deliveries(got, rate, burst)
         if got.overflow == "suspend" or waits:
             raise kit.CheckFailed(
                 f"{doing} uses overflow='suspend': the sensor had to wait {waits} times for room. A sensor "
-                "cannot wait — and the readings it holds back arrive stale. Drop instead")
+                "cannot wait — and the readings it holds back arrive stale. Drop instead"
+            )
         if not isinstance(result, Ok):
             raise kit.CheckFailed(f"a burst through {got!r} ended with {kit.show(result)}")
         stale = [(r, t) for r, t in delivered if t > max_age + 1e-9]
@@ -374,21 +404,26 @@ def judge_telemetry_policy(worker: Worker) -> str:
             raise kit.CheckFailed(
                 f"with {got!r} and a consumer of {_g(rate)}/s, a burst of {burst} readings at t=0 delivered "
                 f"reading {reading} at t={_g(at)}: {_g(at)} s old, over the {_g(max_age)} s budget. The last "
-                f"of C queued readings is shown after C/μ s — capacity {got.capacity} is too big")
+                f"of C queued readings is shown after C/μ s — capacity {got.capacity} is too big"
+            )
         if not delivered or delivered[-1][0] != burst - 1:
             raise kit.CheckFailed(
                 f"with {got!r}, the latest reading ({burst - 1}) of a burst never reached the dashboard "
                 f"(delivered: {[r for r, _ in delivered]}): telemetry wants the freshest value — "
-                "evict the oldest, not the newest")
+                "evict the oldest, not the newest"
+            )
         if got != expected:
             raise kit.CheckFailed(
                 f"{doing} returned {got!r}: it meets the budget but drops more than it must — "
                 f"{expected!r} still shows every reading within {_g(max_age)} s "
-                f"({expected.capacity} readings take {_g((expected.capacity or 0) / rate)} s at {_g(rate)}/s)")
+                f"({expected.capacity} readings take {_g((expected.capacity or 0) / rate)} s at {_g(rate)}/s)"
+            )
 
     kit.for_all(st.tuples(_RATES, _AGES), prop)
-    return ("telemetry_policy evicts the oldest readings, never makes the sensor wait, and picks the largest "
-            "capacity whose worst age, capacity / consumer_rate, fits the budget")
+    return (
+        "telemetry_policy evicts the oldest readings, never makes the sensor wait, and picks the largest "
+        "capacity whose worst age, capacity / consumer_rate, fits the budget"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -431,11 +466,16 @@ def _probe_littles(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     floats), or what it returned instead."""
     fn = kit.function(ns, "measure_littles_law")
     events = [(float(t), str(kind)) for t, kind in payload["events"]]
-    doing = f"measure_littles_law({events!r})" if len(events) <= 8 else \
-        f"measure_littles_law(<{len(events)} events, from {events[:3]!r} to {events[-1]!r}>)"
+    doing = (
+        f"measure_littles_law({events!r})"
+        if len(events) <= 8
+        else f"measure_littles_law(<{len(events)} events, from {events[:3]!r} to {events[-1]!r}>)"
+    )
     got = kit.call(fn, events, doing=doing)
-    if isinstance(got, tuple) and len(got) == 3 and all(
-        isinstance(x, (int, float)) and not isinstance(x, bool) for x in got
+    if (
+        isinstance(got, tuple)
+        and len(got) == 3
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in got)
     ):
         return {"numbers": [float(x) for x in got]}
     return {"shown": kit.show(got)}
@@ -443,8 +483,11 @@ def _probe_littles(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
 
 def judge_measure_littles_law(worker: Worker) -> str:
     def prop(events: list[tuple[float, str]]) -> None:
-        doing = f"measure_littles_law({events!r})" if len(events) <= 8 else \
-            f"measure_littles_law(<{len(events)} events, from {events[:3]!r} to {events[-1]!r}>)"
+        doing = (
+            f"measure_littles_law({events!r})"
+            if len(events) <= 8
+            else f"measure_littles_law(<{len(events)} events, from {events[:3]!r} to {events[-1]!r}>)"
+        )
         answer = worker.ask("littles", {"events": [[t, kind] for t, kind in events]})
         if not isinstance(answer, dict):
             raise _wrong_shape()
@@ -459,15 +502,18 @@ def judge_measure_littles_law(worker: Worker) -> str:
         if not _close(lam, e_lam):
             raise kit.CheckFailed(
                 f"{doing}: λ = {lam:.4g}, expected {e_lam:.4g} — λ counts arrivals ('in' events) per second of "
-                f"the window [0, T], here T = {_g(end)} s")
+                f"the window [0, T], here T = {_g(end)} s"
+            )
         if not _close(big_l, e_l):
             raise kit.CheckFailed(
                 f"{doing}: L = {big_l:.4g}, expected {e_l:.4g} — L is the *time*-average number in the queue: "
-                "each depth weighted by how long it lasted, divided by T")
+                "each depth weighted by how long it lasted, divided by T"
+            )
         if not _close(w, e_w):
             raise kit.CheckFailed(
                 f"{doing}: W = {w:.4g}, expected {e_w:.4g} — W is the mean time in the queue per arrival; items "
-                f"still inside at T = {_g(end)} s count up to T (so L = λW exactly)")
+                f"still inside at T = {_g(end)} s count up to T (so L = λW exactly)"
+            )
 
     kit.for_all(_traces(), prop)
     return "measure_littles_law gives the reference λ, L and W, and so L = λW, on every generated trace"
@@ -487,11 +533,29 @@ EXERCISE = Exercise(
     slug="03_backpressure",
     title="03 · Backpressure",
     tasks=(
-        Task("t1", "Evict before you admit", 4, ("offer_drop_oldest",), judge=judge_offer_drop_oldest,
-             hides=(f"{__name__}.offer_reference",)),
-        Task("t2", "Size a telemetry queue to a budget", 3, ("telemetry_policy",), judge=judge_telemetry_policy,
-             hides=(f"{__name__}.telemetry_reference",)),
-        Task("t3", "Measure Little's law from a trace", 3, ("measure_littles_law",), judge=judge_measure_littles_law,
-             hides=(f"{__name__}.littles_reference",)),
+        Task(
+            "t1",
+            "Evict before you admit",
+            4,
+            ("offer_drop_oldest",),
+            judge=judge_offer_drop_oldest,
+            hides=(f"{__name__}.offer_reference",),
+        ),
+        Task(
+            "t2",
+            "Size a telemetry queue to a budget",
+            3,
+            ("telemetry_policy",),
+            judge=judge_telemetry_policy,
+            hides=(f"{__name__}.telemetry_reference",),
+        ),
+        Task(
+            "t3",
+            "Measure Little's law from a trace",
+            3,
+            ("measure_littles_law",),
+            judge=judge_measure_littles_law,
+            hides=(f"{__name__}.littles_reference",),
+        ),
     ),
 )

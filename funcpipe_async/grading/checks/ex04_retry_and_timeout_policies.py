@@ -66,7 +66,6 @@ def _times(ts: Sequence[float]) -> str:
     return "[" + ", ".join(_s(t) for t in ts) + "]"
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Task 1: fit a policy to a deadline
 
@@ -137,8 +136,14 @@ def _policy_data(policy: RetryPolicy) -> dict[str, Any]:
     retry_on: Any = policy.retry_on
     if isinstance(retry_on, frozenset) and all(isinstance(code, str) for code in retry_on):
         retry_on = sorted(retry_on)
-    return {"max_attempts": policy.max_attempts, "backoff": _backoff_data(policy.backoff), "jitter": policy.jitter,
-            "retry_on": retry_on, "attempt_timeout": policy.attempt_timeout, "deadline": policy.deadline}
+    return {
+        "max_attempts": policy.max_attempts,
+        "backoff": _backoff_data(policy.backoff),
+        "jitter": policy.jitter,
+        "retry_on": retry_on,
+        "attempt_timeout": policy.attempt_timeout,
+        "deadline": policy.deadline,
+    }
 
 
 def _policy_from_data(data: Mapping[str, Any]) -> RetryPolicy:
@@ -158,14 +163,19 @@ def _policy_from_data(data: Mapping[str, Any]) -> RetryPolicy:
     if any(n is not None and (isinstance(n, bool) or not isinstance(n, (int, float))) for n in numbers):
         raise TypeError("a policy's counts and times are numbers")
     return RetryPolicy(
-        max_attempts=data["max_attempts"], backoff=backoff, jitter=data["jitter"],
+        max_attempts=data["max_attempts"],
+        backoff=backoff,
+        jitter=data["jitter"],
         retry_on=None if retry_on is None else frozenset(retry_on),
-        attempt_timeout=data["attempt_timeout"], deadline=data["deadline"],
+        attempt_timeout=data["attempt_timeout"],
+        deadline=data["deadline"],
     )
 
 
-_NO_CAP = (RetryPolicy(max_attempts=6, backoff=ExponentialBackoff(initial=0.25, factor=3, cap=0.25),
-                       attempt_timeout=0.25), 3.0)
+_NO_CAP = (
+    RetryPolicy(max_attempts=6, backoff=ExponentialBackoff(initial=0.25, factor=3, cap=0.25), attempt_timeout=0.25),
+    3.0,
+)
 """Six attempts fit only on the capped schedule (the uncapped one, 0.25, 0.75, 2.25 … s, fits three)."""
 
 
@@ -187,9 +197,13 @@ def _probe_fit(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     except NotImplementedError:
         raise kit.not_done("fit_to_deadline") from None
     except Exception as error:  # noqa: BLE001 - the contract says which exceptions: reported as data
-        return {"outcome": "raised", "value_error": isinstance(error, ValueError),
-                "type_error": isinstance(error, TypeError), "message": str(error)[:200],
-                "error": kit.describe_exception(error)}
+        return {
+            "outcome": "raised",
+            "value_error": isinstance(error, ValueError),
+            "type_error": isinstance(error, TypeError),
+            "message": str(error)[:200],
+            "error": kit.describe_exception(error),
+        }
     if isinstance(got, RetryPolicy):
         return {"outcome": "policy", "policy": _policy_data(got)}
     return {"outcome": "returned", "value": got}
@@ -200,12 +214,19 @@ def _fit_answer(answer: object) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
     outcome = answer.get("outcome")
-    if outcome == "raised" and all(isinstance(answer.get(k), bool) for k in ("value_error", "type_error")) and all(
-            isinstance(answer.get(k), str) for k in ("message", "error")):
+    if (
+        outcome == "raised"
+        and all(isinstance(answer.get(k), bool) for k in ("value_error", "type_error"))
+        and all(isinstance(answer.get(k), str) for k in ("message", "error"))
+    ):
         return answer
-    if outcome == "policy" and isinstance(answer.get("policy"), dict) and set(answer["policy"]) == {
-            "max_attempts", "backoff", "jitter", "retry_on", "attempt_timeout", "deadline"} and isinstance(
-            answer["policy"]["backoff"], dict) and isinstance(answer["policy"]["backoff"].get("kind"), str):
+    if (
+        outcome == "policy"
+        and isinstance(answer.get("policy"), dict)
+        and set(answer["policy"]) == {"max_attempts", "backoff", "jitter", "retry_on", "attempt_timeout", "deadline"}
+        and isinstance(answer["policy"]["backoff"], dict)
+        and isinstance(answer["policy"]["backoff"].get("kind"), str)
+    ):
         return answer
     if outcome == "returned" and "value" in answer:
         return answer
@@ -238,7 +259,8 @@ def judge_fit_to_deadline(worker: Worker) -> str:
                 # exactly when one attempt fits: say so, whichever example Hypothesis tries first.
                 hint = (
                     ". Hint: one attempt short — count attempts (the first one included), not retries"
-                    if "max_attempts must be" in answer["message"] else ""
+                    if "max_attempts must be" in answer["message"]
+                    else ""
                 )
                 raise kit.CheckFailed(
                     f"{doing} raised ValueError ({answer['message']}), but {expected.max_attempts} attempt(s) fit: "
@@ -248,7 +270,7 @@ def judge_fit_to_deadline(worker: Worker) -> str:
                 raise kit.CheckFailed(
                     f"{doing} raised {answer['error']}. The worst case needs no random numbers: "
                     "jitter only shortens waits, so compute it on the un-jittered schedule, "
-                    "delay_schedule(replace(policy, jitter=\"none\"))"
+                    'delay_schedule(replace(policy, jitter="none"))'
                 )
             raise kit.CheckFailed(f"{doing} raised {answer['error']}")
         got = answer.get("policy")
@@ -280,7 +302,8 @@ def judge_fit_to_deadline(worker: Worker) -> str:
             reason = (
                 "it equals the deadline, and the deadline must *exceed* the worst case — at that instant the "
                 "deadline cancels the last attempt"
-                if worst == deadline else f"that is past the {_s(deadline)}s deadline"
+                if worst == deadline
+                else f"that is past the {_s(deadline)}s deadline"
             )
             raise kit.CheckFailed(
                 f"{m} attempts do not fit: if every attempt hangs until its {_s(policy.attempt_timeout or 0)}s "
@@ -292,8 +315,8 @@ def judge_fit_to_deadline(worker: Worker) -> str:
         if m < n:
             hint = (
                 "one attempt short: count attempts (the first one included), not retries"
-                if m == n - 1 else
-                "walk the policy's own capped schedule — delay_schedule applies the cap for you — and count "
+                if m == n - 1
+                else "walk the policy's own capped schedule — delay_schedule applies the cap for you — and count "
                 "attempts, the first one included"
             )
             raise kit.CheckFailed(
@@ -374,8 +397,14 @@ class _Script:
         return f"{entry.code}{'' if entry.retryable else ' (retryable=False)'}"
 
     def __repr__(self) -> str:
-        shown = ", ".join("HANG" if e is HANG else f"Ok({e.value!r})" if isinstance(e, Ok)
-                          else f"{e.code}{'' if e.retryable else ' (retryable=False)'}" for e in self.entries)
+        shown = ", ".join(
+            "HANG"
+            if e is HANG
+            else f"Ok({e.value!r})"
+            if isinstance(e, Ok)
+            else f"{e.code}{'' if e.retryable else ' (retryable=False)'}"
+            for e in self.entries
+        )
         return f"a dependency answering [{shown}] (the last repeats), each after {_s(self.latency)} s"
 
 
@@ -524,8 +553,13 @@ def _is_time(value: object) -> bool:
 
 
 def _fetch_answer(answer: Any) -> _Run:
-    if not (isinstance(answer, dict) and isinstance(answer.get("calls"), list) and all(map(_is_time, answer["calls"]))
-            and _is_time(answer.get("ended")) and isinstance(answer.get("result"), (Ok, Err))):
+    if not (
+        isinstance(answer, dict)
+        and isinstance(answer.get("calls"), list)
+        and all(map(_is_time, answer["calls"]))
+        and _is_time(answer.get("ended"))
+        and isinstance(answer.get("result"), (Ok, Err))
+    ):
         raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
     return _Run(tuple(float(t) for t in answer["calls"]), answer["result"], float(answer["ended"]))
 
@@ -635,9 +669,18 @@ def _probe_charge(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
 
 
 def _charge_answer(answer: Any, case: _Orders) -> list[_Step]:
-    if not (isinstance(answer, list) and len(answer) == len(case.orders) + 1 and all(
-            isinstance(s, dict) and isinstance(s.get("result"), (Ok, Err)) and _is_time(s.get("took"))
-            and isinstance(s.get("charges"), list) and all(isinstance(c, int) for c in s["charges"]) for s in answer)):
+    if not (
+        isinstance(answer, list)
+        and len(answer) == len(case.orders) + 1
+        and all(
+            isinstance(s, dict)
+            and isinstance(s.get("result"), (Ok, Err))
+            and _is_time(s.get("took"))
+            and isinstance(s.get("charges"), list)
+            and all(isinstance(c, int) for c in s["charges"])
+            for s in answer
+        )
+    ):
         raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
     return [_Step(s["result"], float(s["took"]), tuple(s["charges"])) for s in answer]
 
@@ -655,7 +698,8 @@ def judge_charge_order(worker: Worker) -> str:
             again = replay or order_id in seen
             seen.add(order_id)
             what = (
-                f"driving the first plan, charge_order(payments, {order_id!r}, {amount}), a second time" if replay
+                f"driving the first plan, charge_order(payments, {order_id!r}, {amount}), a second time"
+                if replay
                 else f"charging order {order_id} ({amount})" + (" again — it was submitted twice" if again else "")
             )
             where = f"on {case!r}, {what}"
@@ -679,14 +723,18 @@ def judge_charge_order(worker: Worker) -> str:
                     "Each order needs its own key"
                 )
             if g.charges != w.charges:
-                raise kit.CheckFailed(f"{where[0].upper() + where[1:]}, expected the charges {list(w.charges)}, got {list(g.charges)}")
+                raise kit.CheckFailed(
+                    f"{where[0].upper() + where[1:]}, expected the charges {list(w.charges)}, got {list(g.charges)}"
+                )
             if not _same_time(g.took, w.took):
                 raise kit.CheckFailed(
                     f"the caller's policy is PAY_POLICY — each attempt cut at 2 s, 1 s between attempts, 3 attempts: "
                     f"{where}, the call should answer after {_s(w.took)} s, yours answered after {_s(g.took)} s"
                 )
             if g.result != w.result:
-                raise kit.CheckFailed(f"{where[0].upper() + where[1:]}, expected {kit.show(w.result)}, got {kit.show(g.result)}")
+                raise kit.CheckFailed(
+                    f"{where[0].upper() + where[1:]}, expected {kit.show(w.result)}, got {kit.show(g.result)}"
+                )
 
     kit.for_all(_order_cases(), prop)
     return (
@@ -696,11 +744,13 @@ def judge_charge_order(worker: Worker) -> str:
 
 
 PROBES = {
-    "reaches": prober({
-        "fit_to_deadline": {"_fit_reference": _fit_reference},
-        "fetch_with_retry": {"_FETCH_POLICY": _FETCH_POLICY, "_fetch_reference": _fetch_reference},
-        "charge_order": {"_charge_reference": _charge_reference},
-    }),
+    "reaches": prober(
+        {
+            "fit_to_deadline": {"_fit_reference": _fit_reference},
+            "fetch_with_retry": {"_FETCH_POLICY": _FETCH_POLICY, "_fetch_reference": _fetch_reference},
+            "charge_order": {"_charge_reference": _charge_reference},
+        }
+    ),
     "fit": _probe_fit,
     "fetch": _probe_fetch,
     "charge": _probe_charge,
@@ -718,4 +768,3 @@ EXERCISE = Exercise(
         Task("t3", "Charge once, however often you retry", 3, ("charge_order",), judge=judge_charge_order),
     ),
 )
-

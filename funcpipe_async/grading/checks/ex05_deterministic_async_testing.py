@@ -76,8 +76,15 @@ def _fmt(t: float) -> str:
 # --- Task 1: assert_times_out_at -------------------------------------------------------------
 
 _GOOD_KINDS = ("hangs", "answers late", "one of three hangs", "mapped", "retry attempt timeout")
-_BAD_KINDS = ("times out late", "times out early", "never times out", "answers at the limit",
-              "fails at the limit", "times out at once", "abandons the call")
+_BAD_KINDS = (
+    "times out late",
+    "times out early",
+    "never times out",
+    "answers at the limit",
+    "fails at the limit",
+    "times out at once",
+    "abandons the call",
+)
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,11 @@ class _TimeoutCase:
         if self.kind == "answers late":
             return async_timeout(ScriptedService(["late"], latency=limit + extra).plan(), limit)
         if self.kind == "one of three hangs":
-            services = [ScriptedService(["a"], latency=limit / 2), ScriptedService([HANG]),
-                        ScriptedService(["c"], latency=limit / 4)]
+            services = [
+                ScriptedService(["a"], latency=limit / 2),
+                ScriptedService([HANG]),
+                ScriptedService(["c"], latency=limit / 4),
+            ]
             return async_timeout(async_gather([s.plan() for s in services], concurrency=3), limit)
         if self.kind == "mapped":
             return async_map(async_timeout(ScriptedService([HANG]).plan(), limit), lambda v: [v])
@@ -136,8 +146,10 @@ class _TimeoutCase:
             "answers at the limit": f"<a call that answers Ok after {limit} s, with no timeout>",
             "fails at the limit": f"<a call that answers Err(HTTP_503) after {limit} s, with no timeout>",
             "times out at once": "<a plan that returns Err(TIMEOUT) at once, without waiting — like a mocked sleep>",
-            "abandons the call": (f"<a hand-made timeout: asyncio.wait_for(asyncio.shield(<a call that never answers>), "
-                                  f"{limit}), returning Err(TIMEOUT) while the shielded call keeps running>"),
+            "abandons the call": (
+                f"<a hand-made timeout: asyncio.wait_for(asyncio.shield(<a call that never answers>), "
+                f"{limit}), returning Err(TIMEOUT) while the shielded call keeps running>"
+            ),
         }[self.kind]
 
     def wrong(self) -> str:
@@ -150,8 +162,10 @@ class _TimeoutCase:
             "answers at the limit": f"it ends at t={limit}, but with Ok — no timeout fired",
             "fails at the limit": f"it ends at t={limit}, but with Err(HTTP_503), not Err(TIMEOUT)",
             "times out at once": "its Err(TIMEOUT) comes at t=0: no time passed, so no timer fired",
-            "abandons the call": ("it leaves a task running: the call was abandoned, not cancelled "
-                                  "(check that no task but your own is left when the plan returns)"),
+            "abandons the call": (
+                "it leaves a task running: the call was abandoned, not cancelled "
+                "(check that no task but your own is left when the plan returns)"
+            ),
         }[self.kind]
 
 
@@ -215,7 +229,7 @@ def _judge_timeout(worker: Worker, case: _TimeoutCase) -> None:
     if outcome == "raised":
         raise kit.CheckFailed(
             f"{doing} raised {answer.get('error')}; a test helper fails with AssertionError "
-            "(write `assert ..., \"...\"`) and otherwise returns None"
+            '(write `assert ..., "..."`) and otherwise returns None'
         )
     if outcome not in ("accepted", "rejected"):
         raise _wrong_shape()
@@ -234,7 +248,8 @@ def _judge_timeout(worker: Worker, case: _TimeoutCase) -> None:
     if not case.good and outcome == "accepted":
         hint = (
             " It returned False: a test helper must *fail* (raise AssertionError), not return a verdict"
-            if answer.get("returned_false") is True else ""
+            if answer.get("returned_false") is True
+            else ""
         )
         raise kit.CheckFailed(
             f"assert_times_out_at accepted a plan that should fail the test, limit={_fmt(case.limit)}: "
@@ -294,8 +309,9 @@ class _Scenario:
         """``make_scenario(sim)``: records each simulation it is given and whether it was fresh and seeded."""
         expected = random.Random(self.seed).getstate()
         shared = ScriptedService([UNAVAILABLE] * self.failures + ["ok"], latency=0.25)
-        policy = RetryPolicy(max_attempts=self.failures + 2,
-                             backoff=ExponentialBackoff(initial=1, factor=2, cap=30), jitter="full")
+        policy = RetryPolicy(
+            max_attempts=self.failures + 2, backoff=ExponentialBackoff(initial=1, factor=2, cap=30), jitter="full"
+        )
 
         def make_scenario(sim: Any) -> Any:
             if not all(hasattr(sim, name) for name in ("rng", "trace", "now")):
@@ -307,8 +323,11 @@ class _Scenario:
                 rng = random.Random() if self.kind == "unseeded Random()" else sim.rng
                 plans = []
                 for name in names:
-                    service = shared if self.kind == "shared fake" else ScriptedService(
-                        [UNAVAILABLE] * self.failures + ["ok"], latency=0.25)
+                    service = (
+                        shared
+                        if self.kind == "shared fake"
+                        else ScriptedService([UNAVAILABLE] * self.failures + ["ok"], latency=0.25)
+                    )
                     plans.append(async_retry(service.plan(), policy, rng=rng, trace=sim.trace, name=name))
                 return async_map(async_gather(plans, concurrency=self.clients), lambda _: "done")
             return _napping(sim, names, self.kind, self.failures)
@@ -320,7 +339,7 @@ def _napping(sim: Any, names: list[str], kind: str, naps: int) -> AsyncPlan[str]
     async def napper(name: str) -> Result[None, ErrInfo]:
         for n in range(naps + 1):
             if kind == "global random":
-                await asyncio.sleep(random.uniform(0, 2.0 ** n))
+                await asyncio.sleep(random.uniform(0, 2.0**n))
             else:
                 await asyncio.sleep(sim.rng.choice([0.25, 0.5, 1.0, 2.5]))
             if kind == "wall-clock stamps":
@@ -377,8 +396,10 @@ def _probe_trace(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
 def _first_difference(first: list[Any], second: list[Any]) -> str:
     for a, b in zip(first, second):
         if a != b:
-            return (f"event #{a[0]} is ({_fmt(a[1])}, {a[2]}, {a[3]}, {a[4]}) in the first run and "
-                    f"({_fmt(b[1])}, {b[2]}, {b[3]}, {b[4]}) in the second")
+            return (
+                f"event #{a[0]} is ({_fmt(a[1])}, {a[2]}, {a[3]}, {a[4]}) in the first run and "
+                f"({_fmt(b[1])}, {b[2]}, {b[3]}, {b[4]}) in the second"
+            )
     return f"the first run recorded {len(first)} events, the second {len(second)}"
 
 
@@ -388,18 +409,25 @@ def _is_event(e: Any) -> bool:
 
 def _judge_trace(worker: Worker, scenario: _Scenario) -> None:
     doing = f"assert_same_trace(<{scenario!r}>, seed={scenario.seed})"
-    answer = worker.ask("trace", {"kind": scenario.kind, "clients": scenario.clients,
-                                  "failures": scenario.failures, "seed": scenario.seed})
+    answer = worker.ask(
+        "trace",
+        {"kind": scenario.kind, "clients": scenario.clients, "failures": scenario.failures, "seed": scenario.seed},
+    )
     if not isinstance(answer, dict):
         raise _wrong_shape()
     outcome, calls, distinct, fresh, runs = (answer.get(k) for k in ("outcome", "calls", "distinct", "fresh", "runs"))
-    if not (isinstance(calls, int) and isinstance(distinct, int) and isinstance(fresh, bool) and isinstance(runs, list)
-            and all(isinstance(r, list) and all(_is_event(e) for e in r) for r in runs)):
+    if not (
+        isinstance(calls, int)
+        and isinstance(distinct, int)
+        and isinstance(fresh, bool)
+        and isinstance(runs, list)
+        and all(isinstance(r, list) and all(_is_event(e) for e in r) for r in runs)
+    ):
         raise _wrong_shape()
     if outcome == "raised":
         raise kit.CheckFailed(
             f"{doing} raised {answer.get('error')}; a test helper fails with AssertionError "
-            "(write `assert ..., \"...\"`) and otherwise returns None"
+            '(write `assert ..., "..."`) and otherwise returns None'
         )
     if outcome not in ("accepted", "rejected"):
         raise _wrong_shape()
@@ -423,7 +451,8 @@ def _judge_trace(worker: Worker, scenario: _Scenario) -> None:
             raise _wrong_shape()
         hint = (
             " It returned False: a test helper must *fail* (raise AssertionError), not return a verdict"
-            if answer.get("returned_false") is True else " Compare the two runs' sim.trace.events — every event, time and detail"
+            if answer.get("returned_false") is True
+            else " Compare the two runs' sim.trace.events — every event, time and detail"
         )
         raise kit.CheckFailed(
             f"assert_same_trace accepted a scenario that does not replay: {scenario!r}, seed={scenario.seed} — "
@@ -459,8 +488,10 @@ def retry_story(policy: RetryPolicy, failures: int, latency: float) -> str:
     timeout = policy.attempt_timeout
     if timeout is not None and latency >= timeout:
         attempts, cost = policy.max_attempts, f"{policy.max_attempts} × {_fmt(timeout)} s"
-        what = (f"every call takes {_fmt(latency)} s, longer than the {_fmt(timeout)} s attempt timeout, so "
-                f"{'all ' + str(attempts) + ' attempts time' if attempts > 1 else 'the only attempt times'} out: {cost}")
+        what = (
+            f"every call takes {_fmt(latency)} s, longer than the {_fmt(timeout)} s attempt timeout, so "
+            f"{'all ' + str(attempts) + ' attempts time' if attempts > 1 else 'the only attempt times'} out: {cost}"
+        )
     else:
         attempts = min(failures + 1, policy.max_attempts)
         outcome = "the last one succeeds" if failures < policy.max_attempts else "all fail and it gives up"
@@ -480,8 +511,9 @@ def _policy(spec: Mapping[str, Any]) -> RetryPolicy:
         initial = float(spec["initial"])
         backoff = ExponentialBackoff(initial, float(spec["factor"]), cap=initial * float(spec["room"]))
     timeout = spec["timeout"]
-    return RetryPolicy(max_attempts=int(spec["attempts"]), backoff=backoff,
-                       attempt_timeout=None if timeout is None else float(timeout))
+    return RetryPolicy(
+        max_attempts=int(spec["attempts"]), backoff=backoff, attempt_timeout=None if timeout is None else float(timeout)
+    )
 
 
 def _probe_retry(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
@@ -503,12 +535,20 @@ def _probe_retry(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
 _QUARTERS = st.sampled_from([0.25, 0.5, 1.0, 4.0])
 _BACKOFFS = st.one_of(
     st.fixed_dictionaries({"backoff": st.just("constant"), "initial": _QUARTERS}),
-    st.fixed_dictionaries({"backoff": st.just("exponential"), "initial": _QUARTERS,
-                           "factor": st.sampled_from([2, 1, 3]), "room": st.sampled_from([16, 1, 4])}),
+    st.fixed_dictionaries(
+        {
+            "backoff": st.just("exponential"),
+            "initial": _QUARTERS,
+            "factor": st.sampled_from([2, 1, 3]),
+            "room": st.sampled_from([16, 1, 4]),
+        }
+    ),
 )
 _POLICIES = st.builds(
     lambda attempts, backoff, timeout: {"attempts": attempts, **backoff, "timeout": timeout},
-    st.integers(1, 8), _BACKOFFS, st.sampled_from([None, 2.5, 0.75, 10.0]),
+    st.integers(1, 8),
+    _BACKOFFS,
+    st.sampled_from([None, 2.5, 0.75, 10.0]),
 )
 _RETRY_CASES = st.tuples(_POLICIES, st.integers(0, 10), st.sampled_from([0.25, 0.0, 1.0, 5.0]))
 
@@ -525,7 +565,8 @@ def judge_retry_finishes_at(worker: Worker) -> str:
         _, calls, end = retry_end(policy, failures, latency)
         if number is None:
             raise kit.CheckFailed(
-                f"{doing} returned {answer.get('shown')}; it must return the end instant, a number of seconds")
+                f"{doing} returned {answer.get('shown')}; it must return the end instant, a number of seconds"
+            )
         if not isinstance(number, float):
             raise _wrong_shape()
         if not math.isclose(number, end, rel_tol=0.0, abs_tol=1e-9):
@@ -551,7 +592,13 @@ EXERCISE = Exercise(
     tasks=(
         Task("t1", "Test a timeout on virtual time", 4, ("assert_times_out_at",), judge=judge_assert_times_out_at),
         Task("t2", "Test that a seed replays a run", 3, ("assert_same_trace",), judge=judge_assert_same_trace),
-        Task("t3", "Predict when a retry ends", 3, ("retry_finishes_at",), judge=judge_retry_finishes_at,
-             hides=(f"{__name__}.retry_end",)),
+        Task(
+            "t3",
+            "Predict when a retry ends",
+            3,
+            ("retry_finishes_at",),
+            judge=judge_retry_finishes_at,
+            hides=(f"{__name__}.retry_end",),
+        ),
     ),
 )

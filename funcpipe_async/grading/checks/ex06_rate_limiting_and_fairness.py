@@ -121,7 +121,9 @@ def _probe_step(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
             steps.append(outcome)
             break
         got = outcome["returned"]
-        if not (isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], Decision) and isinstance(got[1], TokenState)):
+        if not (
+            isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], Decision) and isinstance(got[1], TokenState)
+        ):
             steps.append({"shape": kit.show(got)})
             break
         decision, state = got
@@ -201,7 +203,9 @@ PROBES = {"uses": _probe_uses, "step": _probe_step, "drr": _probe_drr, "jain": _
 
 def _refuse_the_package(worker: Worker, name: str, forbidden: set[str]) -> None:
     answer = worker.ask("uses", {"name": name})
-    if not (isinstance(answer, dict) and isinstance(answer.get("module"), str) and isinstance(answer.get("names"), list)):
+    if not (
+        isinstance(answer, dict) and isinstance(answer.get("module"), str) and isinstance(answer.get("names"), list)
+    ):
         raise _wrong_shape()
     used = sorted({str(n) for n in answer["names"]} & forbidden)
     if answer["module"].startswith("funcpipe_async") or used:
@@ -248,7 +252,9 @@ def _same(a: float, b: float) -> bool:
 
 def _ask_steps(worker: Worker, case: _BucketCase) -> list[dict[str, Any]]:
     steps = worker.ask("step", case.data())
-    if not (isinstance(steps, list) and 0 < len(steps) <= len(case.arrivals) and all(isinstance(s, dict) for s in steps)):
+    if not (
+        isinstance(steps, list) and 0 < len(steps) <= len(case.arrivals) and all(isinstance(s, dict) for s in steps)
+    ):
         raise _wrong_shape()
     for s in steps[:-1]:
         if "decision" not in s:
@@ -258,8 +264,14 @@ def _ask_steps(worker: Worker, case: _BucketCase) -> list[dict[str, Any]]:
 
 def _step_values(s: dict[str, Any]) -> tuple[bool, float, float, float]:
     decision, state = s.get("decision"), s.get("state")
-    if not (isinstance(decision, list) and isinstance(state, list) and len(decision) == 2 and len(state) == 2
-            and isinstance(decision[0], bool) and all(_number(x) for x in (decision[1], *state))):
+    if not (
+        isinstance(decision, list)
+        and isinstance(state, list)
+        and len(decision) == 2
+        and len(state) == 2
+        and isinstance(decision[0], bool)
+        and all(_number(x) for x in (decision[1], *state))
+    ):
         raise _wrong_shape()
     return decision[0], float(decision[1]), float(state[0]), float(state[1])
 
@@ -305,8 +317,11 @@ def _judge_step(worker: Worker, case: _BucketCase) -> None:
         if admitted and wait != 0:
             raise kit.CheckFailed(f"{where}, an admitted request waits 0 s; your decision says wait {_g(wait)} s")
         if not _same(tokens, ref.tokens):
-            rule = ("an admitted request takes its cost from the refilled tokens" if want.admitted
-                    else "a refused request takes nothing, but the state still records the refill up to now")
+            rule = (
+                "an admitted request takes its cost from the refilled tokens"
+                if want.admitted
+                else "a refused request takes nothing, but the state still records the refill up to now"
+            )
             raise kit.CheckFailed(
                 f"{where}, the next state should hold {_g(ref.tokens)} tokens, yours holds {_g(tokens)}: {rule}"
             )
@@ -331,14 +346,18 @@ def judge_token_bucket_step(worker: Worker) -> str:
             f"your step returned {got}"
         )
     kit.for_all(_bucket_cases(), lambda case: _judge_step(worker, case))
-    return ("refills up to the burst, admits exactly when the cost fits, refuses with the exact wait, and records "
-            "the time it looked")
+    return (
+        "refills up to the burst, admits exactly when the cost fits, refuses with the exact wait, and records "
+        "the time it looked"
+    )
 
 
 # --- Task 2: deficit round robin ---------------------------------------------------------------
 
 
-def drr_reference(queues: Mapping[str, Sequence[float]], weights: Mapping[str, float], quantum: float) -> list[tuple[str, float]]:
+def drr_reference(
+    queues: Mapping[str, Sequence[float]], weights: Mapping[str, float], quantum: float
+) -> list[tuple[str, float]]:
     """The reference answer of Task 2: the package's DRR over backlogged queues."""
     requests = [Request(t, 0.0, size) for t, sizes in queues.items() for size in sizes]
     done = simulate_schedule(requests, DeficitRoundRobin(quantum=quantum, weights=dict(weights)))
@@ -378,11 +397,14 @@ def _run_drr(worker: Worker, case: _DrrCase) -> list[tuple[str, float]]:
     payload = {"queues": case.queues, "weights": case.weights, "quantum": case.quantum, "doing": repr(case)}
     answer = worker.ask("drr", payload)
     if isinstance(answer, dict) and "shape" in answer:
-        raise kit.CheckFailed(f"{case!r} returned {answer['shape']}: return a list of (tenant, size) pairs, in service order")
+        raise kit.CheckFailed(
+            f"{case!r} returned {answer['shape']}: return a list of (tenant, size) pairs, in service order"
+        )
     order = answer.get("order") if isinstance(answer, dict) else None
-    if not (isinstance(order, list) and all(
-        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and _number(p[1]) for p in order
-    )):
+    if not (
+        isinstance(order, list)
+        and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and _number(p[1]) for p in order)
+    ):
         raise _wrong_shape()
     return [(t, float(s)) for t, s in order]
 
@@ -401,14 +423,19 @@ def _judge_drr(worker: Worker, case: _DrrCase, exact: bool = False) -> None:
                 "A request larger than one quantum waits for its deficit to grow over several visits; it is never dropped"
             )
         if served != sizes:
-            raise kit.CheckFailed(f"{case!r}: each tenant's requests are served in their queue's order; for {t!r} "
-                                  f"expected {[_g(x) for x in sizes]}, got {[_g(x) for x in served]}")
+            raise kit.CheckFailed(
+                f"{case!r}: each tenant's requests are served in their queue's order; for {t!r} "
+                f"expected {[_g(x) for x in sizes]}, got {[_g(x) for x in served]}"
+            )
     _no_starvation(case, order)
     total_weight = sum(case.weights.values())
     if case.long:
         # shares while every tenant is still backlogged, against the shares DRR itself gives there: the
         # weights' shares hold only up to one request per round, which matters when sizes differ
-        mine, drr = _backlogged_shares(case, order), _backlogged_shares(case, drr_reference(case.queues, case.weights, case.quantum))
+        mine, drr = (
+            _backlogged_shares(case, order),
+            _backlogged_shares(case, drr_reference(case.queues, case.weights, case.quantum)),
+        )
         for t, w in case.weights.items():
             share, expected = mine[t], drr[t]
             if abs(share - expected) > 0.05 * expected:
@@ -438,7 +465,9 @@ def _backlogged_shares(case: _DrrCase, order: Sequence[tuple[str, float]]) -> di
 def _no_starvation(case: _DrrCase, order: list[tuple[str, float]]) -> None:
     """Every tenant gets a turn in the first round(s): nobody is served more than its
     quantum × weight per round (plus one request) before everyone has been served once."""
-    first_round = max(math.ceil(max(v[0] for v in case.queues.values()) / (case.quantum * min(case.weights.values()))), 1)
+    first_round = max(
+        math.ceil(max(v[0] for v in case.queues.values()) / (case.quantum * min(case.weights.values()))), 1
+    )
     limit = {t: first_round * case.quantum * case.weights[t] + max(case.queues[t]) for t in case.queues}
     seen: dict[str, float] = {t: 0.0 for t in case.queues}
     waiting = set(case.queues)
@@ -460,20 +489,24 @@ def _exact_order(case: _DrrCase, order: list[tuple[str, float]]) -> None:
     if order != want:
         k = next((i for i, (a, b) in enumerate(zip(order, want)) if a != b), min(len(order), len(want)))
         raise kit.CheckFailed(
-            f"{case!r}: the DRR order differs from service #{k + 1}: expected {want[max(k - 2, 0):k + 3]}, "
-            f"got {order[max(k - 2, 0):k + 3]}. Visit tenants in the order of the dict; each visit adds quantum × "
+            f"{case!r}: the DRR order differs from service #{k + 1}: expected {want[max(k - 2, 0) : k + 3]}, "
+            f"got {order[max(k - 2, 0) : k + 3]}. Visit tenants in the order of the dict; each visit adds quantum × "
             "weight to the deficit; send while the next request fits; a tenant whose queue empties leaves the rotation"
         )
 
 
 def judge_drr_order(worker: Worker) -> str:
-    _refuse_the_package(worker, "drr_order", {"DeficitRoundRobin", "simulate_schedule", "serve_on_loop", "drr_reference"})
+    _refuse_the_package(
+        worker, "drr_order", {"DeficitRoundRobin", "simulate_schedule", "serve_on_loop", "drr_reference"}
+    )
     _judge_drr(worker, _DrrCase({"a": [1.0, 1.0], "b": [2.0]}, {"a": 1.0, "b": 1.0}, 1.0, False))
-    kit.for_all(_drr_cases(long=False), lambda case: _judge_drr(worker, case))          # the laws first …
+    kit.for_all(_drr_cases(long=False), lambda case: _judge_drr(worker, case))  # the laws first …
     kit.for_all(_drr_cases(long=True), lambda case: _judge_drr(worker, case), examples=12)
     kit.for_all(_drr_cases(long=False), lambda case: _judge_drr(worker, case, exact=True))  # … then the exact order
-    return ("serves every request once, in order; shares of the work follow the weights within 5 % under "
-            "backlog; every tenant gets its turn; the exact deficit-round-robin order")
+    return (
+        "serves every request once, in order; shares of the work follow the weights within 5 % under "
+        "backlog; every tenant gets its turn; the exact deficit-round-robin order"
+    )
 
 
 # --- Task 3: Jain's index ----------------------------------------------------------------------
@@ -520,7 +553,9 @@ def judge_jain(worker: Worker) -> str:
     else:
         got = empty.get("shape", kit.show(empty.get("returned")))
         raise kit.CheckFailed(f"jain([]) returned {got}: with no tenants the index is undefined — raise ValueError")
-    allocations = st.lists(st.integers(0, 1000).map(lambda n: n / 8), min_size=1, max_size=12).filter(lambda xs: any(xs))
+    allocations = st.lists(st.integers(0, 1000).map(lambda n: n / 8), min_size=1, max_size=12).filter(
+        lambda xs: any(xs)
+    )
     kit.for_all(allocations, lambda xs: _judge_jain(worker, xs))
     return "1 for equal shares, 1/n for one winner, the index on every generated allocation, ValueError for none"
 
@@ -528,7 +563,9 @@ def judge_jain(worker: Worker) -> str:
 # --- Task 4: a per-tenant limiter in plain asyncio ------------------------------------------------
 
 
-def tenant_reference(rate: float, burst: float, script: Sequence[tuple[float, str]], *, one_line: bool = False) -> list[float]:
+def tenant_reference(
+    rate: float, burst: float, script: Sequence[tuple[float, str]], *, one_line: bool = False
+) -> list[float]:
     """The reference answer of Task 4: when each caller of ``script`` (arrival, tenant) gets through.
 
     Each tenant has its own token bucket (full at the start) and its own first-come-first-served
@@ -576,7 +613,9 @@ def _limiter_cases(draw: st.DrawFn) -> _LimiterCase:
     return _LimiterCase(rate, burst, tuple(script))
 
 
-_BURSTY = _LimiterCase(1.0, 2.0, ((0.0, "noisy"),) * 5 + ((0.25, "quiet"), (0.5, "quiet"), (0.5, "quiet"), (4.0, "noisy")))
+_BURSTY = _LimiterCase(
+    1.0, 2.0, ((0.0, "noisy"),) * 5 + ((0.25, "quiet"), (0.5, "quiet"), (0.5, "quiet"), (4.0, "noisy"))
+)
 """The example every submission meets first: a noisy tenant's burst, then a quiet tenant."""
 
 
@@ -620,7 +659,10 @@ def _judge_limiter(worker: Worker, case: _LimiterCase) -> None:
                 f"on {case!r}, caller #{k} ({tenant!r}, arrived at t={_g(arrival)}) got through at t={at:.6g}, "
                 f"before its tenant's bucket had a token for it (t={due:.6g})"
             )
-        if all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(got, tenant_reference(case.rate, case.burst, case.script, one_line=True))):
+        if all(
+            math.isclose(a, b, abs_tol=1e-6)
+            for a, b in zip(got, tenant_reference(case.rate, case.burst, case.script, one_line=True))
+        ):
             raise kit.CheckFailed(
                 f"on {case!r}, caller #{k} ({tenant!r}, arrived at t={_g(arrival)}) got through at t={at:.6g}, but "
                 f"its tenant's bucket had a token for it at t={due:.6g}: it was held up by another tenant's callers. "
@@ -638,8 +680,10 @@ def judge_tenant_limiter(worker: Worker) -> str:
     _refuse_the_package(worker, "tenant_limiter", {"AsyncRateLimiter", "KeyedLimiter"})
     _judge_limiter(worker, _BURSTY)
     kit.for_all(_limiter_cases(), lambda case: _judge_limiter(worker, case))
-    return ("each tenant gets at most rate × window + burst through in any window, its callers go first come, "
-            "first served, each as soon as a token is there, and one tenant's line never holds up another's")
+    return (
+        "each tenant gets at most rate × window + burst through in any window, its callers go first come, "
+        "first served, each as soon as a token is there, and one tenant's line never holds up another's"
+    )
 
 
 EXERCISE = Exercise(

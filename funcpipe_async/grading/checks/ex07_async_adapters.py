@@ -185,7 +185,13 @@ def _stock_reference(outcome: int | BaseException) -> Result[int, ErrInfo] | Bas
 
 
 _FAILURES: list[Callable[[str], BaseException]] = [
-    SkuNotFound, InvalidSku, RateLimited, ConnectionResetError, ConnectionRefusedError, ConnectionError, TimeoutError,
+    SkuNotFound,
+    InvalidSku,
+    RateLimited,
+    ConnectionResetError,
+    ConnectionRefusedError,
+    ConnectionError,
+    TimeoutError,
 ]
 _DEFECTS: list[Callable[[str], BaseException]] = [KeyError, TypeError, ValueError, RuntimeError, AttributeError]
 
@@ -223,7 +229,9 @@ def _outcome_from_data(data: Sequence[Any]) -> int | BaseException:
 
 
 _STOCK_EDGES: tuple[tuple[str, int | BaseException], ...] = (
-    ("apple", 3), *(("sku-17", maker("")) for maker in _FAILURES), *(("sku-17", maker("")) for maker in _DEFECTS),
+    ("apple", 3),
+    *(("sku-17", maker("")) for maker in _FAILURES),
+    *(("sku-17", maker("")) for maker in _DEFECTS),
 )
 """Outcomes every submission is tried on first, before the generated ones."""
 
@@ -247,10 +255,16 @@ def _probe_stock(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
             got = error
         return got, loop_thread
 
-    got, loop_thread = kit.simulate(run(), doing=f"fetch_stock(client, {sku!r}) when the SDK's stock() {_does(outcome)}")
+    got, loop_thread = kit.simulate(
+        run(), doing=f"fetch_stock(client, {sku!r}) when the SDK's stock() {_does(outcome)}"
+    )
     if isinstance(got, NotImplementedError):
         raise kit.not_done("fetch_stock")
-    report = {"async": True, "calls": list(client.calls), "on_loop": bool(client.threads) and client.threads[0] == loop_thread}
+    report = {
+        "async": True,
+        "calls": list(client.calls),
+        "on_loop": bool(client.threads) and client.threads[0] == loop_thread,
+    }
     if isinstance(got, BaseException):
         return {**report, "outcome": "raised", "same": got is outcome, "error": kit.describe_exception(got)}
     return {**report, "outcome": "returned", "value": got}
@@ -261,12 +275,24 @@ def _does(outcome: object) -> str:
 
 
 def _stock_answer(answer: Any) -> dict[str, Any]:
-    ok = isinstance(answer, dict) and answer.get("async") is False or (
-        isinstance(answer, dict) and answer.get("async") is True and isinstance(answer.get("calls"), list)
-        and isinstance(answer.get("on_loop"), bool) and (
-            (answer.get("outcome") == "raised" and isinstance(answer.get("same"), bool)
-             and isinstance(answer.get("error"), str))
-            or (answer.get("outcome") == "returned" and "value" in answer)))
+    ok = (
+        isinstance(answer, dict)
+        and answer.get("async") is False
+        or (
+            isinstance(answer, dict)
+            and answer.get("async") is True
+            and isinstance(answer.get("calls"), list)
+            and isinstance(answer.get("on_loop"), bool)
+            and (
+                (
+                    answer.get("outcome") == "raised"
+                    and isinstance(answer.get("same"), bool)
+                    and isinstance(answer.get("error"), str)
+                )
+                or (answer.get("outcome") == "returned" and "value" in answer)
+            )
+        )
+    )
     if not ok:
         raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
     return dict(answer)
@@ -287,7 +313,9 @@ def judge_fetch_stock(worker: Worker) -> str:
         calls = answer["calls"]
         if calls != [sku]:
             if not calls:
-                raise kit.CheckFailed(f"{doing}: the SDK was never called — call client.stock(sku) (in a worker thread)")
+                raise kit.CheckFailed(
+                    f"{doing}: the SDK was never called — call client.stock(sku) (in a worker thread)"
+                )
             raise kit.CheckFailed(
                 f"{doing}: the SDK was called {len(calls)} times with {kit.show(calls)}; an adapter calls it "
                 "once and reports what happened — retrying is the caller's policy (lesson 04), not the adapter's"
@@ -330,8 +358,11 @@ def judge_fetch_stock(worker: Worker) -> str:
                 f"{doing} should be Err with code {want.error.code} (the task's table), got code {got.error.code!r}"
             )
         if got.error.retryable != want.error.retryable:
-            why = "it may succeed later, so a retry policy may try again" if want.error.retryable else \
-                "the same request gets the same answer, so retrying cannot help"
+            why = (
+                "it may succeed later, so a retry policy may try again"
+                if want.error.retryable
+                else "the same request gets the same answer, so retrying cannot help"
+            )
             raise kit.CheckFailed(
                 f"{doing}: {want.error.code} must have retryable={want.error.retryable} — {why}; "
                 f"yours said retryable={got.error.retryable}"
@@ -361,9 +392,11 @@ class _Scenario:
 
     def __str__(self) -> str:
         calls = ", ".join(f"stock({s!r})" for s in self.skus) or "no call"
-        end = {"normal": "the block ends normally",
-               "exception": "then the code in the block raises an exception",
-               "cancel": "then the task is cancelled while a stock() call is waiting"}[self.ending]
+        end = {
+            "normal": "the block ends normally",
+            "exception": "then the code in the block raises an exception",
+            "cancel": "then the task is cancelled while a stock() call is waiting",
+        }[self.ending]
         return f"`async with open_inventory(warehouse) as store:` with {calls}, {end}"
 
 
@@ -396,12 +429,16 @@ def _after_feedback(after: Sequence[Any]) -> str | None:
     if after[0] == "runtime":
         return None
     if after[0] == "closed":
-        return (f"using the store {when} reached the closed connection (ConnectionClosed): release the store when "
-                "the block ends, and make stock() raise a RuntimeError that says to use it inside `async with` — "
-                "a bug in the shell is a clear RuntimeError, not whatever the library does with a closed connection")
+        return (
+            f"using the store {when} reached the closed connection (ConnectionClosed): release the store when "
+            "the block ends, and make stock() raise a RuntimeError that says to use it inside `async with` — "
+            "a bug in the shell is a clear RuntimeError, not whatever the library does with a closed connection"
+        )
     if after[0] == "raised":
-        return (f"using the store {when} raised {after[1]}; it must raise RuntimeError, "
-                "saying to use the store inside `async with open_inventory(...)`")
+        return (
+            f"using the store {when} raised {after[1]}; it must raise RuntimeError, "
+            "saying to use the store inside `async with open_inventory(...)`"
+        )
     return f"using the store {when} returned {kit.show(after[1])}; it must raise RuntimeError"
 
 
@@ -411,6 +448,7 @@ def _not_a_context_manager(fn: Callable[..., Any]) -> None:
     if inspect.isasyncgenfunction(inner):
         return
     if inspect.iscoroutinefunction(inner):
+
         async def probe() -> bool:
             try:
                 await inner(Warehouse())
@@ -438,8 +476,10 @@ def _probe_inventory(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     scenario = _Scenario(tuple(str(s) for s in payload["skus"]), str(payload["ending"]))
     warehouse = Warehouse()
     manager = kit.call(open_inventory, warehouse, doing="open_inventory(warehouse)")
-    report: dict[str, Any] = {"connects_before": warehouse.connects,
-                              "manager": hasattr(manager, "__aenter__") and hasattr(manager, "__aexit__")}
+    report: dict[str, Any] = {
+        "connects_before": warehouse.connects,
+        "manager": hasattr(manager, "__aenter__") and hasattr(manager, "__aexit__"),
+    }
     if report["connects_before"] or not report["manager"]:
         return report
     boom = _Boom("a bug in the block")
@@ -470,25 +510,46 @@ def _probe_inventory(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     answers, inside, escaped, store, after = kit.simulate(run(), doing=str(scenario))
     if isinstance(escaped, NotImplementedError):
         raise kit.not_done("InventoryStore.stock")
-    what = ("none" if escaped is None else "cancelled" if escaped == "cancelled" else "boom" if escaped is boom
-            else "other")
-    return {**report, "started": store is not None, "answers": answers, "inside": list(inside), "escaped": what,
-            "escaped_text": kit.show(escaped), "open": warehouse.open, "double_closes": warehouse.double_closes,
-            "after": after}
+    what = (
+        "none" if escaped is None else "cancelled" if escaped == "cancelled" else "boom" if escaped is boom else "other"
+    )
+    return {
+        **report,
+        "started": store is not None,
+        "answers": answers,
+        "inside": list(inside),
+        "escaped": what,
+        "escaped_text": kit.show(escaped),
+        "open": warehouse.open,
+        "double_closes": warehouse.double_closes,
+        "after": after,
+    }
 
 
 def _inventory_answer(answer: Any) -> dict[str, Any]:
-    if not isinstance(answer, dict) or not isinstance(answer.get("connects_before"), int) or not isinstance(
-            answer.get("manager"), bool):
+    if (
+        not isinstance(answer, dict)
+        or not isinstance(answer.get("connects_before"), int)
+        or not isinstance(answer.get("manager"), bool)
+    ):
         raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
     if answer["connects_before"] or not answer["manager"]:
         return answer
-    ok = (isinstance(answer.get("started"), bool) and isinstance(answer.get("answers"), list)
-          and isinstance(answer.get("inside"), list) and answer.get("escaped") in ("none", "cancelled", "boom", "other")
-          and isinstance(answer.get("escaped_text"), str) and isinstance(answer.get("open"), int)
-          and isinstance(answer.get("double_closes"), int)
-          and (answer.get("started") is False or isinstance(answer.get("after"), list) and len(answer["after"]) in (1, 2)
-               and answer["after"][0] in ("runtime", "closed", "raised", "returned")))
+    ok = (
+        isinstance(answer.get("started"), bool)
+        and isinstance(answer.get("answers"), list)
+        and isinstance(answer.get("inside"), list)
+        and answer.get("escaped") in ("none", "cancelled", "boom", "other")
+        and isinstance(answer.get("escaped_text"), str)
+        and isinstance(answer.get("open"), int)
+        and isinstance(answer.get("double_closes"), int)
+        and (
+            answer.get("started") is False
+            or isinstance(answer.get("after"), list)
+            and len(answer["after"]) in (1, 2)
+            and answer["after"][0] in ("runtime", "closed", "raised", "returned")
+        )
+    )
     if not ok:
         raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
     return answer
@@ -498,22 +559,30 @@ def judge_open_inventory(worker: Worker) -> str:
     def prop(scenario: _Scenario) -> None:
         a = _inventory_answer(worker.ask("inventory", {"skus": list(scenario.skus), "ending": scenario.ending}))
         if a["connects_before"]:
-            raise kit.CheckFailed("calling open_inventory(warehouse) opened a connection before `async with`: "
-                                  "the resource lives exactly as long as the block")
+            raise kit.CheckFailed(
+                "calling open_inventory(warehouse) opened a connection before `async with`: "
+                "the resource lives exactly as long as the block"
+            )
         if not a["manager"]:
-            raise kit.CheckFailed("open_inventory(warehouse) returned something that is not an async context "
-                                  "manager: decorate it with @asynccontextmanager")
+            raise kit.CheckFailed(
+                "open_inventory(warehouse) returned something that is not an async context "
+                "manager: decorate it with @asynccontextmanager"
+            )
         escaped = a["escaped"]
         if not a["started"]:
-            raise kit.CheckFailed(f"{scenario}: the block never started ({a['escaped_text']}): "
-                                  "open_inventory must connect and yield an InventoryStore")
+            raise kit.CheckFailed(
+                f"{scenario}: the block never started ({a['escaped_text']}): "
+                "open_inventory must connect and yield an InventoryStore"
+            )
         units = Warehouse().units
         expected = [Ok(units[s]) if s in units else Err(ErrInfo("NOT_FOUND", f"no SKU {s!r}")) for s in scenario.skus]
         answers = a["answers"]
-        if [(type(x), x.value if isinstance(x, Ok) else None) for x in answers] != \
-                [(type(e), e.value if isinstance(e, Ok) else None) for e in expected]:
-            raise kit.CheckFailed(f"{scenario}: store.stock should give the connection's answers {expected}, "
-                                  f"got {kit.show(answers)}")
+        if [(type(x), x.value if isinstance(x, Ok) else None) for x in answers] != [
+            (type(e), e.value if isinstance(e, Ok) else None) for e in expected
+        ]:
+            raise kit.CheckFailed(
+                f"{scenario}: store.stock should give the connection's answers {expected}, got {kit.show(answers)}"
+            )
         if a["inside"] != [1, 1]:
             connects, still_open = (a["inside"] + [None, None])[:2]
             raise kit.CheckFailed(
@@ -522,26 +591,35 @@ def judge_open_inventory(worker: Worker) -> str:
             )
         if scenario.ending == "exception" and escaped != "boom":
             got = "nothing (it was swallowed)" if escaped == "none" else a["escaped_text"]
-            raise kit.CheckFailed(f"{scenario}: the exception must propagate unchanged out of the block; got {got}. "
-                                  "Never swallow what arrives at the `yield`: close in a `finally`, which re-raises")
+            raise kit.CheckFailed(
+                f"{scenario}: the exception must propagate unchanged out of the block; got {got}. "
+                "Never swallow what arrives at the `yield`: close in a `finally`, which re-raises"
+            )
         if scenario.ending == "cancel" and escaped != "cancelled":
-            raise kit.CheckFailed(f"{scenario}: the cancellation must propagate out of the block; got {a['escaped_text']}")
+            raise kit.CheckFailed(
+                f"{scenario}: the cancellation must propagate out of the block; got {a['escaped_text']}"
+            )
         if scenario.ending == "normal" and escaped != "none":
             raise kit.CheckFailed(f"{scenario}: the block raised {a['escaped_text']}")
         if a["open"] != 0:
-            hint = (" CancelledError is a BaseException, not an Exception: close in a `finally`, whatever ended "
-                    "the block" if scenario.ending == "cancel" else
-                    " When the block raises, the exception arrives at the `yield`, and code after a bare `yield` "
-                    "never runs: close in a `finally`" if scenario.ending == "exception" else
-                    " Close it after the `yield`")
+            hint = (
+                " CancelledError is a BaseException, not an Exception: close in a `finally`, whatever ended the block"
+                if scenario.ending == "cancel"
+                else " When the block raises, the exception arrives at the `yield`, and code after a bare `yield` "
+                "never runs: close in a `finally`"
+                if scenario.ending == "exception"
+                else " Close it after the `yield`"
+            )
             raise kit.CheckFailed(f"{scenario}: after the block {a['open']} connection is still open.{hint}")
         if a["double_closes"]:
-            raise kit.CheckFailed(f"{scenario}: the connection was closed {1 + a['double_closes']} times; close it once")
+            raise kit.CheckFailed(
+                f"{scenario}: the connection was closed {1 + a['double_closes']} times; close it once"
+            )
         after = _after_feedback(a["after"])
         if after is not None:
             raise kit.CheckFailed(f"{scenario}: {after}")
 
-    for ending in ("normal", "exception", "cancel"):      # the three ways out, in this order, then generated ones
+    for ending in ("normal", "exception", "cancel"):  # the three ways out, in this order, then generated ones
         prop(_Scenario(("apple", "plum"), ending))
     kit.for_all(_SCENARIOS, prop)
     return (
@@ -621,7 +699,8 @@ _BROKEN = st.tuples(st.sampled_from(sorted(_Store.BUGS)), st.integers(0, 2))
 
 
 _CORRECT: tuple[tuple[str, Callable[[], StorageCap]], ...] = (
-    ("FakeStorage", FakeStorage), ("a correct dict store", _Store),
+    ("FakeStorage", FakeStorage),
+    ("a correct dict store", _Store),
     ("a correct store that answers slowly", lambda: _Store(pause=2)),
 )
 
@@ -642,7 +721,8 @@ def _probe_clause(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
         name, make = f"a store that {_Store.BUGS[bug]}", lambda: _Store(bug, pause)
     clause: Clause[StorageCap] = Clause("latest save wins", clause_fn)
     report: ContractReport = kit.simulate(
-        run_contract([clause], {name: without_lifetime(make)}), doing=f"running your clause against {name}",
+        run_contract([clause], {name: without_lifetime(make)}),
+        doing=f"running your clause against {name}",
     )
     verdict = report.verdicts[0]
     if verdict.detail.startswith("raised NotImplementedError"):
@@ -657,8 +737,12 @@ def _ask_clause(worker: Worker, payload: dict[str, Any]) -> tuple[bool, str]:
             "latest_save_wins must be an `async def` clause: run_contract awaits it with each store, and it "
             "awaits store.save(...) and store.load(...)"
         )
-    if not (isinstance(answer, dict) and answer.get("async") is True and isinstance(answer.get("passed"), bool)
-            and isinstance(answer.get("detail"), str)):
+    if not (
+        isinstance(answer, dict)
+        and answer.get("async") is True
+        and isinstance(answer.get("passed"), bool)
+        and isinstance(answer.get("detail"), str)
+    ):
         raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
     return answer["passed"], answer["detail"]
 
@@ -679,13 +763,12 @@ def judge_latest_save_wins(worker: Worker) -> str:
         if passed:
             hint = {
                 "merge": " Save records of different shapes (e.g. {'a': 1} then {'b': 2}): the latest must come back "
-                         "exactly, with no field of an older one",
+                "exactly, with no field of an older one",
                 "third": " Save more than twice",
                 "clobber": " Save another key too, and check it still holds its own record",
             }.get(bug, "")
             raise kit.CheckFailed(
-                f"your clause passed a store that {_Store.BUGS[bug]} — a wrong fake slipped through the contract."
-                f"{hint}"
+                f"your clause passed a store that {_Store.BUGS[bug]} — a wrong fake slipped through the contract.{hint}"
             )
 
     kit.for_all(_BROKEN, prop, examples=30)

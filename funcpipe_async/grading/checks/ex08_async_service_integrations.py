@@ -116,8 +116,10 @@ _EDGES: tuple[dict[str, Any], ...] = (
 )
 """Bodies every submission is tried on first, before the generated ones: the rules' edges."""
 
-_ORDER = ("fields are checked in the order sensor, celsius, at, and for each field presence, then type, then "
-          "value — the first problem wins")
+_ORDER = (
+    "fields are checked in the order sensor, celsius, at, and for each field presence, then type, then "
+    "value — the first problem wins"
+)
 
 
 @st.composite
@@ -150,8 +152,10 @@ def _why_validate(body: Mapping[str, Any], want: Result[dict[str, Any], ErrInfo]
                 return f"{name} is {value!r}, a bool — a bool is not a number here (isinstance(True, int) is True: exclude bool)"
             return f"{name} is {value!r}, of the wrong type ({_ORDER})"
         if code == "BAD_VALUE" and want.error.message.startswith(name):
-            return (f"{name} is {value!r}, and it {want.error.message.split(' ', 1)[1]} — a value against the rules "
-                    f"is BAD_VALUE ({_ORDER})")
+            return (
+                f"{name} is {value!r}, and it {want.error.message.split(' ', 1)[1]} — a value against the rules "
+                f"is BAD_VALUE ({_ORDER})"
+            )
     return _ORDER
 
 
@@ -173,9 +177,17 @@ def judge_validate_reading(worker: Worker) -> str:
         want = _validate_reference(body)
         doing = f"validate_reading({kit.show(body, 140)})"
         answer = worker.ask("validate", body)
-        if not (isinstance(answer, dict) and (answer.get("outcome") == "returned" and "value" in answer or (
-                answer.get("outcome") == "raised" and isinstance(answer.get("error"), str)))):
-            raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        if not (
+            isinstance(answer, dict)
+            and (
+                answer.get("outcome") == "returned"
+                and "value" in answer
+                or (answer.get("outcome") == "raised" and isinstance(answer.get("error"), str))
+            )
+        ):
+            raise kit.CheckFailed(
+                "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
+            )
         if answer["outcome"] == "raised":
             raise kit.CheckFailed(f"{doing} raised {answer['error']}")
         got = answer["value"]
@@ -184,10 +196,16 @@ def judge_validate_reading(worker: Worker) -> str:
                 f"{doing} returned {kit.show(got)}: validation returns a Result — Ok(record) or Err(ErrInfo(...))"
             )
         if isinstance(want, Ok):
-            if isinstance(got, Ok) and got == want and isinstance(got.value, dict) and all(
-                    type(got.value[k]) is type(want.value[k]) for k in want.value):
+            if (
+                isinstance(got, Ok)
+                and got == want
+                and isinstance(got.value, dict)
+                and all(type(got.value[k]) is type(want.value[k]) for k in want.value)
+            ):
                 return
-            raise kit.CheckFailed(f"{_why_validate(body, want)}. Expected {kit.show(want, 160)}, {doing} gave {kit.show(got, 160)}")
+            raise kit.CheckFailed(
+                f"{_why_validate(body, want)}. Expected {kit.show(want, 160)}, {doing} gave {kit.show(got, 160)}"
+            )
         if not isinstance(got, Err) or not isinstance(got.error, ErrInfo):
             raise kit.CheckFailed(
                 f"{_why_validate(body, want)}. Expected Err with code {want.error.code}, {doing} gave {kit.show(got, 160)}"
@@ -253,7 +271,7 @@ class ScriptedReadings:
     async def get_json(self, url: str) -> Result[Mapping[str, Any], ErrInfo]:
         if not isinstance(url, str):
             raise TypeError(f"get_json takes a url (str), got {type(url).__name__}")
-        item = url[len("/readings/"):] if url.startswith("/readings/") else None
+        item = url[len("/readings/") :] if url.startswith("/readings/") else None
         self.requests[url] += 1
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
@@ -299,7 +317,9 @@ class FlakyStore:
 
 
 def _steps_reference(
-    http: ScriptedReadings, store: FlakyStore, validate: Callable[[Mapping[str, Any]], Result[Any, ErrInfo]],
+    http: ScriptedReadings,
+    store: FlakyStore,
+    validate: Callable[[Mapping[str, Any]], Result[Any, ErrInfo]],
     policy: RetryPolicy,
 ) -> list[Step]:
     """The reference answer of Task 2."""
@@ -330,17 +350,25 @@ class _Case:
 
     def data(self) -> dict[str, Any]:
         """This case as JSON data, for a probe's payload."""
-        return {"scripts": [[item, list(script)] for item, script in self.scripts],
-                "busy": [[key, n] for key, n in self.busy], "lost": list(self.lost), "attempts": self.attempts,
-                "exponential": self.exponential, "concurrency": self.concurrency}
+        return {
+            "scripts": [[item, list(script)] for item, script in self.scripts],
+            "busy": [[key, n] for key, n in self.busy],
+            "lost": list(self.lost),
+            "attempts": self.attempts,
+            "exponential": self.exponential,
+            "concurrency": self.concurrency,
+        }
 
     @staticmethod
     def from_data(data: Mapping[str, Any]) -> _Case:
         """The case :meth:`data` described (the worker's side)."""
         return _Case(
             tuple((str(item), tuple(str(e) for e in script)) for item, script in data["scripts"]),
-            tuple((str(key), int(n)) for key, n in data["busy"]), tuple(str(k) for k in data["lost"]),
-            int(data["attempts"]), bool(data["exponential"]), int(data["concurrency"]),
+            tuple((str(key), int(n)) for key, n in data["busy"]),
+            tuple(str(k) for k in data["lost"]),
+            int(data["attempts"]),
+            bool(data["exponential"]),
+            int(data["concurrency"]),
         )
 
     def world(self) -> tuple[ScriptedReadings, FlakyStore]:
@@ -401,7 +429,7 @@ def _run_steps(build: Callable[..., Any], case: _Case, name: str) -> _Pipeline:
         plan = account_for(case.ids, list(steps), concurrency=case.concurrency)
     except (TypeError, ValueError) as error:
         raise kit.CheckFailed(
-            f"account_for refused your steps ({error}): each step is a pair (\"fetch\", function) whose function "
+            f'account_for refused your steps ({error}): each step is a pair ("fetch", function) whose function '
             "takes the previous value and returns an AsyncPlan"
         ) from None
     for _name, step in list(steps)[:1]:  # describing runs nothing, even when the fetch step is called
@@ -435,21 +463,29 @@ def _why_steps(case: _Case, item: str, want: _Pipeline, got: _Pipeline) -> str:
     script = dict(case.scripts)[item]
     key = f"s-{item}@{1000 + int(item[1:])}"
     if g is not None and g.stage is not None and g.stage not in ("fetch", "validate", "save"):
-        return f"the steps are named exactly \"fetch\", \"validate\", \"save\" — the ledger reported a step called {g.stage!r}"
+        return (
+            f'the steps are named exactly "fetch", "validate", "save" — the ledger reported a step called {g.stage!r}'
+        )
     if got.requests[item] > want.requests[item]:
         last = script[min(want.requests[item], len(script)) - 1]
         if last not in _RETRYABLE and last in _ANSWERS:
-            return (f"retry only what may succeed: {_ANSWERS[last].code} is not retryable, so the input ends after "
-                    f"that request — retry with async_retry and the policy, which trusts ErrInfo.retryable")
+            return (
+                f"retry only what may succeed: {_ANSWERS[last].code} is not retryable, so the input ends after "
+                f"that request — retry with async_retry and the policy, which trusts ErrInfo.retryable"
+            )
         return f"at most policy.max_attempts={case.attempts} requests per input, and the first Ok ends the retries"
     if got.requests[item] < want.requests[item]:
-        return ("retry the fetch with async_retry(..., policy): a 503 or a dropped connection is retryable and "
-                "may succeed on a later attempt")
+        return (
+            "retry the fetch with async_retry(..., policy): a 503 or a dropped connection is retryable and "
+            "may succeed on a later attempt"
+        )
     if g is not None and g.saved and w is not None and w.stage == "validate":
         return "a record that fails validation is never saved: the validate step's Err ends the input"
     if got.saves.get(key, 0) < want.saves.get(key, 0):
-        return ("retry the save with async_retry(..., policy) too: DB_BUSY and a lost reply are retryable, and "
-                "the upsert on the reading's key makes the retried save safe")
+        return (
+            "retry the save with async_retry(..., policy) too: DB_BUSY and a lost reply are retryable, and "
+            "the upsert on the reading's key makes the retried save safe"
+        )
     if got.saves.get(key, 0) > want.saves.get(key, 0):
         return "save each valid record once, retried only while the save returns a retryable Err"
     if (g is None) != (w is None) or (g and w and (g.stage, g.error) != (w.stage, w.error)):
@@ -473,22 +509,36 @@ def _probe_steps(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
 
 def _counts(value: object) -> bool:
     return isinstance(value, dict) and all(
-        isinstance(k, str) and isinstance(n, int) and not isinstance(n, bool) for k, n in value.items())
+        isinstance(k, str) and isinstance(n, int) and not isinstance(n, bool) for k, n in value.items()
+    )
 
 
 def _steps_answer(answer: Any, case: _Case) -> _Pipeline:
-    ok = (isinstance(answer, dict) and isinstance(answer.get("outcomes"), list) and _counts(answer.get("requests"))
-          and set(answer["requests"]) == set(case.ids) and _counts(answer.get("saves"))
-          and isinstance(answer.get("keys"), list) and all(isinstance(k, str) for k in answer["keys"])
-          and all(isinstance(o, list) and len(o) == 3 and isinstance(o[0], str)
-                  and (o[1] is None or isinstance(o[1], str)) and (o[2] is None or isinstance(o[2], ErrInfo))
-                  for o in answer["outcomes"]))
+    ok = (
+        isinstance(answer, dict)
+        and isinstance(answer.get("outcomes"), list)
+        and _counts(answer.get("requests"))
+        and set(answer["requests"]) == set(case.ids)
+        and _counts(answer.get("saves"))
+        and isinstance(answer.get("keys"), list)
+        and all(isinstance(k, str) for k in answer["keys"])
+        and all(
+            isinstance(o, list)
+            and len(o) == 3
+            and isinstance(o[0], str)
+            and (o[1] is None or isinstance(o[1], str))
+            and (o[2] is None or isinstance(o[2], ErrInfo))
+            for o in answer["outcomes"]
+        )
+    )
     if not ok:
         raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
     try:
         ledger = Ledger(tuple(Outcome(item, stage, error) for item, stage, error in answer["outcomes"]))
     except (TypeError, ValueError):
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)") from None
+        raise kit.CheckFailed(
+            "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
+        ) from None
     return _Pipeline(ledger, dict(answer["requests"]), dict(answer["saves"]), list(answer["keys"]))
 
 
@@ -502,7 +552,7 @@ def judge_reading_steps(worker: Worker) -> str:
         strange = sorted(set(got.saves) - expected_keys)
         if strange:
             raise kit.CheckFailed(
-                f"save each record under its reading's key, f\"{{sensor}}@{{at}}\" (e.g. {min(expected_keys)!r}): "
+                f'save each record under its reading\'s key, f"{{sensor}}@{{at}}" (e.g. {min(expected_keys)!r}): '
                 f"with {case!r}, your steps saved under {strange[:3]}"
             )
         problems = got.ledger.problems(case.ids)
@@ -526,7 +576,7 @@ def judge_reading_steps(worker: Worker) -> str:
                 )
         if got.keys != want.keys:
             raise kit.CheckFailed(
-                f"save each record under its reading's key, f\"{{sensor}}@{{at}}\": with {case!r}, expected the stored "
+                f'save each record under its reading\'s key, f"{{sensor}}@{{at}}": with {case!r}, expected the stored '
                 f"keys {want.keys}, your steps stored {got.keys}"
             )
 
@@ -568,14 +618,18 @@ class _Books:
 
     def data(self) -> dict[str, Any]:
         """These books as JSON data, for a probe's payload (a failure is always the same 503)."""
-        return {"ids": list(self.ids), "outcomes": [[o.item, o.saved] for o in self.ledger.outcomes],
-                "keys": list(self.keys)}
+        return {
+            "ids": list(self.ids),
+            "outcomes": [[o.item, o.saved] for o in self.ledger.outcomes],
+            "keys": list(self.keys),
+        }
 
     @staticmethod
     def from_data(data: Mapping[str, Any]) -> _Books:
         """The books :meth:`data` described (the worker's side)."""
-        outcomes = tuple(Outcome(str(item)) if saved else Outcome(str(item), "fetch", _FAILED)
-                         for item, saved in data["outcomes"])
+        outcomes = tuple(
+            Outcome(str(item)) if saved else Outcome(str(item), "fetch", _FAILED) for item, saved in data["outcomes"]
+        )
         return _Books(tuple(str(i) for i in data["ids"]), Ledger(outcomes), tuple(str(k) for k in data["keys"]))
 
     def __repr__(self) -> str:
@@ -626,9 +680,17 @@ def judge_reconcile(worker: Worker) -> str:
         want = _reconcile_reference(books.ids, books.ledger, books.keys)
         doing = "reconcile(ids, ledger, keys)"
         answer = worker.ask("reconcile", books.data())
-        if not (isinstance(answer, dict) and (answer.get("outcome") == "returned" and "value" in answer or (
-                answer.get("outcome") == "raised" and isinstance(answer.get("error"), str)))):
-            raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        if not (
+            isinstance(answer, dict)
+            and (
+                answer.get("outcome") == "returned"
+                and "value" in answer
+                or (answer.get("outcome") == "raised" and isinstance(answer.get("error"), str))
+            )
+        ):
+            raise kit.CheckFailed(
+                "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
+            )
         if answer["outcome"] == "raised":
             raise kit.CheckFailed(f"{doing} raised {answer['error']}")
         got = answer["value"]
@@ -660,11 +722,13 @@ def judge_reconcile(worker: Worker) -> str:
 
 
 PROBES = {
-    "reaches": prober({
-        "validate_reading": {"_validate_reference": _validate_reference},
-        "reading_steps": {"_steps_reference": _steps_reference},
-        "reconcile": {"_reconcile_reference": _reconcile_reference},
-    }),
+    "reaches": prober(
+        {
+            "validate_reading": {"_validate_reference": _validate_reference},
+            "reading_steps": {"_steps_reference": _steps_reference},
+            "reconcile": {"_reconcile_reference": _reconcile_reference},
+        }
+    ),
     "validate": _probe_validate,
     "steps": _probe_steps,
     "reconcile": _probe_reconcile,

@@ -286,7 +286,7 @@ def _why_tokens(case: _TokenCase, got: list[tuple[tuple[int, ...], float, str]])
         if sum(weights[i] for i in items) == case.max_tokens and at > times[items[-1]] + 1e-9:
             return (
                 f"a batch with exactly max_tokens={case.max_tokens} tokens can take no other item: batch "
-                f"{list(items)} should leave at once, at t={_s(times[items[-1]])}, by \"tokens\", not wait until t={_s(at)}"
+                f'{list(items)} should leave at once, at t={_s(times[items[-1]])}, by "tokens", not wait until t={_s(at)}'
             )
     return "each batch leaves by size, by tokens or by time, whichever comes first, with the reason that made it leave"
 
@@ -319,8 +319,11 @@ def _probe_token_batches(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     if called:
         return {"outcome": "reference"}
     if raised is not None:
-        return {"outcome": "raised", "value_error": isinstance(raised, ValueError),
-                "error": kit.describe_exception(raised)}
+        return {
+            "outcome": "raised",
+            "value_error": isinstance(raised, ValueError),
+            "error": kit.describe_exception(raised),
+        }
     if not isinstance(value, (list, tuple)):
         return {"outcome": "not a list", "shown": kit.show(value)}
     flushes: list[list[Any]] = []
@@ -335,14 +338,21 @@ def _probe_token_batches(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
 
 
 def _ask_token_batches(worker: Worker, case: _TokenCase) -> dict[str, Any]:
-    answer = worker.ask("token_batches", {
-        "max_size": case.policy.max_size,
-        "max_wait": case.policy.max_wait,
-        "max_tokens": case.max_tokens,
-        "arrivals": [[t, w] for t, w in case.arrivals],
-    })
+    answer = worker.ask(
+        "token_batches",
+        {
+            "max_size": case.policy.max_size,
+            "max_wait": case.policy.max_wait,
+            "max_tokens": case.max_tokens,
+            "arrivals": [[t, w] for t, w in case.arrivals],
+        },
+    )
     if not isinstance(answer, dict) or answer.get("outcome") not in (
-        "returned", "raised", "not a list", "not a flush", "reference"
+        "returned",
+        "raised",
+        "not a list",
+        "not a flush",
+        "reference",
     ):
         raise kit.CheckFailed(_TAMPERED)
     if answer["outcome"] == "reference":
@@ -377,13 +387,12 @@ def judge_token_batches(worker: Worker) -> str:
         )
         if same:
             return
-        raise kit.CheckFailed(
-            f"{_why_tokens(case, got)}. For {case!r}: expected {_shown(want)}; got {_shown(got)}"
-        )
+        raise kit.CheckFailed(f"{_why_tokens(case, got)}. For {case!r}: expected {_shown(want)}; got {_shown(got)}")
 
     def refuses(case: _TokenCase) -> None:
         heavy = _TokenCase(
-            case.policy, case.max_tokens,
+            case.policy,
+            case.max_tokens,
             (*case.arrivals, (case.arrivals[-1][0] if case.arrivals else 0.0, case.max_tokens + 1)),
         )
         doing = f"token_batches({heavy!r})"
@@ -520,13 +529,24 @@ def _probe_embed(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
                 raise
     if called:
         return {"outcome": "reference"}
-    return {"outcome": "driven", "built": built, "result": result,
-            "calls": [list(c) for c in embedder.calls], "peak": embedder.peak}
+    return {
+        "outcome": "driven",
+        "built": built,
+        "result": result,
+        "calls": [list(c) for c in embedder.calls],
+        "peak": embedder.peak,
+    }
 
 
 def _embed_payload(case: _EmbedCase) -> dict[str, Any]:
-    return {"docs": [list(d) for d in case.docs], "size": case.size, "concurrency": case.concurrency,
-            "seed": case.seed, "drops": case.drops, "shown": repr(case)}
+    return {
+        "docs": [list(d) for d in case.docs],
+        "size": case.size,
+        "concurrency": case.concurrency,
+        "seed": case.seed,
+        "drops": case.drops,
+        "shown": repr(case),
+    }
 
 
 def judge_embed_in_order(worker: Worker) -> str:
@@ -536,11 +556,16 @@ def judge_embed_in_order(worker: Worker) -> str:
         if not isinstance(answer, dict) or answer.get("outcome") not in ("driven", "reference"):
             raise kit.CheckFailed(_TAMPERED)
         if answer["outcome"] == "reference":
-            raise kit.CheckFailed(_refused("embed_in_order", "embed_in_order_reference",
-                                           "match the replies to the documents yourself"))
+            raise kit.CheckFailed(
+                _refused("embed_in_order", "embed_in_order_reference", "match the replies to the documents yourself")
+            )
         built, result, calls, peak = answer.get("built"), answer.get("result"), answer.get("calls"), answer.get("peak")
-        if not (isinstance(built, list) and isinstance(calls, list) and all(isinstance(c, list) for c in calls)
-                and type(peak) is int):
+        if not (
+            isinstance(built, list)
+            and isinstance(calls, list)
+            and all(isinstance(c, list) for c in calls)
+            and type(peak) is int
+        ):
             raise kit.CheckFailed(_TAMPERED)
         if built:
             raise kit.CheckFailed(
@@ -557,7 +582,9 @@ def judge_embed_in_order(worker: Worker) -> str:
             )
         expected = [tuple(hash_embedding(text)) for _, text in case.docs]
         if not isinstance(result, Ok):
-            raise kit.CheckFailed(f"on {case!r}, every document has a vector, yet your plan gave {kit.show(result, 160)}")
+            raise kit.CheckFailed(
+                f"on {case!r}, every document has a vector, yet your plan gave {kit.show(result, 160)}"
+            )
         got = result.value
         if not isinstance(got, list) or len(got) != len(expected):
             raise kit.CheckFailed(
@@ -622,8 +649,10 @@ class _Trace:
     arrivals: tuple[float, ...]
 
     def __repr__(self) -> str:
-        return (f"{len(self.arrivals)} Poisson arrivals at {self.rate:g}/s over 15 s "
-                f"(random.Random({self.seed})), p95 budget {self.budget:g} s")
+        return (
+            f"{len(self.arrivals)} Poisson arrivals at {self.rate:g}/s over 15 s "
+            f"(random.Random({self.seed})), p95 budget {self.budget:g} s"
+        )
 
 
 @st.composite
@@ -658,8 +687,11 @@ def _probe_choose(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     if called:
         return {"outcome": "reference"}
     if raised is not None:
-        return {"outcome": "raised", "value_error": isinstance(raised, ValueError),
-                "error": kit.describe_exception(raised)}
+        return {
+            "outcome": "raised",
+            "value_error": isinstance(raised, ValueError),
+            "error": kit.describe_exception(raised),
+        }
     if not isinstance(got, BatchPolicy):
         return {"outcome": "not a policy", "shown": kit.show(got)}
     return {"outcome": "returned", "policy": [got.max_size, got.max_wait], "shown": kit.show(got)}
@@ -674,12 +706,20 @@ def judge_choose_policy(worker: Worker) -> str:
         except ValueError:
             best = None
         answer = worker.ask("choose", {"arrivals": arrivals, "budget": trace.budget})
-        if not isinstance(answer, dict) or answer.get("outcome") not in ("returned", "raised", "not a policy", "reference"):
+        if not isinstance(answer, dict) or answer.get("outcome") not in (
+            "returned",
+            "raised",
+            "not a policy",
+            "reference",
+        ):
             raise kit.CheckFailed(_TAMPERED)
         outcome = answer["outcome"]
         if outcome == "reference":
-            raise kit.CheckFailed(_refused("choose_policy", "choose_policy_reference",
-                                           "score the candidates with serve_latencies yourself"))
+            raise kit.CheckFailed(
+                _refused(
+                    "choose_policy", "choose_policy_reference", "score the candidates with serve_latencies yourself"
+                )
+            )
         if best is None:
             if outcome == "raised":
                 if answer.get("value_error") is True:

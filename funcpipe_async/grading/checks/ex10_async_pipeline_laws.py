@@ -156,8 +156,12 @@ def _probe_law(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     if not isinstance(report, LawReport):
         return {"outcome": "not a report", "shown": kit.show(report)}
     counterexample = report.counterexample
-    return {"outcome": "report", "holds": report.holds is True, "examples": report.examples,
-            "counterexample": None if counterexample is None else str(counterexample)[:2_000]}
+    return {
+        "outcome": "report",
+        "holds": report.holds is True,
+        "examples": report.examples,
+        "counterexample": None if counterexample is None else str(counterexample)[:2_000],
+    }
 
 
 def _reports(worker: Worker, law: _Law) -> dict[str, list[dict[str, Any]]]:
@@ -171,7 +175,8 @@ def _reports(worker: Worker, law: _Law) -> dict[str, list[dict[str, Any]]]:
         if not isinstance(answer, dict) or answer.get("outcome") not in ("report", "raised", "not a report"):
             raise kit.CheckFailed(_TAMPERED)
         if answer["outcome"] == "report" and not (
-            isinstance(answer.get("holds"), bool) and type(answer.get("examples")) is int
+            isinstance(answer.get("holds"), bool)
+            and type(answer.get("examples")) is int
             and (answer.get("counterexample") is None or isinstance(answer.get("counterexample"), str))
         ):
             raise kit.CheckFailed(_TAMPERED)
@@ -238,22 +243,36 @@ _GATHERS: dict[str, Callable[..., Any]] = {
 }
 
 _GATHER_LAW = _Law(
-    "gather_singleton_law", "async_gather", "correct",
+    "gather_singleton_law",
+    "async_gather",
+    "correct",
     "For one plan, gather([m], concurrency=k) and async_map(m, lambda x: [x]) give the same result, the "
     "same effects at the same instants and take the same time: build both sides from the same script, "
     "each with its own log (m.build(log)).",
     (
-        ("bare", "a gather that returns the bare value for one plan (Ok(x) instead of Ok([x]))",
-         "Compare results: the right side is async_map(m, lambda x: [x]), a list of one value."),
-        ("dropping", "a gather that drops failed plans (Ok([]) instead of the plan's Err)",
-         "Your plans never fail, so it never had a failure to drop: draw plan_scripts() with failures."),
-        ("twice", "a gather that drives each plan twice, both copies at once",
-         "Its results and its time are right; only the effects show it (every effect twice). Compare whole "
-         "observations — check_law's default same= — over plans that record effects (plan_scripts(), built "
-         "with the log each side is given)."),
-        ("late", "a gather that starts half a second late",
-         "Only time shows it: compare elapsed time and the instants of effects — check_law's default same= — "
-         "over scripts that record effects."),
+        (
+            "bare",
+            "a gather that returns the bare value for one plan (Ok(x) instead of Ok([x]))",
+            "Compare results: the right side is async_map(m, lambda x: [x]), a list of one value.",
+        ),
+        (
+            "dropping",
+            "a gather that drops failed plans (Ok([]) instead of the plan's Err)",
+            "Your plans never fail, so it never had a failure to drop: draw plan_scripts() with failures.",
+        ),
+        (
+            "twice",
+            "a gather that drives each plan twice, both copies at once",
+            "Its results and its time are right; only the effects show it (every effect twice). Compare whole "
+            "observations — check_law's default same= — over plans that record effects (plan_scripts(), built "
+            "with the log each side is given).",
+        ),
+        (
+            "late",
+            "a gather that starts half a second late",
+            "Only time shows it: compare elapsed time and the instants of effects — check_law's default same= — "
+            "over scripts that record effects.",
+        ),
     ),
 )
 
@@ -272,7 +291,11 @@ def judge_gather_singleton_law(worker: Worker) -> str:
 
 def _timeout_all_errors(plan: AsyncPlan[Any], seconds: float) -> AsyncPlan[Any]:
     def as_timeout(result: Result[Any, ErrInfo]) -> Result[Any, ErrInfo]:
-        return Err(ErrInfo("TIMEOUT", f"no result within {seconds:g}s", retryable=True)) if isinstance(result, Err) else result
+        return (
+            Err(ErrInfo("TIMEOUT", f"no result within {seconds:g}s", retryable=True))
+            if isinstance(result, Err)
+            else result
+        )
 
     settled = async_settle(async_timeout(plan, seconds))
     return async_bind(settled, lambda result: _from_result(as_timeout(result)))
@@ -308,19 +331,30 @@ _TIMEOUTS: dict[str, Callable[..., Any]] = {
 }
 
 _TIMEOUT_LAW = _Law(
-    "timeout_law", "async_timeout", "correct",
+    "timeout_law",
+    "async_timeout",
+    "correct",
     "The law speaks only of plans that finish *before* t: a script that sleeps as long as t, or longer, "
     "times out, correctly. Put the condition in the strategy — draw t from the script, longer than "
     "everything it sleeps (script_duration(m) plus a margin above 0).",
     (
-        ("all errors", "a timeout that turns every Err into Err(TIMEOUT)",
-         "Your plans never fail, so it never had an Err to rewrite: draw plan_scripts() with failures."),
-        ("waiting out", "a timeout that waits out the whole t before returning a fast result",
-         "Its results and effects are right; only elapsed time shows it. Compare whole observations — "
-         "check_law's default same=."),
-        ("racing two", "a timeout that races two copies of the plan",
-         "Its results and time are right; only the effects show it (every effect twice). Compare whole "
-         "observations over scripts that record effects."),
+        (
+            "all errors",
+            "a timeout that turns every Err into Err(TIMEOUT)",
+            "Your plans never fail, so it never had an Err to rewrite: draw plan_scripts() with failures.",
+        ),
+        (
+            "waiting out",
+            "a timeout that waits out the whole t before returning a fast result",
+            "Its results and effects are right; only elapsed time shows it. Compare whole observations — "
+            "check_law's default same=.",
+        ),
+        (
+            "racing two",
+            "a timeout that races two copies of the plan",
+            "Its results and time are right; only the effects show it (every effect twice). Compare whole "
+            "observations over scripts that record effects.",
+        ),
     ),
 )
 
@@ -375,7 +409,6 @@ _CASES = st.one_of(
 )
 
 
-
 def _observe(build: Callable[[EffectLog], AsyncPlan[Any]], doing: str) -> Observation:
     log = EffectLog()
     result, ended = kit.simulate(kit.timed(build(log)), doing=doing)
@@ -389,8 +422,11 @@ def _sides(gather: Gather, scripts: list[PlanScript], k: int) -> tuple[Observati
 
 
 def _as_data(observation: Observation) -> dict[str, Any]:
-    return {"result": protocol.encode(observation.result), "effects": list(observation.effects),
-            "elapsed": observation.elapsed}
+    return {
+        "result": protocol.encode(observation.result),
+        "effects": list(observation.effects),
+        "elapsed": observation.elapsed,
+    }
 
 
 def _from_data(data: Mapping[str, Any]) -> Observation:
@@ -474,8 +510,11 @@ def _false_alarm(later_same: bool, reordered_same: bool) -> str:
 
 _BROKEN = (
     (_gather_in_completion_order, "a gather that returns values in the order the plans finish", "compare results too"),
-    (_gather_first_twice, "a gather that drives a plan twice",
-     "compare the effects too, as a multiset of labels without their @instant"),
+    (
+        _gather_first_twice,
+        "a gather that drives a plan twice",
+        "compare the effects too, as a multiset of labels without their @instant",
+    ),
 )
 
 

@@ -163,20 +163,28 @@ def _nights(draw: st.DrawFn, *, min_size: int = 0, max_size: int = 9) -> Night:
     return Night(ids, latency, refused, broken)
 
 
-
 def _night_data(night: Night) -> dict[str, Any]:
     """``night`` as JSON data, for a probe's payload."""
-    return {"ids": list(night.ids), "latency": dict(night.latency),
-            "refused": {i: [e.code, e.message, e.retryable] for i, e in night.refused.items()},
-            "broken": sorted(night.broken)}
+    return {
+        "ids": list(night.ids),
+        "latency": dict(night.latency),
+        "refused": {i: [e.code, e.message, e.retryable] for i, e in night.refused.items()},
+        "broken": sorted(night.broken),
+    }
 
 
 def _night_from(data: Mapping[str, Any]) -> Night:
     """The night :func:`_night_data` described (the worker's side)."""
-    refused = {str(i): ErrInfo(str(code), str(message), bool(retryable))
-               for i, (code, message, retryable) in data["refused"].items()}
-    return Night(tuple(str(i) for i in data["ids"]), {str(i): float(t) for i, t in data["latency"].items()},
-                 refused, frozenset(str(i) for i in data["broken"]))
+    refused = {
+        str(i): ErrInfo(str(code), str(message), bool(retryable))
+        for i, (code, message, retryable) in data["refused"].items()
+    }
+    return Night(
+        tuple(str(i) for i in data["ids"]),
+        {str(i): float(t) for i, t in data["latency"].items()},
+        refused,
+        frozenset(str(i) for i in data["broken"]),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,7 +248,9 @@ def _sync_one(record_id: str, http: HttpClientCap, store: StorageCap) -> AsyncPl
     return async_settle(async_bind(fetch, lambda record: async_lift(lambda: store.save(record_id, record))))
 
 
-def sync_reference(ids: Sequence[str], http: HttpClientCap, store: StorageCap, concurrency: int) -> AsyncPlan[list[str]]:
+def sync_reference(
+    ids: Sequence[str], http: HttpClientCap, store: StorageCap, concurrency: int
+) -> AsyncPlan[list[str]]:
     """The reference answer of Task 1: fetch and save every id, at most ``concurrency`` at a
     time, and produce the ids that failed, in input order."""
     ids = list(ids)
@@ -302,8 +312,15 @@ def _probe_sync(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
                 raise
     if called:
         return {"outcome": "reference"}
-    return {"outcome": "driven", "result": run.result, "ended": run.ended, "saved": run.saved,
-            "requests": run.requests, "calls": list(run.calls), "peak": run.peak}
+    return {
+        "outcome": "driven",
+        "result": run.result,
+        "ended": run.ended,
+        "saved": run.saved,
+        "requests": run.requests,
+        "calls": list(run.calls),
+        "peak": run.peak,
+    }
 
 
 def _answered_sync(answer: Any) -> _SyncRun:
@@ -311,11 +328,22 @@ def _answered_sync(answer: Any) -> _SyncRun:
         raise kit.CheckFailed(_TAMPERED)
     if answer["outcome"] == "reference":
         raise kit.CheckFailed(_refused("sync_records", "sync_reference", "write the refactored job yourself"))
-    result, ended, saved, requests = answer.get("result"), answer.get("ended"), answer.get("saved"), answer.get("requests")
+    result, ended, saved, requests = (
+        answer.get("result"),
+        answer.get("ended"),
+        answer.get("saved"),
+        answer.get("requests"),
+    )
     calls, peak = answer.get("calls"), answer.get("peak")
-    if not (isinstance(result, (Ok, Err)) and type(ended) in (int, float) and isinstance(saved, dict)
-            and type(requests) is int and isinstance(calls, list) and all(isinstance(u, str) for u in calls)
-            and type(peak) is int):
+    if not (
+        isinstance(result, (Ok, Err))
+        and type(ended) in (int, float)
+        and isinstance(saved, dict)
+        and type(requests) is int
+        and isinstance(calls, list)
+        and all(isinstance(u, str) for u in calls)
+        and type(peak) is int
+    ):
         raise kit.CheckFailed(_TAMPERED)
     return _SyncRun(result, float(ended), saved, requests, tuple(calls), peak)  # type: ignore[arg-type]
 
@@ -349,11 +377,16 @@ def judge_sync_records(worker: Worker) -> str:
                 f"{sorted(want.saved)}, it holds {sorted(map(str, got.saved))}"
             )
         value = got.result.value if isinstance(got.result, Ok) else None
-        if not isinstance(value, list) or not all(isinstance(i, str) for i in value) or sorted(value) != sorted(expected_failed):
+        if (
+            not isinstance(value, list)
+            or not all(isinstance(i, str) for i in value)
+            or sorted(value) != sorted(expected_failed)
+        ):
             lost = [i for i in night.broken if not isinstance(value, list) or i not in value]
             hint = (
-                f" — a save that fails is a failure too: the warehouse refused {sorted(lost)} and the plan "
-                "said nothing" if lost else ""
+                f" — a save that fails is a failure too: the warehouse refused {sorted(lost)} and the plan said nothing"
+                if lost
+                else ""
             )
             raise kit.CheckFailed(
                 f"the plan produces the ids that failed: {where}, expected Ok({expected_failed}), "
@@ -423,8 +456,8 @@ class ScriptHttp:
 
 _ENTRIES: list[Any] = [
     UNAVAILABLE,
-    ErrInfo("HTTP_429", "slow down"),                       # retried by code, though not flagged retryable
-    ErrInfo("HTTP_409", "conflict", retryable=True),        # flagged retryable, yet not on the loop's list
+    ErrInfo("HTTP_429", "slow down"),  # retried by code, though not flagged retryable
+    ErrInfo("HTTP_409", "conflict", retryable=True),  # flagged retryable, yet not on the loop's list
     NOT_FOUND,
     HANG,
     {"id": "r7", "balance": 70},
@@ -505,12 +538,16 @@ def _answered_fetch(answer: Any) -> _FetchRun:
     if not isinstance(answer, dict) or answer.get("outcome") not in ("driven", "reference"):
         raise kit.CheckFailed(_TAMPERED)
     if answer["outcome"] == "reference":
-        raise kit.CheckFailed(_refused(
-            "fetch_record", "fetch_record_messy", "the task is to replace the loop with RETRY and async_retry"
-        ))
+        raise kit.CheckFailed(
+            _refused("fetch_record", "fetch_record_messy", "the task is to replace the loop with RETRY and async_retry")
+        )
     calls, result, ended = answer.get("calls"), answer.get("result"), answer.get("ended")
-    if not (isinstance(calls, list) and all(type(t) in (int, float) for t in calls) and isinstance(result, (Ok, Err))
-            and type(ended) in (int, float)):
+    if not (
+        isinstance(calls, list)
+        and all(type(t) in (int, float) for t in calls)
+        and isinstance(result, (Ok, Err))
+        and type(ended) in (int, float)
+    ):
         raise kit.CheckFailed(_TAMPERED)
     return _FetchRun(tuple(float(t) for t in calls), result, float(ended))  # type: ignore[arg-type]
 
@@ -545,9 +582,7 @@ def _why_fetch(script: _Script, want: _FetchRun, got: _FetchRun) -> str:
             f"t={_s(want.calls[first])}, yours started at t={_s(got.calls[first])}"
         )
     if got.ended != want.ended:
-        return (
-            f"every try is cut at 2 s: the call should end at t={_s(want.ended)}, yours ended at t={_s(got.ended)}"
-        )
+        return f"every try is cut at 2 s: the call should end at t={_s(want.ended)}, yours ended at t={_s(got.ended)}"
     return "the result is the last try's: the record, or the last error"
 
 
@@ -570,7 +605,11 @@ def judge_fetch_record(worker: Worker) -> str:
 
     kit.for_all(_scripts(), prop)
     answer = worker.ask("fetch", {"retry": True})
-    if not isinstance(answer, dict) or answer.get("outcome") != "retry" or not isinstance(answer.get("is_policy"), bool):
+    if (
+        not isinstance(answer, dict)
+        or answer.get("outcome") != "retry"
+        or not isinstance(answer.get("is_policy"), bool)
+    ):
         raise kit.CheckFailed(_TAMPERED)
     if not answer["is_policy"]:
         raise kit.CheckFailed(
@@ -620,7 +659,9 @@ def _with_ledger(ids: Sequence[str], http: HttpClientCap, store: StorageCap, con
     return async_map(ledger, lambda books: [o.item for o in books.failed] if isinstance(books, Ledger) else [])
 
 
-def _loses_save_failures(ids: Sequence[str], http: HttpClientCap, store: StorageCap, concurrency: int) -> AsyncPlan[list[str]]:
+def _loses_save_failures(
+    ids: Sequence[str], http: HttpClientCap, store: StorageCap, concurrency: int
+) -> AsyncPlan[list[str]]:
     def one(record_id: str) -> AsyncPlan[Result[None, ErrInfo]]:
         fetch = async_lift(lambda: http.get_json(f"/records/{record_id}"))
         save = lambda record: async_map(async_settle(async_lift(lambda: store.save(record_id, record))), lambda _: None)  # noqa: E731
@@ -729,7 +770,9 @@ def _probe_helper(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]]:
     ``sync_all``; for each, whether it passed, failed with ``AssertionError`` (and its message)
     or raised something else."""
     helper = kit.function(ns, "assert_sync_behaviour")
-    kit.refuse_async(helper, "assert_sync_behaviour", drive="builds the plan, drives it with Simulation().run(plan) and asserts")
+    kit.refuse_async(
+        helper, "assert_sync_behaviour", drive="builds the plan, drives it with Simulation().run(plan) and asserts"
+    )
     night, c = _night_from(payload["night"]), int(payload["concurrency"])
     versions = _versions()
     answers: list[dict[str, Any]] = []
@@ -758,9 +801,13 @@ def judge_assert_sync_behaviour(worker: Worker) -> str:
         where = f"on {case.night!r} with concurrency={case.concurrency}"
         order = list(keys)
         random.SystemRandom().shuffle(order)  # an order only the judge knows: a helper cannot count its way through
-        answer = worker.ask("helper", {"night": _night_data(case.night), "concurrency": case.concurrency, "versions": order})
-        if not isinstance(answer, list) or len(answer) != len(order) or not all(
-            isinstance(a, dict) and a.get("outcome") in ("passed", "assertion", "raised") for a in answer
+        answer = worker.ask(
+            "helper", {"night": _night_data(case.night), "concurrency": case.concurrency, "versions": order}
+        )
+        if (
+            not isinstance(answer, list)
+            or len(answer) != len(order)
+            or not all(isinstance(a, dict) and a.get("outcome") in ("passed", "assertion", "raised") for a in answer)
         ):
             raise kit.CheckFailed(_TAMPERED)
         outcomes = dict(zip(order, answer))

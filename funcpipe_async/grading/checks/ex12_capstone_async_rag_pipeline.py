@@ -85,9 +85,7 @@ UNAVAILABLE = ErrInfo("HTTP_503", "embedding service unavailable", retryable=Tru
 INVALID = ErrInfo("HTTP_400", "a text is not valid for this model")
 ATTEMPT_TIMEOUT = 1.0
 """Seconds one embed attempt may take before it is cut (and counts as ``Err(TIMEOUT)``)."""
-EMBED_POLICY = RetryPolicy(
-    max_attempts=3, backoff=ConstantBackoff(0.5), retry_on=frozenset({"HTTP_503", "TIMEOUT"})
-)
+EMBED_POLICY = RetryPolicy(max_attempts=3, backoff=ConstantBackoff(0.5), retry_on=frozenset({"HTTP_503", "TIMEOUT"}))
 """How an embed call is retried: 3 attempts, 0.5 s apart, for 503s and timeouts."""
 PER_DOC = 2
 """The per-text design's calls in flight per document (``async_gather(concurrency=PER_DOC)``)."""
@@ -190,12 +188,19 @@ def _new_texts(chunks: Sequence[Chunk], cache: Mapping[str, Vector]) -> list[str
     return list(dict.fromkeys(c.text for c in chunks if c.text not in cache))
 
 
-def _fan_out(chunks: Sequence[Chunk], new: Sequence[str], results: Sequence[Result[Vector, ErrInfo]],
-             cache: dict[str, Vector], model: str) -> list[Result[EmbeddedChunk, ErrInfo]]:
+def _fan_out(
+    chunks: Sequence[Chunk],
+    new: Sequence[str],
+    results: Sequence[Result[Vector, ErrInfo]],
+    cache: dict[str, Vector],
+    model: str,
+) -> list[Result[EmbeddedChunk, ErrInfo]]:
     got = dict(zip(new, results, strict=True))
     cache.update({text: r.value for text, r in got.items() if isinstance(r, Ok)})
-    return [Ok(EmbeddedChunk(c.chunk_id, c.text, cache[c.text], model)) if c.text in cache else
-            Err(_error(got[c.text])) for c in chunks]
+    return [
+        Ok(EmbeddedChunk(c.chunk_id, c.text, cache[c.text], model)) if c.text in cache else Err(_error(got[c.text]))
+        for c in chunks
+    ]
 
 
 def _error(result: Result[Vector, ErrInfo]) -> ErrInfo:
@@ -207,8 +212,9 @@ def _guarded(call: AsyncPlan[Any]) -> AsyncPlan[Any]:
     return async_settle(async_retry(async_timeout(call, ATTEMPT_TIMEOUT), EMBED_POLICY))
 
 
-def per_text_step(chunks: list[Chunk], api: BatchApi, cache: dict[str, Vector]
-                  ) -> AsyncPlan[list[Result[EmbeddedChunk, ErrInfo]]]:
+def per_text_step(
+    chunks: list[Chunk], api: BatchApi, cache: dict[str, Vector]
+) -> AsyncPlan[list[Result[EmbeddedChunk, ErrInfo]]]:
     """Lesson 12's design: one call per distinct new text, ``PER_DOC`` at a time, each retried and
     cut; the vectors go into ``cache`` and fan out to every chunk, one ``Result`` per chunk."""
     new = _new_texts(chunks, cache)
@@ -216,12 +222,15 @@ def per_text_step(chunks: list[Chunk], api: BatchApi, cache: dict[str, Vector]
     def one(text: str) -> AsyncPlan[Result[Vector, ErrInfo]]:
         return _guarded(async_lift(lambda: api.embed(text)))
 
-    return async_map(async_gather([one(t) for t in new], concurrency=PER_DOC),
-                     lambda results: _fan_out(chunks, new, results, cache, api.model_name))
+    return async_map(
+        async_gather([one(t) for t in new], concurrency=PER_DOC),
+        lambda results: _fan_out(chunks, new, results, cache, api.model_name),
+    )
 
 
-def embed_doc_batched_reference(chunks: list[Chunk], api: BatchApi, cache: dict[str, Vector]
-                                ) -> AsyncPlan[list[Result[EmbeddedChunk, ErrInfo]]]:
+def embed_doc_batched_reference(
+    chunks: list[Chunk], api: BatchApi, cache: dict[str, Vector]
+) -> AsyncPlan[list[Result[EmbeddedChunk, ErrInfo]]]:
     """Task 1's answer: the new distinct texts in one call, retried and cut, fanned out."""
     new = _new_texts(chunks, cache)
     if not new:
@@ -230,7 +239,8 @@ def embed_doc_batched_reference(chunks: list[Chunk], api: BatchApi, cache: dict[
 
     def spread(result: Result[list[Vector], ErrInfo]) -> list[Result[EmbeddedChunk, ErrInfo]]:
         per_text: list[Result[Vector, ErrInfo]] = (
-            [Ok(v) for v in result.value] if isinstance(result, Ok) else [result] * len(new))
+            [Ok(v) for v in result.value] if isinstance(result, Ok) else [result] * len(new)
+        )
         return _fan_out(chunks, new, per_text, cache, api.model_name)
 
     return async_map(settled, spread)
@@ -282,8 +292,9 @@ def _ledger(docs: Sequence[Doc], results: Mapping[str, Any]) -> Ledger:
     return Ledger(tuple(outcomes))
 
 
-def run_capstone(step: Step, docs: Sequence[Doc], *, scheduler: Scheduler | None = None,
-                 script: Sequence[Any] = ()) -> CapstoneRun:
+def run_capstone(
+    step: Step, docs: Sequence[Doc], *, scheduler: Scheduler | None = None, script: Sequence[Any] = ()
+) -> CapstoneRun:
     """Drive lesson 12's pipeline on virtual time with ``step`` as its embedding step.
 
     A fair stage (``scheduler``, default deficit round robin) releases the documents into one
@@ -298,8 +309,9 @@ def run_capstone(step: Step, docs: Sequence[Doc], *, scheduler: Scheduler | None
         plan = kit.as_plan(kit.call(step, list(doc.chunks), api, cache, doing="the step"), doing="the step")
         return async_bind(plan, lambda results: async_map(async_lift(_now), lambda t: (doc, results, t)))
 
-    source = fair_source(order, scheduler or DeficitRoundRobin(), tenant=lambda d: d.tenant,
-                         arrival=lambda d: d.arrival)
+    source = fair_source(
+        order, scheduler or DeficitRoundRobin(), tenant=lambda d: d.tenant, arrival=lambda d: d.arrival
+    )
     plan = pipeline(source, [Stage("embed", stage_step, workers=2, queue=QueuePolicy(1))])
     report = kit.simulate(plan, doing="the capstone pipeline", limit=3600)
     if not isinstance(report, Ok):
@@ -311,8 +323,13 @@ def run_capstone(step: Step, docs: Sequence[Doc], *, scheduler: Scheduler | None
     latencies: dict[str, list[float]] = {}
     for doc in order:
         latencies.setdefault(doc.tenant, []).append(finished[doc.doc_id] - doc.arrival)
-    return CapstoneRun(len(api.calls), api.texts_sent, max(finished.values(), default=0.0),
-                       _ledger(order, results), {t: tuple(v) for t, v in latencies.items()})
+    return CapstoneRun(
+        len(api.calls),
+        api.texts_sent,
+        max(finished.values(), default=0.0),
+        _ledger(order, results),
+        {t: tuple(v) for t, v in latencies.items()},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,17 +337,22 @@ def run_capstone(step: Step, docs: Sequence[Doc], *, scheduler: Scheduler | None
 
 
 _SENTENCES = (
-    "Plans describe work and shells drive them.", "A bounded queue turns overload into waiting.",
-    "Retries need a budget, a backoff and a deadline.", "Every input ends in the ledger exactly once.",
-    "Virtual time makes a minute of backoff free.", "Fair schedulers keep the light tenant's latency low.",
-    "Batching trades first-item latency for cheaper calls.", "An adapter turns exceptions into values at the boundary.",
-    "Little's law links depth, arrival rate and waiting time.", "A timeout must cancel the work it gives up on.",
+    "Plans describe work and shells drive them.",
+    "A bounded queue turns overload into waiting.",
+    "Retries need a budget, a backoff and a deadline.",
+    "Every input ends in the ledger exactly once.",
+    "Virtual time makes a minute of backoff free.",
+    "Fair schedulers keep the light tenant's latency low.",
+    "Batching trades first-item latency for cheaper calls.",
+    "An adapter turns exceptions into values at the boundary.",
+    "Little's law links depth, arrival rate and waiting time.",
+    "A timeout must cancel the work it gives up on.",
 )
 
 
 def _chunked(doc_id: str, text: str, words: int = 8) -> tuple[Chunk, ...]:
     tokens = " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split()).split()
-    return tuple(Chunk(f"{doc_id}#{i // words}", " ".join(tokens[i:i + words])) for i in range(0, len(tokens), words))
+    return tuple(Chunk(f"{doc_id}#{i // words}", " ".join(tokens[i : i + words])) for i in range(0, len(tokens), words))
 
 
 def _doc(doc_id: str, tenant: str, arrival: float, sentences: Sequence[str]) -> Doc:
@@ -339,8 +361,11 @@ def _doc(doc_id: str, tenant: str, arrival: float, sentences: Sequence[str]) -> 
 
 def _corpus(rng: random.Random, bulk: int = 24, light: int = 6) -> tuple[Doc, ...]:
     docs = [_doc(f"re{i:02d}", "reindex", 0.0, rng.sample(_SENTENCES, rng.randint(2, 4))) for i in range(bulk)]
-    docs += [_doc(f"{t[:2]}{i:02d}", t, start + i, rng.sample(_SENTENCES, rng.randint(1, 2)))
-             for t, start in (("search", 0.5), ("support", 1.0)) for i in range(light)]
+    docs += [
+        _doc(f"{t[:2]}{i:02d}", t, start + i, rng.sample(_SENTENCES, rng.randint(1, 2)))
+        for t, start in (("search", 0.5), ("support", 1.0))
+        for i in range(light)
+    ]
     return tuple(docs)
 
 
@@ -383,8 +408,10 @@ class _Case:
         def entry(e: Any) -> str:
             return "HANG" if e is HANG else e if isinstance(e, str) else e.code
 
-        return (f"chunks with texts {list(self.texts)}, cache holding {list(self.cached)}, "
-                f"calls answering [{', '.join(entry(e) for e in self.script) or 'ok, ok, …'}]")
+        return (
+            f"chunks with texts {list(self.texts)}, cache holding {list(self.cached)}, "
+            f"calls answering [{', '.join(entry(e) for e in self.script) or 'ok, ok, …'}]"
+        )
 
 
 @st.composite
@@ -420,12 +447,14 @@ def _run_batch(build: Any, case: _Case, name: str) -> _BatchRun:
         if "can never finish" in str(failed) or "still running" in str(failed):
             raise kit.CheckFailed(
                 f"a hanging call was never cut: every attempt must end within ATTEMPT_TIMEOUT = {ATTEMPT_TIMEOUT:g} s "
-                f"(async_timeout around the call, inside the retry). Against {case!r}: {failed}") from None
+                f"(async_timeout around the call, inside the retry). Against {case!r}: {failed}"
+            ) from None
         raise
     if not isinstance(result, Ok):
         raise kit.CheckFailed(
             f"a failed call must not sink the document: {doing} gave {kit.show(result)} — settle the call "
-            f"(async_settle) and give each chunk the Err. Against {case!r}")
+            f"(async_settle) and give each chunk the Err. Against {case!r}"
+        )
     return _BatchRun(built, result.value, tuple(api.calls), cache, tuple(api.cut))
 
 
@@ -465,7 +494,9 @@ def _run_data(run: _BatchRun) -> dict[str, Any]:
     results = run.results
     return {
         "built_calls": run.built_calls,
-        "results": [_result_data(r) for r in results] if isinstance(results, list) else {"not_a_list": kit.show(results)},
+        "results": [_result_data(r) for r in results]
+        if isinstance(results, list)
+        else {"not_a_list": kit.show(results)},
         "calls": [list(c) for c in run.calls],
         "cache": {t: tuple(v) for t, v in run.cache.items()},
         "cut": list(run.cut),
@@ -492,71 +523,91 @@ def judge_embed_doc_batched(worker: Worker) -> str:
     def prop(case: _Case) -> None:
         want = _run_data(_run_batch(embed_doc_batched_reference, case, "the reference"))
         got = worker.ask("batch", _case_data(case))
-        if not (isinstance(got, dict) and isinstance(got.get("built_calls"), int) and isinstance(got.get("calls"), list)
-                and all(isinstance(c, list) and all(isinstance(t, str) for t in c) for c in got["calls"])
-                and isinstance(got.get("cut"), list) and all(isinstance(c, (int, float)) for c in got["cut"])
-                and isinstance(got.get("cache"), dict)):
-            raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        if not (
+            isinstance(got, dict)
+            and isinstance(got.get("built_calls"), int)
+            and isinstance(got.get("calls"), list)
+            and all(isinstance(c, list) and all(isinstance(t, str) for t in c) for c in got["calls"])
+            and isinstance(got.get("cut"), list)
+            and all(isinstance(c, (int, float)) for c in got["cut"])
+            and isinstance(got.get("cache"), dict)
+        ):
+            raise kit.CheckFailed(
+                "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
+            )
         where = f"against {case!r}"
         calls = [tuple(c) for c in got["calls"]]
         want_calls = [tuple(c) for c in want["calls"]]
         if got["built_calls"]:
             raise kit.CheckFailed(
                 f"describing runs nothing, but building embed_doc_batched(...) already called the API "
-                f"{got['built_calls']} time(s): return a plan and let the shell drive it")
+                f"{got['built_calls']} time(s): return a plan and let the shell drive it"
+            )
         results = got.get("results")
         if not isinstance(results, list) or len(results) != len(case.texts):
             shown = results.get("not_a_list") if isinstance(results, dict) else [_shown(r) for r in results or []]
             raise kit.CheckFailed(
                 f"one Result per chunk, in order — a chunk whose text is cached still gets its line (fan the "
-                f"cached vector out to it): expected {len(case.texts)}, got {kit.show(shown)} {where}")
+                f"cached vector out to it): expected {len(case.texts)}, got {kit.show(shown)} {where}"
+            )
         new = _new_texts(case.chunks(), case.cache())
         if new and any(len(set(c)) < len(new) for c in calls):
             raise kit.CheckFailed(
                 f"one batch call per document, not one call per text: the new texts {new} go in a single "
-                f"api.embed_batch(...); yours made {calls} {where}")
+                f"api.embed_batch(...); yours made {calls} {where}"
+            )
         sent = [t for c in calls for t in c]
         if any(t in case.cache() for t in sent):
             raise kit.CheckFailed(
                 f"a text already in the cache is never sent again (embed each distinct text once): yours sent "
-                f"{calls} with the cache holding {list(case.cached)} {where}")
+                f"{calls} with the cache holding {list(case.cached)} {where}"
+            )
         if not new and calls:
             raise kit.CheckFailed(f"every text is already in the cache, so no call at all; yours made {calls} {where}")
         if any(len(set(c)) != len(c) for c in calls):
             raise kit.CheckFailed(
                 f"each distinct text once per call: yours sent {calls} — drop repeats before the call, "
-                f"then fan the vector out to every chunk with that text {where}")
+                f"then fan the vector out to every chunk with that text {where}"
+            )
         if len(calls) < len(want_calls):
             raise kit.CheckFailed(
                 f"retry the call by EMBED_POLICY — how many attempts does it allow, how far apart, and for which "
-                f"errors? Expected {len(want_calls)} call(s), yours made {len(calls)} {where}")
+                f"errors? Expected {len(want_calls)} call(s), yours made {len(calls)} {where}"
+            )
         if any(abs(c - ATTEMPT_TIMEOUT) > 1e-9 for c in got["cut"]):
             raise kit.CheckFailed(
                 f"cut every attempt at ATTEMPT_TIMEOUT = {ATTEMPT_TIMEOUT:g} s: the cancelled calls ran "
-                f"{[round(c, 3) for c in got['cut']]} s {where}")
+                f"{[round(c, 3) for c in got['cut']]} s {where}"
+            )
         if calls != want_calls:
             raise kit.CheckFailed(
                 f"expected the calls {want_calls} (only HTTP_503 and TIMEOUT are retried, 3 attempts), "
-                f"yours made {calls} {where}")
+                f"yours made {calls} {where}"
+            )
         for chunk, w, g in zip(case.chunks(), want["results"], results):
             if _code(g) == _code(w) and (isinstance(w, Err) or g == w):
                 continue
             if isinstance(w, Ok) and isinstance(g, Ok):
                 raise kit.CheckFailed(
                     f"the embedded chunk keeps the chunk's id and text, the vector and api.model_name: expected "
-                    f"{kit.show(_shown(w).value)}, got {kit.show(_shown(g).value)} {where}")
+                    f"{kit.show(_shown(w).value)}, got {kit.show(_shown(g).value)} {where}"
+                )
             raise kit.CheckFailed(
                 f"{chunk.chunk_id} ({chunk.text!r}): expected {kit.show(_shown(w), 100)}, got {kit.show(_shown(g), 100)} "
                 f"— a chunk whose text the call left without a vector gets the call's Err; every other chunk its "
-                f"vector {where}")
+                f"vector {where}"
+            )
         if got["cache"] != want["cache"]:
             raise kit.CheckFailed(
                 f"put every vector the call returned into the cache (text -> vector): expected keys "
-                f"{sorted(want['cache'])}, yours has {sorted(str(k) for k in got['cache'])} {where}")
+                f"{sorted(want['cache'])}, yours has {sorted(str(k) for k in got['cache'])} {where}"
+            )
 
     kit.for_all(_batch_cases(), prop)
-    return ("describing runs nothing; the new distinct texts in one call, none when all are cached; retried and cut; "
-            "the cache filled; every chunk gets its vector or the call's Err, in order")
+    return (
+        "describing runs nothing; the new distinct texts in one call, none when all are cached; retried and cut; "
+        "the cache filled; every chunk gets its vector or the call's Err, in order"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -570,16 +621,23 @@ _KEYS = ("calls_per_text", "calls_batched", "p95_search_per_text", "p95_search_b
 def _corpora(draw: st.DrawFn) -> tuple[Doc, ...]:
     bulk = draw(st.integers(1, 6))
     light = draw(st.integers(1, 3))
-    docs = [_doc(f"re{i:02d}", "reindex", 0.0, draw(st.lists(st.sampled_from(_SENTENCES), min_size=1, max_size=3)))
-            for i in range(bulk)]
-    docs += [_doc(f"se{i:02d}", "search", 0.5 + i, draw(st.lists(st.sampled_from(_SENTENCES), min_size=1, max_size=2)))
-             for i in range(light)]
+    docs = [
+        _doc(f"re{i:02d}", "reindex", 0.0, draw(st.lists(st.sampled_from(_SENTENCES), min_size=1, max_size=3)))
+        for i in range(bulk)
+    ]
+    docs += [
+        _doc(f"se{i:02d}", "search", 0.5 + i, draw(st.lists(st.sampled_from(_SENTENCES), min_size=1, max_size=2)))
+        for i in range(light)
+    ]
     return tuple(docs)
 
 
 def _same(got: Any, want: Mapping[str, float]) -> bool:
-    return (isinstance(got, Mapping) and set(got) == set(want)
-            and all(isinstance(got[k], (int, float)) and math.isclose(got[k], want[k], abs_tol=1e-9) for k in want))
+    return (
+        isinstance(got, Mapping)
+        and set(got) == set(want)
+        and all(isinstance(got[k], (int, float)) and math.isclose(got[k], want[k], abs_tol=1e-9) for k in want)
+    )
 
 
 def _differences(got: Any, want: Mapping[str, float]) -> str:
@@ -587,8 +645,11 @@ def _differences(got: Any, want: Mapping[str, float]) -> str:
         return f"measure must return a dict with the keys {list(_KEYS)}, got {kit.show(got)}"
     if set(got) != set(want):
         return f"measure must return a dict with exactly the keys {list(_KEYS)}, got {sorted(got)}"
-    wrong = [f"{k}: yours {kit.show(got[k], 30)}, measured {want[k]:g}" for k in _KEYS
-             if not (isinstance(got[k], (int, float)) and math.isclose(got[k], want[k], abs_tol=1e-9))]
+    wrong = [
+        f"{k}: yours {kit.show(got[k], 30)}, measured {want[k]:g}"
+        for k in _KEYS
+        if not (isinstance(got[k], (int, float)) and math.isclose(got[k], want[k], abs_tol=1e-9))
+    ]
     return "; ".join(wrong)
 
 
@@ -597,14 +658,18 @@ def _docs_data(docs: Sequence[Doc]) -> list[Any]:
 
 
 def _docs_from(data: Sequence[Any]) -> tuple[Doc, ...]:
-    return tuple(Doc(str(i), str(t), float(a), tuple(Chunk(str(c), str(x)) for c, x in chunks))
-                 for i, t, a, chunks in data)
+    return tuple(
+        Doc(str(i), str(t), float(a), tuple(Chunk(str(c), str(x)) for c, x in chunks)) for i, t, a, chunks in data
+    )
 
 
 def _measurement_data(got: Any) -> Any:
     """A measurement as data: a dict of its numbers, or what it was instead (shown)."""
     if isinstance(got, Mapping) and all(isinstance(k, str) for k in got):
-        return {k: (v if isinstance(v, (int, float)) and not isinstance(v, bool) else kit.show(v, 30)) for k, v in got.items()}
+        return {
+            k: (v if isinstance(v, (int, float)) and not isinstance(v, bool) else kit.show(v, 30))
+            for k, v in got.items()
+        }
     return {"$shown": kit.show(got)}
 
 
@@ -648,17 +713,20 @@ def judge_measure(worker: Worker) -> str:
     if not _same(got, want):
         hint = ""
         if isinstance(got, Mapping) and got.get("p95_search_per_text") == percentile(
-                run_capstone(per_text_step, CORPUS).latencies["search"], 50):
+            run_capstone(per_text_step, CORPUS).latencies["search"], 50
+        ):
             hint = " — p95 is percentile(latencies, 95), not the median"
         raise kit.CheckFailed(
-            f"run both designs through run_capstone and report what it measured: {_differences(got, want)}{hint}")
+            f"run both designs through run_capstone and report what it measured: {_differences(got, want)}{hint}"
+        )
     if answer.get("MEASURED") is None:
         raise kit.CheckFailed("run the measurement: the task's cell must end with MEASURED = measure(CORPUS)")
     measured = _measurement(answer["MEASURED"])
     own = _measurement(answer["own"]) if "own" in answer else got
     if not (_same(measured, want) or measured == own):
         raise kit.CheckFailed(
-            f"MEASURED must be what measure(CORPUS) returns when the cell runs; it is {kit.show(measured)}")
+            f"MEASURED must be what measure(CORPUS) returns when the cell runs; it is {kit.show(measured)}"
+        )
 
     def prop(docs: tuple[Doc, ...]) -> None:
         mine = _measurement(worker.ask("measure", {"docs": _docs_data(docs)}).get("measure"))
@@ -666,7 +734,8 @@ def judge_measure(worker: Worker) -> str:
         if not _same(mine, expected):
             raise kit.CheckFailed(
                 f"measure must measure the documents it is given, not numbers written in: on {len(docs)} generated "
-                f"document(s), {_differences(mine, expected)}")
+                f"document(s), {_differences(mine, expected)}"
+            )
 
     kit.for_all(_corpora(), prop, examples=6)
     return "both designs measured through the capstone pipeline, on any corpus; MEASURED is the measurement of CORPUS"
@@ -705,7 +774,8 @@ def judge_defence(worker: Worker) -> str:
     if len(words) < 40:
         raise kit.CheckFailed(
             f"write the defence out: at least 40 words (yours has {len(words)}) — the change, what you measured, "
-            "what it costs")
+            "what it costs"
+        )
     reference = measure_reference(CORPUS, embed_doc_batched_reference)
     cited = _numbers(text)
     per_text = str(int(reference["calls_per_text"]))
@@ -715,7 +785,8 @@ def judge_defence(worker: Worker) -> str:
     if per_text not in cited or not cited & one_call:
         raise kit.CheckFailed(
             "back the defence with your measurement: cite both call counts MEASURED holds (calls_per_text and "
-            f"calls_batched, as whole numbers); the numbers in yours are {sorted(cited, key=int) or 'none'}")
+            f"calls_batched, as whole numbers); the numbers in yours are {sorted(cited, key=int) or 'none'}"
+        )
     return "a written defence that cites the measured call counts"
 
 
