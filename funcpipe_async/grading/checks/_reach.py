@@ -13,13 +13,61 @@ answers gets past it, and those have to compute the right answers.
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from funcpipe_async.grading import kit
 from funcpipe_async.grading.spec import Worker
 
-__all__ = ["reaches", "prober", "refuse_borrowed"]
+__all__ = ["reaches", "prober", "refuse_borrowed", "TAMPERED", "ReferenceCalled", "guarding", "refused", "trip"]
+
+TAMPERED = "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
+
+
+class ReferenceCalled(BaseException):
+    """Raised by a reference answer called while a probe runs the student's function."""
+
+
+_CALLED: list[str] = []
+"""Non-empty once a guarded reference was called (kept even if the student's code swallows the exception)."""
+
+
+def trip() -> Any:
+    """Record that a guarded reference was called, and refuse to answer."""
+    _CALLED.append("called")
+    raise ReferenceCalled
+
+
+def _tripwire(*args: Any, **kwargs: Any) -> Any:
+    # This code object runs as the guarded reference, with the *checks module's* globals: it may
+    # name builtins only, so it reaches this module through the import system.
+    return __import__("funcpipe_async.grading.checks._reach", fromlist=["trip"]).trip()
+
+
+@contextmanager
+def guarding(reference: Callable[..., Any]) -> Iterator[list[str]]:
+    """While a probe runs the student's function, the checks module's ``reference`` answer (a
+    public name, which the set-up cell's import makes reachable) raises instead of answering,
+    under whatever name the student's code holds it; the list it yields says whether it was called.
+    (The other way: :func:`reaches`, which reads the student's code instead of running it.)"""
+    if not isinstance(reference, types.FunctionType):  # pragma: no cover - the references are plain functions
+        raise TypeError(f"{reference!r} is not a plain function")
+    code = reference.__code__
+    _CALLED.clear()
+    reference.__code__ = _tripwire.__code__
+    try:
+        yield _CALLED
+    finally:
+        reference.__code__ = code
+
+
+def refused(name: str, reference: str, task: str) -> str:
+    """The feedback for a student function that calls the grader's own answer."""
+    return (
+        f"{name} calls {reference}, the grader's own answer (the exercise's checks module defines it to check "
+        f"yours against): an answer computed by the grader earns no points — {task}"
+    )
 
 
 def reaches(fn: object, references: Mapping[str, object]) -> list[str]:

@@ -36,10 +36,8 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import FunctionType
 from typing import Any
 
 from hypothesis import strategies as st
@@ -49,6 +47,10 @@ from funcpipe_async.fairness import Tenant, poisson_arrivals
 from funcpipe_async.fairness_measures import percentile
 from funcpipe_async.fakes import hash_embedding
 from funcpipe_async.grading import kit
+from funcpipe_async.grading.checks._reach import TAMPERED as _TAMPERED
+from funcpipe_async.grading.checks._reach import ReferenceCalled as _ReferenceCalled
+from funcpipe_async.grading.checks._reach import guarding as _guarding
+from funcpipe_async.grading.checks._reach import refused as _refused
 from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.plan import AsyncPlan, async_bind, async_fail, async_lift, async_pure
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
@@ -103,44 +105,6 @@ def serve_latencies(policy: BatchPolicy, arrivals: Sequence[float]) -> tuple[lis
 
 # ---------------------------------------------------------------------------------------------
 # Shared by the judges and the probes
-
-_TAMPERED = "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
-
-
-class _ReferenceCalled(BaseException):
-    """Raised by a reference answer called while a probe runs the student's function."""
-
-
-_CALLED: list[str] = []
-"""Non-empty once a guarded reference was called (kept even if the student's code swallows the exception)."""
-
-
-def _tripwire(*args: Any, **kwargs: Any) -> Any:
-    _CALLED.append("called")
-    raise _ReferenceCalled
-
-
-@contextmanager
-def _guarding(reference: Callable[..., Any]) -> Iterator[list[str]]:
-    """While a probe runs the student's function, this module's ``reference`` answer (a public
-    name, which the set-up cell's import makes reachable) raises instead of answering, under
-    whatever name the student's code holds it; the list it yields says whether it was called."""
-    if not isinstance(reference, FunctionType):  # pragma: no cover - the references are plain functions
-        raise TypeError(f"{reference!r} is not a plain function")
-    code = reference.__code__
-    _CALLED.clear()
-    reference.__code__ = _tripwire.__code__
-    try:
-        yield _CALLED
-    finally:
-        reference.__code__ = code
-
-
-def _refused(name: str, reference: str, task: str) -> str:
-    return (
-        f"{name} calls {reference}, the grader's own answer (the exercise's checks module defines it to check "
-        f"yours against): an answer computed by the grader earns no points — {task}"
-    )
 
 
 def _int(value: object) -> int:

@@ -40,10 +40,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import FunctionType
 from typing import Any
 
 from hypothesis import strategies as st
@@ -51,6 +49,8 @@ from hypothesis import strategies as st
 from funcpipe_async import EffectLog, LawReport, Observation, PlanScript, ScriptOp, plan_scripts
 from funcpipe_async.gather import async_gather, async_sequence
 from funcpipe_async.grading import kit, protocol
+from funcpipe_async.grading.checks._reach import TAMPERED as _TAMPERED
+from funcpipe_async.grading.checks._reach import guarding as _guarding
 from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.plan import AsyncPlan, async_bind, async_lift, async_map, async_settle
 from funcpipe_async.policies import async_timeout
@@ -77,38 +77,6 @@ async def _pause(seconds: float) -> Result[None, ErrInfo]:
 
 def _later(seconds: float, plan: AsyncPlan[Any]) -> AsyncPlan[Any]:
     return async_bind(async_lift(lambda: _pause(seconds)), lambda _: plan)
-
-
-_TAMPERED = "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
-
-
-class _ReferenceCalled(BaseException):
-    """Raised by the reference answer called while a probe runs the student's function."""
-
-
-_CALLED: list[str] = []
-"""Non-empty once the guarded reference was called (kept even if the student's code swallows the exception)."""
-
-
-def _tripwire(*args: Any, **kwargs: Any) -> Any:
-    _CALLED.append("called")
-    raise _ReferenceCalled
-
-
-@contextmanager
-def _guarding(reference: Callable[..., Any]) -> Iterator[list[str]]:
-    """While a probe runs the student's function, this module's ``reference`` answer (a public
-    name, importable from the worker) raises instead of answering, under whatever name the
-    student's code holds it; the list it yields says whether it was called."""
-    if not isinstance(reference, FunctionType):  # pragma: no cover - the reference is a plain function
-        raise TypeError(f"{reference!r} is not a plain function")
-    code = reference.__code__
-    _CALLED.clear()
-    reference.__code__ = _tripwire.__code__
-    try:
-        yield _CALLED
-    finally:
-        reference.__code__ = code
 
 
 def _named(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
