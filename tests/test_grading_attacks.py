@@ -232,6 +232,30 @@ def test_fresh_examples_every_run_and_a_seed_replays_them() -> None:
         examples(1, tabulated)  # …and not a grading run
 
 
+def test_a_tasks_known_cases_come_before_every_generated_one() -> None:
+    # The boundary cases a check writes out (``known``) run first, whatever the seed, so a
+    # mistake only they reveal is caught by every run with the same feedback.
+    from hypothesis import strategies as st
+
+    seen: list[int] = []
+    kit.SEED = 7
+    try:
+        kit.for_all(st.integers(0, 10**9), seen.append, examples=5, known=[-1, -2])
+        with pytest.raises(kit.CheckFailed, match="-2 is the boundary"):
+            kit.for_all(st.integers(0, 10**9), _refuse(-2), examples=5, known=[-1, -2])
+    finally:
+        kit.SEED = None
+    assert seen[:2] == [-1, -2] and all(x >= 0 for x in seen[2:]) and len(seen) > 5
+
+
+def _refuse(bad: int) -> Callable[[int], None]:
+    def prop(x: int) -> None:
+        if x == bad:
+            raise kit.CheckFailed(f"{bad} is the boundary")
+
+    return prop
+
+
 def test_strict_refuses_to_run_unconfined(tmp_path: Path) -> None:
     write(load(SOLUTION), tmp_path / f"{SLUG}.ipynb")
     env = {**os.environ, "FUNCPIPE_GRADING_UNCONFINED": "1"}

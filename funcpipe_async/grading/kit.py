@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from hypothesis import Phase, given, seed, settings
@@ -243,17 +243,26 @@ def run_awaitable(awaitable: Awaitable[object]) -> None:
     run_sync(async_lift(wait))
 
 
-def for_all(strategy: st.SearchStrategy[X], prop: Callable[[X], None], *, examples: int = EXAMPLES) -> None:
+def for_all(
+    strategy: st.SearchStrategy[X],
+    prop: Callable[[X], None],
+    *,
+    examples: int = EXAMPLES,
+    known: Sequence[X] = (),
+) -> None:
     """Run ``prop`` on generated examples; the first failing example's verdict is raised.
 
-    Two rounds: first the course's fixed examples (derandomized, simplest first: the same for
-    every run, so a known mistake always meets the example that explains it best), then, when
-    the grading run has a :data:`SEED`, as many again drawn fresh from it (recorded in the
-    report, so a disputed grade can be replayed) — a table of the fixed examples' answers
-    fails there.  No example database, no deadline, quiet, and no shrinking: shrinking a
+    Two rounds: first the course's fixed examples — ``known`` (the boundary cases a task is
+    about, written out so no version of Hypothesis can miss them), then derandomized ones,
+    simplest first: the same for every run, so a known mistake always meets the example that
+    explains it best — then, when the grading run has a :data:`SEED`, as many again drawn
+    fresh from it (recorded in the report, so a disputed grade can be replayed): a table of
+    the fixed examples' answers fails there.  No example database, no deadline, quiet, and no shrinking: shrinking a
     failure costs seconds per task, and a check's message should explain its example in
     words (the part of it that matters) anyway.
     """
+    for case in known:
+        prop(case)
     _for_all_once(strategy, prop, examples, None)
     if SEED is not None:
         _for_all_once(strategy, prop, examples, SEED)

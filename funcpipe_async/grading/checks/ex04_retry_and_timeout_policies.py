@@ -178,6 +178,12 @@ _NO_CAP = (
 )
 """Six attempts fit only on the capped schedule (the uncapped one, 0.25, 0.75, 2.25 … s, fits three)."""
 
+_ON_A_WORST_CASE = (
+    RetryPolicy(max_attempts=4, backoff=ExponentialBackoff(initial=0.5, factor=2, cap=1.5), attempt_timeout=1),
+    4.5,
+)
+"""Three attempts' worst case is 3 × 1 + 0.5 + 1 = 4.5 s, the deadline itself: only two fit."""
+
 
 def _hanging_attempts(policy: RetryPolicy) -> tuple[int, Result[Any, ErrInfo], float]:
     """Drive ``policy`` on virtual time against a dependency that always hangs (in the judge: no student code)."""
@@ -331,8 +337,7 @@ def judge_fit_to_deadline(worker: Worker) -> str:
                 f"expected {kit.show(expected, 240)}, {doing} gave {shown}"
             )
 
-    prop(_NO_CAP)  # first: the cap matters here, whatever the run's seed
-    kit.for_all(_fit_cases(), prop)
+    kit.for_all(_fit_cases(), prop, known=[_NO_CAP, _ON_A_WORST_CASE])
     return (
         "keeps as many attempts as fit strictly before the deadline (attempts × attempt_timeout + the "
         "un-jittered, capped waits), never more than the policy allowed; refuses a deadline no attempt fits"
