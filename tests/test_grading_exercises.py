@@ -23,6 +23,7 @@ from grading_fixtures import ex01
 from grading_fixtures.build import load, with_cells, write
 
 from funcpipe_async.grading import Limits, Report, exercise_slugs, grade_folder, load_exercise
+from funcpipe_async.grading.runner import grade_submissions
 
 ROOT = Path(__file__).resolve().parents[1]
 SLUGS = exercise_slugs()
@@ -140,21 +141,24 @@ def test_a_solution_without_a_span_in_a_task_is_refused(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
-    """Grade, in one parallel run: each solution, each untouched exercise, and every mutant."""
+    """Grade each solution and each untouched exercise on a fresh seed, and every mutant on the
+    fixed examples alone: a known mistake must be caught there, whatever a run's seed."""
     folder = tmp_path_factory.mktemp("submissions")
     for slug in SLUGS:
         write(load(ROOT / "solutions" / f"{slug}.ipynb"), folder / "solution" / f"{slug}.ipynb")
         write(load(ROOT / "exercises" / f"{slug}.ipynb"), folder / "untouched" / f"{slug}.ipynb")
+    mutants = tmp_path_factory.mktemp("mutants")
     for slug in SLUGS:
         solution = load(ROOT / "solutions" / f"{slug}.ipynb")
-        for task_id, mutants in fixtures(slug).MUTANTS.items():
-            for name in mutants:
+        for task_id, cells in fixtures(slug).MUTANTS.items():
+            for name in cells:
                 # a renamed file in a folder per exercise: the folder names the exercise
                 write(
-                    with_cells(solution, {task_id: mutants[name]}),
-                    folder / "mutant" / slug / f"{slug[:2]} {task_id} {name}.ipynb",
+                    with_cells(solution, {task_id: cells[name]}),
+                    mutants / "mutant" / slug / f"{slug[:2]} {task_id} {name}.ipynb",
                 )
     reports = grade_folder(folder, limits=Limits(seconds=10))
+    reports += grade_folder(mutants, limits=Limits(seconds=10), fresh=False)
     return {_key(r.submission): r for r in reports}
 
 
@@ -200,18 +204,31 @@ def test_each_mutant_loses_exactly_its_task(graded: dict[str, Report], slug: str
 
 
 def test_a_seed_replays_a_grading_run(graded: dict[str, Report], tmp_path: Path) -> None:
-    # Every run draws fresh examples; the same submission graded again with the first run's
-    # seed gives byte-identical verdicts (fixed hash seed too), so a disputed grade can be replayed.
+    # Every run draws fresh examples after the fixed ones; grading again with a run's seed gives
+    # byte-identical verdicts (fixed hash seed too), so a disputed grade can be replayed.  A
+    # known mistake is caught on the fixed examples: the same verdict as with no fresh ones.
     solution = load(ROOT / "solutions" / "01_async_await_as_descriptions.ipynb")
     again = with_cells(solution, {"t2": ex01.MUTANTS["t2"]["no short-circuit"]})
     write(again, tmp_path / "01_async_await_as_descriptions" / "t2 no short-circuit.ipynb")
-    first = graded["mutant/01 t2 no short-circuit"]
-    assert first.seed is not None
-    (report,) = grade_folder(tmp_path, limits=Limits(seconds=10), seed=first.seed)
-    assert json.dumps({**report.to_dict(), "submission": ""}) == json.dumps({**first.to_dict(), "submission": ""})
+    seed = graded["solution/01_async_await_as_descriptions"].seed
+    assert seed is not None
+    (first,) = grade_folder(tmp_path, limits=Limits(seconds=10), seed=seed)
+    (second,) = grade_folder(tmp_path, limits=Limits(seconds=10), seed=seed)
+    assert first.seed == second.seed == seed
+    assert json.dumps(first.to_dict()) == json.dumps(second.to_dict())
+    fixed = graded["mutant/01 t2 no short-circuit"]
+    assert fixed.seed is None
+    assert json.dumps({**first.to_dict(), "submission": "", "seed": None}) == json.dumps(
+        {**fixed.to_dict(), "submission": ""}
+    )
 
 
 def test_solutions_pass_whatever_the_seed(graded: dict[str, Report]) -> None:
-    # The module's run drew a fresh seed; passing feedback does not depend on it.
-    seeds = {r.seed for r in graded.values()}
+    # The solutions' run drew a fresh seed; passing feedback does not depend on it.
+    seeds = {r.seed for key, r in graded.items() if not key.startswith("mutant/")}
     assert len(seeds) == 1 and None not in seeds
+
+
+def test_fixed_examples_only_is_asked_for_without_a_seed() -> None:
+    with pytest.raises(ValueError, match="seed=None with fresh=False"):
+        grade_submissions([], seed=1, fresh=False)

@@ -71,11 +71,13 @@ def grade_notebook(
     limits: Limits = Limits(),
     jobs: int | None = None,
     seed: int | None = None,
+    fresh: bool = True,
     strict: bool = False,
 ) -> Report:
     """Grade one saved notebook (its folder is hidden from the workers)."""
     item = load_submission(path, str(path), exercise)
-    return grade_submissions([item], limits, jobs, seed=seed, strict=strict, hidden=[path.resolve().parent])[0]
+    hidden = [path.resolve().parent]
+    return grade_submissions([item], limits, jobs, seed=seed, fresh=fresh, strict=strict, hidden=hidden)[0]
 
 
 def find_notebooks(folder: Path) -> list[Path]:
@@ -104,12 +106,14 @@ def grade_folder(
     limits: Limits = Limits(),
     jobs: int | None = None,
     seed: int | None = None,
+    fresh: bool = True,
     strict: bool = False,
     hidden: Sequence[Path] = (),
 ) -> list[Report]:
     """Grade every notebook under ``folder``; one report per file, in path order.
 
     The workers see neither ``folder`` nor anything in ``hidden`` (the gradebook's folder).
+    ``seed`` and ``fresh`` are :func:`~funcpipe_async.grading.runner.grade_submissions`'s.
     """
     items: list[Graded] = []
     slots: list[tuple[str, str] | int] = []  # an index into items, or (name, why it cannot be graded)
@@ -129,7 +133,13 @@ def grade_folder(
     fallback = load_exercise(slug) if slug in exercise_slugs() else None
     graded = (
         grade_submissions(
-            items, limits, jobs, seed=seed, strict=strict, hidden=[folder.resolve(), *(h.resolve() for h in hidden)]
+            items,
+            limits,
+            jobs,
+            seed=seed,
+            fresh=fresh,
+            strict=strict,
+            hidden=[folder.resolve(), *(h.resolve() for h in hidden)],
         )
         if items
         else []

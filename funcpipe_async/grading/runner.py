@@ -11,7 +11,9 @@ pool of ``jobs`` threads (default: one per CPU core); each thread only waits for
   clock is only a generous outer bound (``Limits.wall``), so a loaded machine does not fail
   a genuine solution.
 * Each grading run draws a fresh ``seed`` for the judges' generated examples (recorded in
-  every report; pass it back to replay a disputed grade).
+  every report; pass it back to replay a disputed grade).  ``fresh=False`` keeps to the
+  course's fixed examples (the course's tests use it to show that every known mistake is
+  caught there, whatever the seed).
 * The judge reports on its stdout, a file only it holds; when it has finished (or its time
   is up) its whole process group is killed, and it is always reaped.
 * ``strict=True`` (instructor grading) refuses to run without confinement
@@ -84,7 +86,7 @@ class Limits:
 class Setting:
     """What every job of one grading run shares: the seed, the confinement, the folders to hide."""
 
-    seed: int
+    seed: int | None  # None: the fixed examples only
     confinement: confine.Confinement
     hidden: tuple[str, ...] = ()
 
@@ -250,14 +252,19 @@ def grade_submissions(
     jobs: int | None = None,
     *,
     seed: int | None = None,
+    fresh: bool = True,
     strict: bool = False,
     hidden: Sequence[Path | str] = (),
 ) -> list[Report]:
     """Grade every task of every submission, ``jobs`` judges at a time; reports in input order.
 
-    ``seed`` (default: fresh) draws the examples; ``hidden`` are folders the workers must not
-    see (the submissions, the gradebook's folder); ``strict`` refuses to run unconfined.
+    ``seed`` (default: fresh) draws the examples after the fixed ones; ``fresh=False`` grades
+    on the fixed examples only (the reports' seed is then ``None``).  ``hidden`` are folders
+    the workers must not see (the submissions, the gradebook's folder); ``strict`` refuses to
+    run unconfined.
     """
+    if not fresh and seed is not None:
+        raise ValueError("a seed draws fresh examples: pass seed=None with fresh=False")
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise ValueError(f"jobs must be at least 1, got {workers}")
@@ -267,7 +274,11 @@ def grade_submissions(
             "--strict grading needs confinement (Linux with util-linux's unshare, as root or with "
             "user namespaces enabled); this machine offers none, so nothing was graded"
         )
-    setting = Setting(new_seed() if seed is None else seed, confinement, tuple(os.path.abspath(h) for h in hidden))
+    setting = Setting(
+        (new_seed() if seed is None else seed) if fresh else None,
+        confinement,
+        tuple(os.path.abspath(h) for h in hidden),
+    )
     pairs = [(i, task) for i, item in enumerate(items) for task in item.exercise.tasks]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {
@@ -298,8 +309,11 @@ def grade_submission(
     jobs: int | None = None,
     *,
     seed: int | None = None,
+    fresh: bool = True,
     strict: bool = False,
     hidden: Sequence[Path | str] = (),
 ) -> Report:
     """Grade one submission (its tasks in parallel)."""
-    return grade_submissions([Graded(exercise, submission)], limits, jobs, seed=seed, strict=strict, hidden=hidden)[0]
+    return grade_submissions(
+        [Graded(exercise, submission)], limits, jobs, seed=seed, fresh=fresh, strict=strict, hidden=hidden
+    )[0]
