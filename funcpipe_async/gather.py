@@ -62,14 +62,10 @@ __creates_tasks__ = True  # the package's one task-creating module (see funcpipe
 A = TypeVar("A")
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class _Gather(PlanNode[list[A]]):
-    __slots__ = ("plans", "concurrency")
     plans: tuple[AsyncPlan[A], ...]
     concurrency: int
-
-    def __init__(self, plans: tuple[AsyncPlan[A], ...], concurrency: int) -> None:
-        object.__setattr__(self, "plans", plans)
-        object.__setattr__(self, "concurrency", concurrency)
 
     def __call__(self) -> Coroutine[Any, Any, Result[list[A], ErrInfo]]:
         if self.concurrency == 1 or len(self.plans) <= 1:

@@ -177,22 +177,13 @@ def paced(items: Iterable[A], every: float) -> Callable[[], AsyncIterator[A]]:
     return produce
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class _Pipeline(PlanNode[PipelineReport[Any]]):
-    __slots__ = ("source", "stages", "probe", "collect", "ordered")
     source: Any
     stages: tuple[Stage[Any, Any], ...]
     probe: Trace | None
     collect: bool
     ordered: bool
-
-    def __init__(
-        self, source: Any, stages: tuple[Stage[Any, Any], ...], probe: Trace | None, collect: bool, ordered: bool
-    ) -> None:
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "stages", stages)
-        object.__setattr__(self, "probe", probe)
-        object.__setattr__(self, "collect", collect)
-        object.__setattr__(self, "ordered", ordered)
 
     def __call__(self) -> Any:
         return _run_pipeline(self)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import inspect
 import types
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, Generic, TypeAlias, TypeVar
 
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
@@ -86,8 +87,9 @@ class PlanNode(Generic[A]):
     """Base class of the plan nodes built by this module.
 
     Calling a node returns a fresh coroutine that interprets the node (and everything it
-    binds to) with one iterative loop.  Nodes are immutable; ``repr`` shows the structure,
-    three levels deep, without memory addresses.
+    binds to) with one iterative loop.  Nodes are immutable (each subclass is a frozen,
+    slotted dataclass compared by identity); ``repr`` shows the structure, three levels
+    deep, without memory addresses.
     """
 
     __slots__ = ()
@@ -101,9 +103,6 @@ class PlanNode(Generic[A]):
     def __repr__(self) -> str:
         return self._repr(3)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
 
 def _node_repr(obj: object, depth: int) -> str:
     if isinstance(obj, PlanNode):
@@ -111,12 +110,9 @@ def _node_repr(obj: object, depth: int) -> str:
     return _describe(obj)
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class _Pure(PlanNode[A]):
-    __slots__ = ("result",)
     result: Result[A, ErrInfo]
-
-    def __init__(self, result: Result[A, ErrInfo]) -> None:
-        object.__setattr__(self, "result", result)
 
     def _repr(self, depth: int) -> str:
         match self.result:
@@ -127,38 +123,27 @@ class _Pure(PlanNode[A]):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class _Bind(PlanNode[B]):
-    __slots__ = ("plan", "f")
     plan: AsyncPlan[Any]
     f: Callable[[Any], AsyncPlan[B]]
-
-    def __init__(self, plan: AsyncPlan[Any], f: Callable[[Any], AsyncPlan[B]]) -> None:
-        object.__setattr__(self, "plan", plan)
-        object.__setattr__(self, "f", f)
 
     def _repr(self, depth: int) -> str:
         return f"async_bind({_node_repr(self.plan, depth - 1)}, {_describe(self.f)})"
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class _Map(PlanNode[B]):
-    __slots__ = ("plan", "f")
     plan: AsyncPlan[Any]
     f: Callable[[Any], B]
-
-    def __init__(self, plan: AsyncPlan[Any], f: Callable[[Any], B]) -> None:
-        object.__setattr__(self, "plan", plan)
-        object.__setattr__(self, "f", f)
 
     def _repr(self, depth: int) -> str:
         return f"async_map({_node_repr(self.plan, depth - 1)}, {_describe(self.f)})"
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class _Lift(PlanNode[A]):
-    __slots__ = ("make",)
     make: Callable[[], Awaitable[Result[A, ErrInfo]]]
-
-    def __init__(self, make: Callable[[], Awaitable[Result[A, ErrInfo]]]) -> None:
-        object.__setattr__(self, "make", make)
 
     def __call__(self) -> Coroutine[Any, Any, Result[A, ErrInfo]]:
         return _run_leaf(self.make)  # a lone leaf needs no continuation stack
@@ -234,12 +219,9 @@ def async_lift(make_coro: Callable[[], Awaitable[Result[A, ErrInfo]]]) -> AsyncP
     return _Lift(make_coro)
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class _Settle(PlanNode[Result[A, ErrInfo]]):
-    __slots__ = ("plan",)
     plan: AsyncPlan[A]
-
-    def __init__(self, plan: AsyncPlan[A]) -> None:
-        object.__setattr__(self, "plan", plan)
 
     def __call__(self) -> Coroutine[Any, Any, Result[Result[A, ErrInfo], ErrInfo]]:
         return _settle(self.plan)

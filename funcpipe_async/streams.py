@@ -60,6 +60,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from funcpipe_async.chunking import BatchPolicy, BatchState, batch_due, batch_flush, batch_offer, batch_tick
@@ -120,6 +121,7 @@ def _check_count(what: str, n: object, minimum: int) -> int:
     return n
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Stream(Generic[A]):
     """A replayable description of a lazy, pull-based async sequence of ``A``.
 
@@ -131,16 +133,8 @@ class Stream(Generic[A]):
     that builds them.
     """
 
-    __slots__ = ("_make", "_text")
     _make: Callable[[], AsyncGenerator[A, None]]
     _text: str
-
-    def __init__(self, make: Callable[[], AsyncGenerator[A, None]], text: str) -> None:
-        object.__setattr__(self, "_make", make)
-        object.__setattr__(self, "_text", text)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Stream is immutable")
 
     def __repr__(self) -> str:
         return self._text
@@ -341,26 +335,20 @@ class Stream(Generic[A]):
         """A plan: run the stream once, combining items with ``f(acc, x)`` from ``initial``.
         ``Ok(acc)`` at the end, or the ``Err`` that ended the stream."""
         _check_callable("Stream.fold", f)
-        return _Terminal(self, f"fold({initial!r}, {_describe(f)})", lambda: initial, f)
+        return _Terminal(self, lambda: initial, f, f"{self._text}.fold({initial!r}, {_describe(f)})")
 
     def to_list(self) -> AsyncPlan[list[A]]:
         """A plan: run the stream once and collect every item (``Ok(list)``), or the ``Err``
         that ended it.  Never use it on an infinite stream without a ``take`` first."""
 
-        return _Terminal(self, "to_list()", list, _append)
+        return _Terminal(self, list, _append, f"{self._text}.to_list()")
 
     def for_each(self, f: Callable[[A], AsyncPlan[Any]]) -> AsyncPlan[int]:
         """A plan: run ``f(x)`` for every item, one at a time; ``Ok(count)`` of items
         handled, or the first ``Err`` (which stops the run and closes the sources)."""
         _check_callable("Stream.for_each", f)
         counted = self.map_plan(f)
-        return _Terminal(
-            counted,
-            f"for_each({_describe(f)})",
-            lambda: 0,
-            lambda n, _: n + 1,
-            text=f"{self._text}.for_each({_describe(f)})",
-        )
+        return _Terminal(counted, lambda: 0, lambda n, _: n + 1, f"{self._text}.for_each({_describe(f)})")
 
 
 def _append(acc: list[A], x: A) -> list[A]:
@@ -368,30 +356,14 @@ def _append(acc: list[A], x: A) -> list[A]:
     return acc
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class _Terminal(PlanNode[B]):
-    """The plan a terminal method returns: one run of a stream, folded, closed."""
+    """The plan a terminal method returns: one run of a stream, folded, closed; ``text`` is its repr."""
 
-    __slots__ = ("stream", "label", "initial", "step", "text")
     stream: Stream[Any]
-    label: str
     initial: Callable[[], B]
     step: Callable[[B, Any], B]
     text: str
-
-    def __init__(
-        self,
-        stream: Stream[Any],
-        label: str,
-        initial: Callable[[], B],
-        step: Callable[[B, Any], B],
-        *,
-        text: str | None = None,
-    ) -> None:
-        object.__setattr__(self, "stream", stream)
-        object.__setattr__(self, "label", label)
-        object.__setattr__(self, "initial", initial)
-        object.__setattr__(self, "step", step)
-        object.__setattr__(self, "text", text if text is not None else f"{stream!r}.{label}")
 
     def __call__(self) -> Any:
         return _drain(self.stream, self.initial, self.step)

@@ -370,8 +370,10 @@ def test_repr_of_a_local_function_has_no_locals_marker() -> None:
 
 def test_plan_nodes_are_immutable() -> None:
     plan = async_bind(async_pure(1), inc_plan)
-    with pytest.raises(AttributeError, match="immutable"):
+    with pytest.raises(AttributeError, match="cannot assign to field 'f'"):
         plan.f = inc  # type: ignore[attr-defined]
+    assert not hasattr(plan, "__dict__")  # slotted: no attribute can be added either
+    assert plan != async_bind(async_pure(1), inc_plan)  # compared by identity, like functions
     assert run_sync(plan) == Ok(2)
 
 
