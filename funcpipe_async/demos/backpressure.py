@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 
 from funcpipe_async.pipelines import Stage, pipeline
 from funcpipe_async.plan import AsyncPlan, async_lift
-from funcpipe_async.plots import DEMO_CSS, course_rc, demo_png, projector_rc
+from funcpipe_async.plots import course_rc, demo_png, projector_rc
 from funcpipe_async.queue_measures import LittlesLaw, littles_law
 from funcpipe_async.queues import DEQUEUE, DROP, ENQUEUE, REJECT, QueuePolicy
 from funcpipe_async.result import Err, ErrInfo, Ok, Result
@@ -457,57 +457,19 @@ def backpressure_demo(
     Laid out for a projector: the whole demo fits a 1280×720 screen in JupyterLab's
     Presentation Mode, the figure is shown at the pixel size it is drawn at, and the chosen
     strategy is marked by colour, weight and a ✓."""
-    import ipywidgets as widgets
+    from funcpipe_async.demos._widgets import choice, demo_box, live, slider
 
-    layout, style = widgets.Layout(width=f"{DEMO_CONTROLS_PX}px"), {"description_width": "110px"}
-    producer = widgets.FloatSlider(
-        value=producer_rate,
-        min=0.5,
-        max=12,
-        step=0.5,
-        description="producer /s",
-        continuous_update=False,
-        layout=layout,
-        style=style,
-    )
-    consumer = widgets.FloatSlider(
-        value=consumer_rate,
-        min=0.5,
-        max=12,
-        step=0.5,
-        description="consumer /s",
-        continuous_update=False,
-        layout=layout,
-        style=style,
-    )
-    cap = widgets.IntSlider(
-        value=capacity, min=1, max=50, description="capacity", continuous_update=False, layout=layout, style=style
-    )
-    menu = widgets.ToggleButtons(
-        options=list(STRATEGIES),
-        value=strategy,
-        description="strategy",
-        layout=layout,
-        style={"description_width": "110px", "button_width": "180px"},
-    )
-    width, height = DEMO_FIGURE_PX
-    image = widgets.Image(
-        format="png", layout=widgets.Layout(width=f"{width}px", height=f"{height}px", flex="0 0 auto")
-    )
-    text = widgets.HTML(layout=widgets.Layout(width=f"{width}px"))
+    width = DEMO_CONTROLS_PX
+    producer = slider(producer_rate, 0.5, 12, "producer /s", step=0.5, width=width)
+    consumer = slider(consumer_rate, 0.5, 12, "consumer /s", step=0.5, width=width)
+    cap = slider(capacity, 1, 50, "capacity", width=width)
+    menu = choice(STRATEGIES, strategy, "strategy", width=width, button_px=180)
+    box, image, text = demo_box([producer, consumer, cap, menu], DEMO_FIGURE_PX)
 
     def update(_: object = None) -> None:
         png, summary = redraw_backpressure_png(producer.value, consumer.value, cap.value, menu.value, seed=seed)
-        menu.icons = ["check" if option == menu.value else "" for option in STRATEGIES]
         image.value = png
         text.value = backpressure_summary_html(summary)
 
-    for w in (producer, consumer, cap, menu):
-        w.observe(update, names="value")
-    update()
-    controls = widgets.VBox([producer, consumer, cap, menu], layout=widgets.Layout(flex="0 0 auto"))
-    box = widgets.HBox(
-        [controls, widgets.VBox([image, text]), widgets.HTML(DEMO_CSS)], layout=widgets.Layout(align_items="flex-start")
-    )
-    box.add_class("funcpipe-demo")
+    live([producer, consumer, cap, menu], update)
     return box

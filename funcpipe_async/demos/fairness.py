@@ -45,7 +45,7 @@ from funcpipe_async.fairness import (
     simulate_schedule,
 )
 from funcpipe_async.fairness_measures import Completion, jain_index, max_min_shares, percentile, tenant_stats
-from funcpipe_async.plots import DEMO_CSS, course_rc, min_text_px, projector_rc
+from funcpipe_async.plots import course_rc, min_text_px, projector_rc
 from funcpipe_async.trace import format_table
 
 __all__ = [
@@ -499,58 +499,18 @@ def fairness_demo(controls: FairnessControls | None = None) -> Any:
     marked on its button (colour, bold, ✓) and in the figure (its column's title)."""
     import ipywidgets as widgets
 
-    start = controls or FairnessControls()
-    big = widgets.Layout(width=f"{DEMO_CONTROLS_PX}px")
-    style = {"description_width": "110px"}
-    count = widgets.IntSlider(
-        value=start.tenants,
-        min=1,
-        max=len(TENANT_NAMES),
-        description="tenants",
-        layout=big,
-        style=style,
-        continuous_update=False,
+    from funcpipe_async.demos._widgets import choice, demo_box, live, slider
+
+    start, width = controls or FairnessControls(), DEMO_CONTROLS_PX
+    count = slider(start.tenants, 1, len(TENANT_NAMES), "tenants", width=width)
+    scheduler = choice(
+        ["FIFO", "round robin", "deficit round robin"], start.scheduler, "scheduler", width=width, button_px=290
     )
-    options = ["FIFO", "round robin", "deficit round robin"]
-    scheduler = widgets.ToggleButtons(
-        options=options,
-        value=start.scheduler,
-        description="scheduler",
-        layout=big,
-        style={"description_width": "110px", "button_width": "290px"},
-    )
-    rates = [
-        widgets.FloatSlider(
-            value=start.rates[i],
-            min=0.0,
-            max=20.0,
-            step=0.5,
-            description=f"{TENANT_NAMES[i].removeprefix('tenant ')} req/s",
-            layout=big,
-            style=style,
-            continuous_update=False,
-        )
-        for i in range(len(TENANT_NAMES))
-    ]
-    weights = [
-        widgets.FloatSlider(
-            value=start.weights[i],
-            min=0.5,
-            max=5.0,
-            step=0.5,
-            description=f"{TENANT_NAMES[i].removeprefix('tenant ')} weight",
-            layout=big,
-            style=style,
-            continuous_update=False,
-        )
-        for i in range(len(TENANT_NAMES))
-    ]
-    width, height = DEMO_FIGURE_PX
-    image = widgets.Image(
-        format="png", layout=widgets.Layout(width=f"{width}px", height=f"{height}px", flex="0 0 auto")
-    )
-    table = widgets.HTML(layout=widgets.Layout(width=f"{width}px"))
+    names = [name.removeprefix("tenant ") for name in TENANT_NAMES]
+    rates = [slider(start.rates[i], 0.0, 20.0, f"{n} req/s", step=0.5, width=width) for i, n in enumerate(names)]
+    weights = [slider(start.weights[i], 0.5, 5.0, f"{n} weight", step=0.5, width=width) for i, n in enumerate(names)]
     rows = [widgets.VBox([r, w]) for r, w in zip(rates, weights)]
+    box, image, table = demo_box([count, scheduler, *rows], DEMO_FIGURE_PX, "funcpipe-fairness-demo")
 
     def current() -> FairnessControls:
         return FairnessControls(
@@ -569,21 +529,11 @@ def fairness_demo(controls: FairnessControls | None = None) -> Any:
     def update(_: object = None) -> None:
         for i, row in enumerate(rows):
             row.layout.display = "" if i < count.value else "none"
-        scheduler.icons = ["check" if option == scheduler.value else "" for option in options]
         png, text = redraw_fairness_png(current(), view)
         image.value = png
         table.value = (
             f"<pre style='font-size:14px;white-space:pre;overflow-x:auto;margin:4px 0'>{html.escape(text)}</pre>"
         )
 
-    for w in [count, scheduler, *rates, *weights]:
-        w.observe(update, names="value")
-    update()
-    controls_box = widgets.VBox([count, scheduler, *rows], layout=widgets.Layout(flex="0 0 auto"))
-    box = widgets.HBox(
-        [controls_box, widgets.VBox([image, table]), widgets.HTML(DEMO_CSS)],
-        layout=widgets.Layout(align_items="flex-start"),
-    )
-    box.add_class("funcpipe-demo")
-    box.add_class("funcpipe-fairness-demo")
+    live([count, scheduler, *rates, *weights], update)
     return box
