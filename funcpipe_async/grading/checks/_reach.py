@@ -20,7 +20,17 @@ from typing import Any
 from funcpipe_async.grading import kit
 from funcpipe_async.grading.spec import Worker
 
-__all__ = ["reaches", "prober", "refuse_borrowed", "TAMPERED", "ReferenceCalled", "guarding", "refused", "trip"]
+__all__ = [
+    "reaches",
+    "prober",
+    "refuse_borrowed",
+    "TAMPERED",
+    "ReferenceCalled",
+    "guarding",
+    "call_guarded",
+    "refused",
+    "trip",
+]
 
 TAMPERED = "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
 
@@ -50,6 +60,8 @@ def guarding(reference: Callable[..., Any]) -> Iterator[list[str]]:
     """While a probe runs the student's function, the checks module's ``reference`` answer (a
     public name, which the set-up cell's import makes reachable) raises instead of answering,
     under whatever name the student's code holds it; the list it yields says whether it was called.
+    Once it was, what the block raises (the :class:`ReferenceCalled`, or the verdict it led to)
+    is swallowed: the probe answers "reference" whatever the student's code did next.
     (The other way: :func:`reaches`, which reads the student's code instead of running it.)"""
     if not isinstance(reference, types.FunctionType):  # pragma: no cover - the references are plain functions
         raise TypeError(f"{reference!r} is not a plain function")
@@ -58,8 +70,30 @@ def guarding(reference: Callable[..., Any]) -> Iterator[list[str]]:
     reference.__code__ = _tripwire.__code__
     try:
         yield _CALLED
+    except (ReferenceCalled, Exception):
+        if not _CALLED:
+            raise
     finally:
         reference.__code__ = code
+
+
+def call_guarded(
+    reference: Callable[..., Any], name: str, fn: Callable[..., Any], *args: Any
+) -> tuple[Any, BaseException | None] | None:
+    """``fn(*args)`` — a student's pure function — with ``reference`` guarded: ``None`` when it
+    called the reference, else ``(value, None)``, or ``(None, error)`` for the exception it
+    raised (anything that is not an ``Exception``, such as ``SystemExit``, goes on up).  A
+    stub's ``NotImplementedError`` is :func:`kit.not_done`."""
+    with guarding(reference) as called:
+        try:
+            outcome: tuple[Any, BaseException | None] = (fn(*args), None)
+        except NotImplementedError:
+            raise kit.not_done(name) from None
+        except BaseException as error:  # noqa: BLE001 - a defect in student code is reported as data
+            if not called and not isinstance(error, Exception):
+                raise
+            outcome = (None, error)
+    return None if called else outcome
 
 
 def refused(name: str, reference: str, task: str) -> str:

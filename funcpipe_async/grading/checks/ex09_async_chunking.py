@@ -48,7 +48,7 @@ from funcpipe_async.fairness_measures import percentile
 from funcpipe_async.fakes import hash_embedding
 from funcpipe_async.grading import kit
 from funcpipe_async.grading.checks._reach import TAMPERED as _TAMPERED
-from funcpipe_async.grading.checks._reach import ReferenceCalled as _ReferenceCalled
+from funcpipe_async.grading.checks._reach import call_guarded as _call_guarded
 from funcpipe_async.grading.checks._reach import guarding as _guarding
 from funcpipe_async.grading.checks._reach import refused as _refused
 from funcpipe_async.grading.spec import Exercise, Task, Worker
@@ -105,6 +105,11 @@ def serve_latencies(policy: BatchPolicy, arrivals: Sequence[float]) -> tuple[lis
 
 # ---------------------------------------------------------------------------------------------
 # Shared by the judges and the probes
+
+
+def _raised(error: BaseException) -> dict[str, Any]:
+    """A probe's answer for a student function that raised ``error``."""
+    return {"outcome": "raised", "value_error": isinstance(error, ValueError), "error": kit.describe_exception(error)}
 
 
 def _int(value: object) -> int:
@@ -270,24 +275,12 @@ def _probe_token_batches(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     policy = BatchPolicy(int(payload["max_size"]), float(payload["max_wait"]))
     max_tokens = int(payload["max_tokens"])
     arrivals = [(float(t), int(w)) for t, w in payload["arrivals"]]
-    raised: BaseException | None = None
-    with _guarding(token_batches_reference) as called:
-        try:
-            value = token_batches(policy, max_tokens, arrivals)
-        except NotImplementedError:
-            raise kit.not_done("token_batches") from None
-        except BaseException as error:  # noqa: BLE001 - a defect in student code is reported as data
-            if not called and not isinstance(error, Exception):
-                raise
-            value, raised = None, error
-    if called:
+    got = _call_guarded(token_batches_reference, "token_batches", token_batches, policy, max_tokens, arrivals)
+    if got is None:
         return {"outcome": "reference"}
+    value, raised = got
     if raised is not None:
-        return {
-            "outcome": "raised",
-            "value_error": isinstance(raised, ValueError),
-            "error": kit.describe_exception(raised),
-        }
+        return _raised(raised)
     if not isinstance(value, (list, tuple)):
         return {"outcome": "not a list", "shown": kit.show(value)}
     flushes: list[list[Any]] = []
@@ -484,13 +477,9 @@ def _probe_embed(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     embedder = KeyedEmbedder(int(payload["seed"]), drops=drops)
     doing = f"embed_in_order(embedder, docs, {size}, {concurrency})"
     with _guarding(embed_in_order_reference) as called:
-        try:
-            plan = kit.as_plan(kit.call(embed_in_order, embedder, docs, size, concurrency, doing=doing), doing=doing)
-            built = [list(c) for c in embedder.calls]
-            result = None if built else kit.simulate(plan, doing=f"driving {doing} on {payload['shown']}")
-        except (_ReferenceCalled, kit.CheckFailed):
-            if not called:
-                raise
+        plan = kit.as_plan(kit.call(embed_in_order, embedder, docs, size, concurrency, doing=doing), doing=doing)
+        built = [list(c) for c in embedder.calls]
+        result = None if built else kit.simulate(plan, doing=f"driving {doing} on {payload['shown']}")
     if called:
         return {"outcome": "reference"}
     return {
@@ -638,24 +627,12 @@ def _probe_choose(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     choose_policy = kit.function(ns, "choose_policy")
     arrivals = [float(t) for t in payload["arrivals"]]
     budget = float(payload["budget"])
-    raised: BaseException | None = None
-    with _guarding(choose_policy_reference) as called:
-        try:
-            got = choose_policy(arrivals, budget)
-        except NotImplementedError:
-            raise kit.not_done("choose_policy") from None
-        except BaseException as error:  # noqa: BLE001 - a defect in student code is reported as data
-            if not called and not isinstance(error, Exception):
-                raise
-            got, raised = None, error
-    if called:
+    answered = _call_guarded(choose_policy_reference, "choose_policy", choose_policy, arrivals, budget)
+    if answered is None:
         return {"outcome": "reference"}
+    got, raised = answered
     if raised is not None:
-        return {
-            "outcome": "raised",
-            "value_error": isinstance(raised, ValueError),
-            "error": kit.describe_exception(raised),
-        }
+        return _raised(raised)
     if not isinstance(got, BatchPolicy):
         return {"outcome": "not a policy", "shown": kit.show(got)}
     return {"outcome": "returned", "policy": [got.max_size, got.max_wait], "shown": kit.show(got)}

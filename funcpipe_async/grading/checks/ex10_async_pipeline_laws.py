@@ -50,7 +50,7 @@ from funcpipe_async import EffectLog, LawReport, Observation, PlanScript, Script
 from funcpipe_async.gather import async_gather, async_sequence
 from funcpipe_async.grading import kit, protocol
 from funcpipe_async.grading.checks._reach import TAMPERED as _TAMPERED
-from funcpipe_async.grading.checks._reach import guarding as _guarding
+from funcpipe_async.grading.checks._reach import call_guarded as _call_guarded
 from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.plan import AsyncPlan, async_bind, async_lift, async_map, async_settle
 from funcpipe_async.policies import async_timeout
@@ -408,23 +408,17 @@ def _probe_same_work(ns: Mapping[str, Any], payload: Any) -> list[dict[str, Any]
     same_work = kit.function(ns, "same_work")
     pairs = [(_from_data(left), _from_data(right)) for left, right in payload["pairs"]]
     answers: list[dict[str, Any]] = []
-    with _guarding(same_work_reference) as called:
-        for left, right in pairs:
-            try:
-                verdict = same_work(left, right)
-            except NotImplementedError:
-                raise kit.not_done("same_work") from None
-            except BaseException as error:  # noqa: BLE001 - a defect in student code is reported as data
-                if not called and not isinstance(error, Exception):
-                    raise
-                answers.append({"outcome": "raised", "error": kit.describe_exception(error)})
-                continue
-            if isinstance(verdict, bool):
-                answers.append({"outcome": "bool", "value": verdict})
-            else:
-                answers.append({"outcome": "not a bool", "shown": kit.show(verdict)})
-    if called:
-        return [{"outcome": "reference"}]
+    for left, right in pairs:
+        got = _call_guarded(same_work_reference, "same_work", same_work, left, right)
+        if got is None:
+            return [{"outcome": "reference"}]
+        verdict, raised = got
+        if raised is not None:
+            answers.append({"outcome": "raised", "error": kit.describe_exception(raised)})
+        elif isinstance(verdict, bool):
+            answers.append({"outcome": "bool", "value": verdict})
+        else:
+            answers.append({"outcome": "not a bool", "shown": kit.show(verdict)})
     return answers
 
 
