@@ -36,6 +36,7 @@ from funcpipe_async.testing import quiet_course_settings
 
 __all__ = [
     "CheckFailed",
+    "TAMPERED",
     "NotDone",
     "not_done",
     "refuse_async",
@@ -59,6 +60,11 @@ EXAMPLES = 60
 SEED: int | None = None
 """The grading run's seed: :func:`for_all` draws its examples from it (``None``: derandomized).
 Each run of the grader draws a fresh one and records it in the report; ``--seed`` replays it."""
+
+
+TAMPERED = "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
+"""The verdict when a worker's answer does not have the shape its probe gives: only a
+submission that rewrote the probe (or the protocol) gets it."""
 
 
 class CheckFailed(AssertionError):

@@ -24,15 +24,12 @@ __all__ = [
     "reaches",
     "prober",
     "refuse_borrowed",
-    "TAMPERED",
     "ReferenceCalled",
     "guarding",
     "call_guarded",
     "refused",
     "trip",
 ]
-
-TAMPERED = "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
 
 
 class ReferenceCalled(BaseException):
@@ -144,7 +141,7 @@ def refuse_borrowed(worker: Worker, name: str) -> None:
     """Fail the task when the worker says the student's ``name`` reaches the grader's reference."""
     answer = worker.ask("reaches", name)
     if not isinstance(answer, list) or not all(isinstance(a, str) for a in answer):
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     if answer:
         raise kit.CheckFailed(
             f"{name} uses the grader's own reference answer ({', '.join(kit.show(a, 40) for a in answer)}), which "

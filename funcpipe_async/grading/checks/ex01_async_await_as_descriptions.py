@@ -226,7 +226,7 @@ def _answer_drives(answer: Any, drives: int) -> list[tuple[Any, list[str]]]:
         or len(answer) != drives
         or not all(isinstance(d, dict) and isinstance(d.get("calls"), list) for d in answer)
     ):
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     return [(d.get("result"), [str(c) for c in d["calls"]]) for d in answer]
 
 
@@ -426,9 +426,7 @@ def judge_assert_same_chain(worker: Worker) -> None:
         answer = worker.ask("same_chain", {"pair": [a, b], "user_id": user_id, "directory": directory.data()})
         outcome = answer.get("outcome") if isinstance(answer, dict) else None
         if outcome not in ("accepted", "rejected", "raised"):
-            raise kit.CheckFailed(
-                "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
-            )
+            raise kit.CheckFailed(kit.TAMPERED)
         (result_a, calls_a), (result_b, calls_b) = _run_chain(a, user_id, directory), _run_chain(b, user_id, directory)
         agree = result_a == result_b and calls_a == calls_b
         text_a, text_b = _CHAINS[a][0], _CHAINS[b][0]

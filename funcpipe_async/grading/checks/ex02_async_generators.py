@@ -185,7 +185,7 @@ def _probe_windows_owned(ns: Mapping[str, Any], payload: Any) -> list[dict[str, 
 
 
 def _wrong_shape() -> kit.CheckFailed:
-    return kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+    return kit.CheckFailed(kit.TAMPERED)
 
 
 def _answer_list(answer: Any, size: int, *keys: str) -> list[dict[str, Any]]:
@@ -477,9 +477,7 @@ def judge_first_alert(worker: Worker) -> str:
         doing = f"first_alert(stream_of({xs}), {threshold})"
         answer = worker.ask("alert", {"xs": xs, "threshold": threshold})
         if not isinstance(answer, dict) or not isinstance(answer.get("pulled"), int):
-            raise kit.CheckFailed(
-                "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
-            )
+            raise kit.CheckFailed(kit.TAMPERED)
         result, pulled = answer.get("result"), answer["pulled"]
         index = next((i for i, x in enumerate(xs) if x > threshold), None)
         if index is None:

@@ -218,7 +218,7 @@ def _probe_fit(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
 def _fit_answer(answer: object) -> dict[str, Any]:
     """The worker's answer for one example of Task 1, checked for shape."""
     if not isinstance(answer, dict):
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     outcome = answer.get("outcome")
     if (
         outcome == "raised"
@@ -236,7 +236,7 @@ def _fit_answer(answer: object) -> dict[str, Any]:
         return answer
     if outcome == "returned" and "value" in answer:
         return answer
-    raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+    raise kit.CheckFailed(kit.TAMPERED)
 
 
 def _shown_policy(data: Mapping[str, Any]) -> str:
@@ -565,7 +565,7 @@ def _fetch_answer(answer: Any) -> _Run:
         and _is_time(answer.get("ended"))
         and isinstance(answer.get("result"), (Ok, Err))
     ):
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     return _Run(tuple(float(t) for t in answer["calls"]), answer["result"], float(answer["ended"]))
 
 
@@ -686,7 +686,7 @@ def _charge_answer(answer: Any, case: _Orders) -> list[_Step]:
             for s in answer
         )
     ):
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     return [_Step(s["result"], float(s["took"]), tuple(s["charges"])) for s in answer]
 
 

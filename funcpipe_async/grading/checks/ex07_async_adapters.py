@@ -294,7 +294,7 @@ def _stock_answer(answer: Any) -> dict[str, Any]:
         )
     )
     if not ok:
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     return dict(answer)
 
 
@@ -532,7 +532,7 @@ def _inventory_answer(answer: Any) -> dict[str, Any]:
         or not isinstance(answer.get("connects_before"), int)
         or not isinstance(answer.get("manager"), bool)
     ):
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     if answer["connects_before"] or not answer["manager"]:
         return answer
     ok = (
@@ -551,7 +551,7 @@ def _inventory_answer(answer: Any) -> dict[str, Any]:
         )
     )
     if not ok:
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     return answer
 
 
@@ -742,7 +742,7 @@ def _ask_clause(worker: Worker, payload: dict[str, Any]) -> tuple[bool, str]:
         and isinstance(answer.get("passed"), bool)
         and isinstance(answer.get("detail"), str)
     ):
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     return answer["passed"], answer["detail"]
 
 

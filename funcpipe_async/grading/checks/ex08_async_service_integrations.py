@@ -170,27 +170,28 @@ def _probe_validate(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
         return {"outcome": "raised", "error": kit.describe_exception(error)}
 
 
+def _returned(answer: object, doing: str) -> Any:
+    """What a pure function returned, from its probe's answer; its exception is the verdict."""
+    if not (
+        isinstance(answer, dict)
+        and (
+            (answer.get("outcome") == "returned" and "value" in answer)
+            or (answer.get("outcome") == "raised" and isinstance(answer.get("error"), str))
+        )
+    ):
+        raise kit.CheckFailed(kit.TAMPERED)
+    if answer["outcome"] == "raised":
+        raise kit.CheckFailed(f"{doing} raised {answer['error']}")
+    return answer["value"]
+
+
 def judge_validate_reading(worker: Worker) -> str:
     refuse_borrowed(worker, "validate_reading")
 
     def prop(body: dict[str, Any]) -> None:
         want = _validate_reference(body)
         doing = f"validate_reading({kit.show(body, 140)})"
-        answer = worker.ask("validate", body)
-        if not (
-            isinstance(answer, dict)
-            and (
-                answer.get("outcome") == "returned"
-                and "value" in answer
-                or (answer.get("outcome") == "raised" and isinstance(answer.get("error"), str))
-            )
-        ):
-            raise kit.CheckFailed(
-                "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
-            )
-        if answer["outcome"] == "raised":
-            raise kit.CheckFailed(f"{doing} raised {answer['error']}")
-        got = answer["value"]
+        got = _returned(worker.ask("validate", body), doing)
         if not isinstance(got, (Ok, Err)):
             raise kit.CheckFailed(
                 f"{doing} returned {kit.show(got)}: validation returns a Result — Ok(record) or Err(ErrInfo(...))"
@@ -532,13 +533,11 @@ def _steps_answer(answer: Any, case: _Case) -> _Pipeline:
         )
     )
     if not ok:
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     try:
         ledger = Ledger(tuple(Outcome(item, stage, error) for item, stage, error in answer["outcomes"]))
     except (TypeError, ValueError):
-        raise kit.CheckFailed(
-            "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
-        ) from None
+        raise kit.CheckFailed(kit.TAMPERED) from None
     return _Pipeline(ledger, dict(answer["requests"]), dict(answer["saves"]), list(answer["keys"]))
 
 
@@ -678,21 +677,7 @@ def judge_reconcile(worker: Worker) -> str:
     def prop(books: _Books) -> None:
         want = _reconcile_reference(books.ids, books.ledger, books.keys)
         doing = "reconcile(ids, ledger, keys)"
-        answer = worker.ask("reconcile", books.data())
-        if not (
-            isinstance(answer, dict)
-            and (
-                answer.get("outcome") == "returned"
-                and "value" in answer
-                or (answer.get("outcome") == "raised" and isinstance(answer.get("error"), str))
-            )
-        ):
-            raise kit.CheckFailed(
-                "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
-            )
-        if answer["outcome"] == "raised":
-            raise kit.CheckFailed(f"{doing} raised {answer['error']}")
-        got = answer["value"]
+        got = _returned(worker.ask("reconcile", books.data()), doing)
         if not isinstance(got, Mapping) or set(got) != set(_REPORT_KEYS):
             raise kit.CheckFailed(
                 f"{doing} returned {kit.show(got)}: return a dict with exactly the keys "

@@ -47,7 +47,6 @@ from funcpipe_async.fairness import Tenant, poisson_arrivals
 from funcpipe_async.fairness_measures import percentile
 from funcpipe_async.fakes import hash_embedding
 from funcpipe_async.grading import kit
-from funcpipe_async.grading.checks._reach import TAMPERED as _TAMPERED
 from funcpipe_async.grading.checks._reach import call_guarded as _call_guarded
 from funcpipe_async.grading.checks._reach import guarding as _guarding
 from funcpipe_async.grading.checks._reach import refused as _refused
@@ -311,7 +310,7 @@ def _ask_token_batches(worker: Worker, case: _TokenCase) -> dict[str, Any]:
         "not a flush",
         "reference",
     ):
-        raise kit.CheckFailed(_TAMPERED)
+        raise kit.CheckFailed(kit.TAMPERED)
     if answer["outcome"] == "reference":
         raise kit.CheckFailed(_refused("token_batches", "token_batches_reference", "write the batching yourself"))
     return answer
@@ -331,7 +330,7 @@ def _answered_flushes(answer: dict[str, Any], doing: str) -> list[tuple[tuple[in
     try:
         return [(tuple(_int(i) for i in items), _number(at), _text(reason)) for items, at, reason in answer["flushes"]]
     except (KeyError, TypeError, ValueError):
-        raise kit.CheckFailed(_TAMPERED) from None
+        raise kit.CheckFailed(kit.TAMPERED) from None
 
 
 def judge_token_batches(worker: Worker) -> str:
@@ -507,7 +506,7 @@ def judge_embed_in_order(worker: Worker) -> str:
         doing = f"embed_in_order(embedder, docs, {case.size}, {case.concurrency})"
         answer = worker.ask("embed", _embed_payload(case))
         if not isinstance(answer, dict) or answer.get("outcome") not in ("driven", "reference"):
-            raise kit.CheckFailed(_TAMPERED)
+            raise kit.CheckFailed(kit.TAMPERED)
         if answer["outcome"] == "reference":
             raise kit.CheckFailed(
                 _refused("embed_in_order", "embed_in_order_reference", "match the replies to the documents yourself")
@@ -519,7 +518,7 @@ def judge_embed_in_order(worker: Worker) -> str:
             and all(isinstance(c, list) for c in calls)
             and type(peak) is int
         ):
-            raise kit.CheckFailed(_TAMPERED)
+            raise kit.CheckFailed(kit.TAMPERED)
         if built:
             raise kit.CheckFailed(
                 f"describing runs nothing, but building {doing} already called the embedder "
@@ -653,7 +652,7 @@ def judge_choose_policy(worker: Worker) -> str:
             "not a policy",
             "reference",
         ):
-            raise kit.CheckFailed(_TAMPERED)
+            raise kit.CheckFailed(kit.TAMPERED)
         outcome = answer["outcome"]
         if outcome == "reference":
             raise kit.CheckFailed(
@@ -679,7 +678,7 @@ def judge_choose_policy(worker: Worker) -> str:
             size, wait = answer["policy"]
             got = BatchPolicy(_int(size), _number(wait))
         except (KeyError, TypeError, ValueError):
-            raise kit.CheckFailed(_TAMPERED) from None
+            raise kit.CheckFailed(kit.TAMPERED) from None
         p95, calls = _measure(got, arrivals)
         best_p95, best_calls = _measure(best, arrivals)
         if p95 > trace.budget:

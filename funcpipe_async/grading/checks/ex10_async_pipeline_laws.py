@@ -49,7 +49,6 @@ from hypothesis import strategies as st
 from funcpipe_async import EffectLog, LawReport, Observation, PlanScript, ScriptOp, plan_scripts
 from funcpipe_async.gather import async_gather, async_sequence
 from funcpipe_async.grading import kit, protocol
-from funcpipe_async.grading.checks._reach import TAMPERED as _TAMPERED
 from funcpipe_async.grading.checks._reach import call_guarded as _call_guarded
 from funcpipe_async.grading.spec import Exercise, Task, Worker
 from funcpipe_async.plan import AsyncPlan, async_bind, async_lift, async_map, async_settle
@@ -141,13 +140,13 @@ def _reports(worker: Worker, law: _Law) -> dict[str, list[dict[str, Any]]]:
     for key in keys:
         answer = worker.ask("law", {"law": law.name, "impl": key})
         if not isinstance(answer, dict) or answer.get("outcome") not in ("report", "raised", "not a report"):
-            raise kit.CheckFailed(_TAMPERED)
+            raise kit.CheckFailed(kit.TAMPERED)
         if answer["outcome"] == "report" and not (
             isinstance(answer.get("holds"), bool)
             and type(answer.get("examples")) is int
             and (answer.get("counterexample") is None or isinstance(answer.get("counterexample"), str))
         ):
-            raise kit.CheckFailed(_TAMPERED)
+            raise kit.CheckFailed(kit.TAMPERED)
         reports.setdefault(key, []).append(answer)
     return reports
 
@@ -432,7 +431,7 @@ def _verdicts(worker: Worker, pairs: list[tuple[Observation, Observation]]) -> l
             "to check yours against): an answer computed by the grader earns no points — write the comparison yourself"
         )
     if not isinstance(answer, list) or len(answer) != len(pairs) or not all(isinstance(a, dict) for a in answer):
-        raise kit.CheckFailed(_TAMPERED)
+        raise kit.CheckFailed(kit.TAMPERED)
     verdicts: list[bool] = []
     for a in answer:
         if a.get("outcome") == "raised":
@@ -442,7 +441,7 @@ def _verdicts(worker: Worker, pairs: list[tuple[Observation, Observation]]) -> l
                 f"same_work(left, right) returned {a.get('shown')}; a comparison returns True or False"
             )
         if a.get("outcome") != "bool" or not isinstance(a.get("value"), bool):
-            raise kit.CheckFailed(_TAMPERED)
+            raise kit.CheckFailed(kit.TAMPERED)
         verdicts.append(a["value"])
     return verdicts
 

@@ -48,7 +48,6 @@ from hypothesis import strategies as st
 from funcpipe_async.fakes import HANG, FakeStorage, ScriptedService
 from funcpipe_async.gather import async_gather
 from funcpipe_async.grading import kit
-from funcpipe_async.grading.checks._reach import TAMPERED as _TAMPERED
 from funcpipe_async.grading.checks._reach import guarding as _guarding
 from funcpipe_async.grading.checks._reach import refused as _refused
 from funcpipe_async.grading.spec import Exercise, Task, Worker
@@ -284,7 +283,7 @@ def _probe_sync(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
 
 def _answered_sync(answer: Any) -> _SyncRun:
     if not isinstance(answer, dict) or answer.get("outcome") not in ("driven", "reference"):
-        raise kit.CheckFailed(_TAMPERED)
+        raise kit.CheckFailed(kit.TAMPERED)
     if answer["outcome"] == "reference":
         raise kit.CheckFailed(_refused("sync_records", "sync_reference", "write the refactored job yourself"))
     result, ended, saved, requests = (
@@ -303,7 +302,7 @@ def _answered_sync(answer: Any) -> _SyncRun:
         and all(isinstance(u, str) for u in calls)
         and type(peak) is int
     ):
-        raise kit.CheckFailed(_TAMPERED)
+        raise kit.CheckFailed(kit.TAMPERED)
     return _SyncRun(result, float(ended), saved, requests, tuple(calls), peak)  # type: ignore[arg-type]
 
 
@@ -491,7 +490,7 @@ def _probe_fetch(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
 
 def _answered_fetch(answer: Any) -> _FetchRun:
     if not isinstance(answer, dict) or answer.get("outcome") not in ("driven", "reference"):
-        raise kit.CheckFailed(_TAMPERED)
+        raise kit.CheckFailed(kit.TAMPERED)
     if answer["outcome"] == "reference":
         raise kit.CheckFailed(
             _refused("fetch_record", "fetch_record_messy", "the task is to replace the loop with RETRY and async_retry")
@@ -503,7 +502,7 @@ def _answered_fetch(answer: Any) -> _FetchRun:
         and isinstance(result, (Ok, Err))
         and type(ended) in (int, float)
     ):
-        raise kit.CheckFailed(_TAMPERED)
+        raise kit.CheckFailed(kit.TAMPERED)
     return _FetchRun(tuple(float(t) for t in calls), result, float(ended))  # type: ignore[arg-type]
 
 
@@ -565,7 +564,7 @@ def judge_fetch_record(worker: Worker) -> str:
         or answer.get("outcome") != "retry"
         or not isinstance(answer.get("is_policy"), bool)
     ):
-        raise kit.CheckFailed(_TAMPERED)
+        raise kit.CheckFailed(kit.TAMPERED)
     if not answer["is_policy"]:
         raise kit.CheckFailed(
             "fetch_record behaves like the loop, but RETRY is not a RetryPolicy (it is "
@@ -764,7 +763,7 @@ def judge_assert_sync_behaviour(worker: Worker) -> str:
             or len(answer) != len(order)
             or not all(isinstance(a, dict) and a.get("outcome") in ("passed", "assertion", "raised") for a in answer)
         ):
-            raise kit.CheckFailed(_TAMPERED)
+            raise kit.CheckFailed(kit.TAMPERED)
         outcomes = dict(zip(order, answer))
         doing = f"assert_sync_behaviour(version, {case.night!r}, {case.concurrency})"
         for key in keys:

@@ -532,9 +532,7 @@ def judge_embed_doc_batched(worker: Worker) -> str:
             and all(isinstance(c, (int, float)) for c in got["cut"])
             and isinstance(got.get("cache"), dict)
         ):
-            raise kit.CheckFailed(
-                "the checking process gave an answer of the wrong shape (was the grader tampered with?)"
-            )
+            raise kit.CheckFailed(kit.TAMPERED)
         where = f"against {case!r}"
         calls = [tuple(c) for c in got["calls"]]
         want_calls = [tuple(c) for c in want["calls"]]
@@ -700,7 +698,7 @@ def _probe_measure(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
 
 def _measurement(value: Any) -> Any:
     if not isinstance(value, dict):
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     return value.get("$shown", value) if set(value) == {"$shown"} else value
 
 
@@ -708,7 +706,7 @@ def judge_measure(worker: Worker) -> str:
     want = measure_reference(CORPUS, embed_doc_batched_reference)
     answer = worker.ask("measure", {"docs": None})
     if not isinstance(answer, dict):
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     got = _measurement(answer.get("measure"))
     if not _same(got, want):
         hint = ""
@@ -766,7 +764,7 @@ def _probe_defence(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
 def judge_defence(worker: Worker) -> str:
     answer = worker.ask("defence")
     if not (isinstance(answer, dict) and (isinstance(answer.get("text"), str) or isinstance(answer.get("shown"), str))):
-        raise kit.CheckFailed("the checking process gave an answer of the wrong shape (was the grader tampered with?)")
+        raise kit.CheckFailed(kit.TAMPERED)
     text = answer.get("text")
     if not isinstance(text, str):
         raise kit.CheckFailed(f"defence() returns your written defence as a str, got {answer['shown']}")
