@@ -220,12 +220,8 @@ def _probe_timeout(ns: Mapping[str, Any], payload: Any) -> dict[str, Any]:
     return {"outcome": "accepted", "returned_false": returned is False, "seconds": _perf() - started}
 
 
-def _judge_timeout(worker: Worker, case: _TimeoutCase) -> None:
-    doing = f"assert_times_out_at({case!r}, limit={_fmt(case.limit)})"
-    answer = worker.ask("timeout", {"kind": case.kind, "limit": case.limit, "extra": case.extra})
-    if not isinstance(answer, dict) or not isinstance(answer.get("seconds"), (int, float)):
-        raise _wrong_shape()
-    outcome, seconds = answer.get("outcome"), answer["seconds"]
+def _accepted_or_rejected(outcome: object, answer: Mapping[str, Any], doing: str) -> None:
+    """A test helper's answer says it accepted or rejected the run; what it raised instead is the verdict."""
     if outcome == "raised":
         raise kit.CheckFailed(
             f"{doing} raised {answer.get('error')}; a test helper fails with AssertionError "
@@ -233,6 +229,15 @@ def _judge_timeout(worker: Worker, case: _TimeoutCase) -> None:
         )
     if outcome not in ("accepted", "rejected"):
         raise _wrong_shape()
+
+
+def _judge_timeout(worker: Worker, case: _TimeoutCase) -> None:
+    doing = f"assert_times_out_at({case!r}, limit={_fmt(case.limit)})"
+    answer = worker.ask("timeout", {"kind": case.kind, "limit": case.limit, "extra": case.extra})
+    if not isinstance(answer, dict) or not isinstance(answer.get("seconds"), (int, float)):
+        raise _wrong_shape()
+    outcome, seconds = answer.get("outcome"), answer["seconds"]
+    _accepted_or_rejected(outcome, answer, doing)
     if seconds >= 0.9 * case.limit and case.limit >= 1.0:
         raise kit.CheckFailed(
             f"assert_times_out_at took {seconds:.2f} s of real time to check a {_fmt(case.limit)} s timeout: "
@@ -424,13 +429,7 @@ def _judge_trace(worker: Worker, scenario: _Scenario) -> None:
         and all(isinstance(r, list) and all(_is_event(e) for e in r) for r in runs)
     ):
         raise _wrong_shape()
-    if outcome == "raised":
-        raise kit.CheckFailed(
-            f"{doing} raised {answer.get('error')}; a test helper fails with AssertionError "
-            '(write `assert ..., "..."`) and otherwise returns None'
-        )
-    if outcome not in ("accepted", "rejected"):
-        raise _wrong_shape()
+    _accepted_or_rejected(outcome, answer, doing)
     if calls < 2:
         raise kit.CheckFailed(
             f"{doing} called make_scenario {calls} time(s): run the scenario twice, each time on a "

@@ -216,6 +216,12 @@ def _refuse_the_package(worker: Worker, name: str, forbidden: set[str]) -> None:
 # --- Task 1: the token-bucket step ------------------------------------------------------------
 
 
+def _first(items: Sequence[str], n: int) -> str:
+    """The first ``n`` of ``items``, joined, and how many more there are."""
+    more = f", … {len(items) - n} more" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
+
+
 @dataclass(frozen=True)
 class _BucketCase:
     rate: float
@@ -223,9 +229,8 @@ class _BucketCase:
     arrivals: tuple[tuple[float, float], ...]
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"({_g(t)}, {_g(c)})" for t, c in self.arrivals[:12])
-        more = f", … {len(self.arrivals) - 12} more" if len(self.arrivals) > 12 else ""
-        return f"TokenBucket(rate={_g(self.rate)}, burst={_g(self.burst)}) with arrivals (t, cost) [{shown}{more}]"
+        shown = _first([f"({_g(t)}, {_g(c)})" for t, c in self.arrivals], 12)
+        return f"TokenBucket(rate={_g(self.rate)}, burst={_g(self.burst)}) with arrivals (t, cost) [{shown}]"
 
     def data(self) -> dict[str, Any]:
         return {"rate": self.rate, "burst": self.burst, "arrivals": [[t, c] for t, c in self.arrivals]}
@@ -594,9 +599,8 @@ class _LimiterCase:
     script: tuple[tuple[float, str], ...]
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"({_g(t)}, {tenant!r})" for t, tenant in self.script[:14])
-        more = f", … {len(self.script) - 14} more" if len(self.script) > 14 else ""
-        return f"tenant_limiter(rate={_g(self.rate)}, burst={_g(self.burst)}) with callers (arrival, tenant) [{shown}{more}]"
+        shown = _first([f"({_g(t)}, {tenant!r})" for t, tenant in self.script], 14)
+        return f"tenant_limiter(rate={_g(self.rate)}, burst={_g(self.burst)}) with callers (arrival, tenant) [{shown}]"
 
 
 @st.composite
