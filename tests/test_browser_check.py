@@ -6,31 +6,22 @@ that an unwired slider is reported."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import psutil
 import pytest
+from course_tools import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("browser_check", ROOT / "tools" / "browser_check.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-browser_check = _tool()
+browser_check = load_tool("browser_check")
 
 
 def _cell(source: str, *, tags: list[str] | None = None, errors: list[str] | None = None) -> dict[str, object]:
@@ -81,10 +72,17 @@ def test_cells_must_run_once_each_in_order() -> None:
 
 
 def test_every_demo_names_a_slider_the_package_draws() -> None:
-    backpressure = (ROOT / "funcpipe_async" / "demos" / "backpressure.py").read_text()
-    fairness = (ROOT / "funcpipe_async" / "demos" / "fairness.py").read_text()
-    assert 'description="producer /s"' in backpressure
-    assert "description=f\"{TENANT_NAMES[i].removeprefix('tenant ')} req/s\"" in fairness
+    from funcpipe_async.demos.backpressure import backpressure_demo
+    from funcpipe_async.demos.fairness import fairness_demo
+
+    def labels(widget: Any) -> set[str]:
+        found = {widget.description} if type(widget).__name__.endswith("Slider") else set()
+        for child in getattr(widget, "children", ()):
+            found |= labels(child)
+        return found
+
+    drawn = {"backpressure_demo(": labels(backpressure_demo()), "fairness_demo(": labels(fairness_demo())}
+    assert [demo.slider in drawn[demo.call] for demo in browser_check.DEMOS] == [True, True]
 
 
 def test_the_self_tests_are_valid_notebooks_each_broken_in_one_way() -> None:

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from course_tools import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("export_html", ROOT / "tools" / "export_html.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-export_html = _tool()
+export_html = load_tool("export_html")
 PAGES = [
     ROOT / "notebooks" / "03_backpressure.ipynb",
     ROOT / "notebooks" / "06_rate_limiting_and_fairness.ipynb",

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from types import ModuleType
 
 import nbformat
 import pytest
+from course_tools import load_tool
 from grading_fixtures import ex01
 from grading_fixtures.build import load, with_cells, write
 
@@ -37,15 +37,7 @@ def fixtures(slug: str) -> ModuleType:
 MUTANT_CASES = sorted((slug, task_id, name) for slug in SLUGS for (task_id, name) in fixtures(slug).FEEDBACK)
 
 
-def _make_exercises() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_exercises", ROOT / "tools" / "make_exercises.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_exercises = _make_exercises()
+make_exercises = load_tool("make_exercises")
 
 
 def test_there_are_exercises() -> None:

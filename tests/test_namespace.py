@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from course_tools import load_tool
 
 import funcpipe_async
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_namespace", ROOT / "tools" / "make_namespace.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_init_is_what_the_table_gives() -> None:
@@ -31,7 +22,7 @@ def test_init_is_what_the_table_gives() -> None:
 
 
 def test_the_check_fails_when_the_table_and_the_file_drift() -> None:
-    tool = _tool()
+    tool = load_tool("make_namespace")
     table = tool._load_table()
     current = (ROOT / "funcpipe_async" / "__init__.py").read_text(encoding="utf-8")
     assert tool.render(table, current) == current
@@ -43,7 +34,7 @@ def test_the_check_fails_when_the_table_and_the_file_drift() -> None:
 
 
 def test_the_table_refuses_a_name_twice_or_a_module_both_eager_and_lazy() -> None:
-    tool = _tool()
+    tool = load_tool("make_namespace")
     with pytest.raises(SystemExit, match="exported twice"):
         tool.render_body((("result", "eager", ("Ok",)), ("plan", "eager", ("Ok",))))
     with pytest.raises(SystemExit, match="both eager and lazy"):
