@@ -255,32 +255,24 @@ def _frame(
 ) -> tuple[Figure, list[list[Any]]]:
     """The figure without data: axes, limits, ticks, labels and the capacity line.  With
     ``projector``, the demo's layout: :data:`DEMO_FIGURE_PX` at dpi 100, tighter margins."""
+    # Margins in inches: (left, right, bottom, top), then the gaps between panels.
     if projector:
         width, height = DEMO_FIGURE_PX[0] / 100, DEMO_FIGURE_PX[1] / 100
-        fig = Figure(figsize=(width, height), dpi=dpi)
-        axes = [list(row) for row in fig.subplots(2, cols, sharex=True, sharey="row", squeeze=False)]
-        top_margin = 0.98 + 0.27 * (legend_rows - 1)
-        fig.subplots_adjust(
-            left=0.95 / width,
-            right=1 - 0.12 / width,
-            bottom=0.6 / height,
-            top=1 - top_margin / height,
-            wspace=0.07,
-            hspace=0.12,
-        )
+        margins, wspace, hspace = (0.95, 0.12, 0.6, 0.98 + 0.27 * (legend_rows - 1)), 0.07, 0.12
     else:
         width, height = (5.4 * cols + 1.2) * scale, 7.6 * scale  # type and canvas grow together
-        fig = Figure(figsize=(width, height), dpi=dpi)  # a fixed layout: constrained layout costs ~0.3 s a redraw
-        axes = [list(row) for row in fig.subplots(2, cols, sharex=True, sharey="row", squeeze=False)]
-        top_margin = (1.3 + (0.45 if title else 0.0) + 0.32 * (legend_rows - 1)) * scale
-        fig.subplots_adjust(
-            left=1.15 / width,
-            right=1 - 0.25 / width,
-            bottom=0.75 / height,
-            top=1 - top_margin / height,
-            wspace=0.08,
-            hspace=0.32,
-        )
+        heading = (1.3 + (0.45 if title else 0.0) + 0.32 * (legend_rows - 1)) * scale
+        margins, wspace, hspace = (1.15, 0.25, 0.75, heading), 0.08, 0.32
+    fig = Figure(figsize=(width, height), dpi=dpi)  # a fixed layout: constrained layout costs ~0.3 s a redraw
+    axes = [list(row) for row in fig.subplots(2, cols, sharex=True, sharey="row", squeeze=False)]
+    fig.subplots_adjust(
+        left=margins[0] / width,
+        right=1 - margins[1] / width,
+        bottom=margins[2] / height,
+        top=1 - margins[3] / height,
+        wspace=wspace,
+        hspace=hspace,
+    )
     ticks = [run.horizon * k / 6 for k in range(7)]
     for j in range(cols):
         top, bottom = axes[0][j], axes[1][j]
